@@ -1,0 +1,49 @@
+// swift-tools-version:6.0
+// NBVGym: a next-best-view reinforcement-learning environment.
+// The targets follow the data flow of ARCHITECTURE.md: each layer depends only on layers to its left.
+import PackageDescription
+
+let release: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+
+let package = Package(
+    name: "NBVGym",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "nbv", targets: ["nbv"]),
+        .library(name: "NBVGym", targets: ["Geometry", "Scenes", "Rendering", "Reconstruction", "Environment", "Agents"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // System libraries, linked through pkg-config.
+        .systemLibrary(name: "CAssimp", pkgConfig: "assimp", providers: [.apt(["libassimp-dev"]), .brew(["assimp"])]),
+        .systemLibrary(name: "CZeroMQ", pkgConfig: "libzmq", providers: [.apt(["libzmq3-dev"]), .brew(["zeromq"])]),
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"]), .brew(["openblas"])]),
+        .systemLibrary(name: "CLibPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"]), .brew(["libpng"])]),
+
+        // Layers.
+        .target(name: "Geometry", swiftSettings: release),
+        .target(name: "Scenes", dependencies: ["Geometry", "CAssimp", "CLibPNG"], swiftSettings: release),
+        .target(name: "Rendering", dependencies: ["Geometry", "Scenes", "CLibPNG"], swiftSettings: release),
+        .target(name: "Reconstruction", dependencies: ["Geometry", "Rendering"], swiftSettings: release),
+        .target(name: "Environment", dependencies: ["Geometry", "Scenes", "Rendering", "Reconstruction"], swiftSettings: release),
+        .target(name: "Wire", dependencies: ["Environment", "CZeroMQ"], swiftSettings: release),
+        .target(name: "Learning", dependencies: ["COpenBLAS"], swiftSettings: release),
+        .target(name: "Agents", dependencies: ["Environment", "Learning"], path: "agents/swift", swiftSettings: release),
+        .executableTarget(name: "nbv", dependencies: [
+            "Geometry", "Scenes", "Rendering", "Reconstruction", "Environment", "Wire", "Learning", "Agents",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], swiftSettings: release),
+
+        // Tests, one target per layer.
+        .testTarget(name: "GeometryTests", dependencies: ["Geometry"]),
+        .testTarget(name: "ScenesTests", dependencies: ["Scenes"]),
+        .testTarget(name: "RenderingTests", dependencies: ["Rendering", "Scenes"]),
+        .testTarget(name: "ReconstructionTests", dependencies: ["Reconstruction", "Rendering", "Scenes"]),
+        .testTarget(name: "EnvironmentTests", dependencies: ["Environment"]),
+        .testTarget(name: "WireTests", dependencies: ["Wire"]),
+        .testTarget(name: "LearningTests", dependencies: ["Learning"]),
+        .testTarget(name: "AgentsTests", dependencies: ["Agents"]),
+    ]
+)
