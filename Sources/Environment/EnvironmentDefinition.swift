@@ -1,0 +1,183 @@
+import Foundation
+import Geometry
+import Reconstruction
+
+/// Reward of a step (EVALUATION.md), from the Chamfer distance before (CD_b) and after (CD_a) the view:
+/// `delta` = CD_b - CD_a; `normalizedDelta` = (CD_b - CD_a) / CD_initial (the default; an episode's
+/// return is 1 - CD_final / CD_initial); `relative` = (CD_b - CD_a) / CD_b (RRI).
+public enum RewardMode: String, Sendable, CaseIterable { case delta, normalizedDelta = "normalized_delta", relative }
+
+/// How an action in [-1, 1]^3 maps to a camera position.
+/// - cartesian: a point of the cube of half-width `max_radius` centred on the object, with the axes of
+///   the action frame; projected onto the camera shell.
+/// - spherical: (azimuth / pi, elevation and radius mapped linearly onto the shell's ranges); azimuth
+///   relative to view 0's when the frame is view 0.
+public enum ActionMode: String, Sendable, CaseIterable { case cartesian, spherical }
+
+/// The frame of actions and of the `positions` observation: view 0's camera axes or the world axes
+/// (both centred on the object).
+public enum ActionFrame: String, Sendable, CaseIterable { case view0, world }
+
+/// Which reconstruction backbone the environment uses.
+public enum BackboneKind: Sendable, Equatable {
+    case geometric(GeometricBackboneOptions)
+    /// MapAnything worker over ZeroMQ.
+    case mapAnything(endpoint: String, timeoutSeconds: Double)
+}
+
+/// Chamfer variants (EVALUATION.md): mean or sum reduction, squared or L1 distances.
+public struct ChamferSettings: Equatable, Sendable {
+    public var sumReduction = false
+    public var l1 = false
+    public init(sumReduction: Bool = false, l1: Bool = false) { self.sumReduction = sumReduction; self.l1 = l1 }
+}
+
+/// A named environment: everything `NBVEnvironment` is built from. Read from `envs/*.json` with
+/// `--set key=value` overrides; see README.md ("Environment definitions") for every key.
+public struct EnvironmentDefinition: Sendable {
+    public var name = "custom"
+    /// Mesh source: a folder, a glob, a file, or `procedural:<family>` (blob, union, primitives).
+    public var meshSource = "procedural:blob"
+    /// Number of meshes of a procedural family.
+    public var meshCount = 200
+    /// Which split episodes draw meshes from: train, test or all.
+    public var split = "train"
+    /// Fraction of meshes in the test split (deterministic by mesh name).
+    public var testFraction = 0.2
+    /// Normalise meshes to the unit sphere (false keeps the file's units: "metric").
+    public var normalize = true
+    public var imageWidth = 112
+    public var imageHeight = 112
+    public var fieldOfViewDegrees = 50.0
+    public var shell = CameraShell()
+    public var backbone = BackboneKind.geometric(GeometricBackboneOptions())
+    public var reward = RewardMode.normalizedDelta
+    public var chamfer = ChamferSettings()
+    public var groundTruthSamples = 16384
+    public var coverageEpsilon = 0.00707
+    public var fScoreTau = 0.01
+    /// Initial views of an episode: a count, or a range drawn uniformly per episode.
+    public var initialViews: ClosedRange<Int> = 1...1
+    /// Total views of an episode (initial views included); reaching it truncates.
+    public var budget = 10
+    /// Terminate when coverage reaches this fraction (nil: never).
+    public var terminateCoverage: Double? = nil
+    public var actionMode = ActionMode.cartesian
+    public var actionFrame = ActionFrame.view0
+    /// Observation keys: any of tokens, positions, view_mask (default), cloud, cloud_mask, patch_tokens.
+    public var observationKeys = ["tokens", "positions", "view_mask"]
+    /// Points of the `cloud` observation.
+    public var cloudPoints = 1024
+    /// Add d(CD_after)/d(action) to `info` (through the backbone's pose VJP, rendered view detached).
+    public var actionGradient = false
+
+    public static let allObservationKeys = ["tokens", "positions", "view_mask", "cloud", "cloud_mask", "patch_tokens"]
+
+    public init() {}
+
+    /// Reads a definition from a JSON file, applying overrides; unknown keys and bad values are errors
+    /// naming the key and what was expected.
+    public static func load(path: String, overrides: [String] = []) throws -> EnvironmentDefinition {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw EnvironmentError(field: path, "cannot read the environment definition (missing file or no permission)")
+        }
+        let tree = try JSONTree(data: data, origin: path)
+        for o in overrides { try tree.applyOverride(o) }
+        var d = try EnvironmentDefinition(tree: tree)
+        if !tree.has("name") { d.name = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent }
+        return d
+    }
+
+    /// Reads a definition from a JSON object (inline definitions on the wire), applying overrides.
+    public static func from(json: [String: Any], origin: String = "definition", overrides: [String] = []) throws -> EnvironmentDefinition {
+        let tree = JSONTree(object: json, origin: origin)
+        for o in overrides { try tree.applyOverride(o) }
+        return try EnvironmentDefinition(tree: tree)
+    }
+
+    public init(tree t: JSONTree) throws {
+        name = try t.string("name", default: name)
+        meshSource = try t.string("meshes.source", default: meshSource)
+        meshCount = try t.int("meshes.count", default: meshCount)
+        split = try t.choice("meshes.split", default: split, among: ["train", "test", "all"])
+        testFraction = try t.double("meshes.test_fraction", default: testFraction)
+        normalize = try t.bool("meshes.normalize", default: normalize)
+        imageWidth = try t.int("image.width", default: imageWidth)
+        imageHeight = try t.int("image.height", default: imageHeight)
+        fieldOfViewDegrees = try t.double("image.fov_degrees", default: fieldOfViewDegrees)
+        shell = CameraShell(minRadius: try t.double("camera.min_radius", default: shell.minRadius),
+                            maxRadius: try t.double("camera.max_radius", default: shell.maxRadius),
+                            minElevationDegrees: try t.double("camera.min_elevation", default: shell.minElevationDegrees),
+                            maxElevationDegrees: try t.double("camera.max_elevation", default: shell.maxElevationDegrees))
+        let kind = try t.choice("backbone.type", default: "geometric", among: ["geometric", "mapanything"])
+        if kind == "geometric" {
+            var o = GeometricBackboneOptions()
+            o.depthNoise = try t.double("backbone.depth_noise", default: o.depthNoise)
+            o.depthKeepFraction = try t.double("backbone.depth_keep_fraction", default: o.depthKeepFraction)
+            o.poseNoiseDegrees = try t.double("backbone.pose_noise_degrees", default: o.poseNoiseDegrees)
+            o.poseNoiseTranslation = try t.double("backbone.pose_noise_translation", default: o.poseNoiseTranslation)
+            o.patchSize = try t.int("backbone.patch_size", default: o.patchSize)
+            o.tokenWidth = try t.int("backbone.token_width", default: o.tokenWidth)
+            if let problem = o.validationError { throw EnvironmentError(field: "backbone", problem) }
+            backbone = .geometric(o)
+        } else {
+            let endpoint = try t.string("backbone.endpoint", default: "tcp://127.0.0.1:5570")
+            let timeout = try t.double("backbone.timeout", default: 60)
+            guard timeout > 0 else { throw EnvironmentError(field: "backbone.timeout", "expected seconds > 0, got \(timeout)") }
+            backbone = .mapAnything(endpoint: endpoint, timeoutSeconds: timeout)
+        }
+        guard let mode = RewardMode(rawValue: try t.choice("reward.mode", default: reward.rawValue, among: RewardMode.allCases.map(\.rawValue))) else { fatalError() }
+        reward = mode
+        chamfer.sumReduction = try t.choice("chamfer.reduction", default: "mean", among: ["mean", "sum"]) == "sum"
+        chamfer.l1 = try t.choice("chamfer.norm", default: "squared", among: ["squared", "l1"]) == "l1"
+        groundTruthSamples = try t.int("ground_truth_samples", default: groundTruthSamples)
+        coverageEpsilon = try t.double("metrics.coverage_eps", default: coverageEpsilon)
+        fScoreTau = try t.double("metrics.fscore_tau", default: fScoreTau)
+        initialViews = try t.intRange("episode.initial_views", default: initialViews)
+        budget = try t.int("episode.budget", default: budget)
+        if t.has("episode.terminate_coverage") { terminateCoverage = try t.double("episode.terminate_coverage", default: 1) }
+        actionMode = ActionMode(rawValue: try t.choice("action.mode", default: actionMode.rawValue, among: ActionMode.allCases.map(\.rawValue)))!
+        actionFrame = ActionFrame(rawValue: try t.choice("action.frame", default: actionFrame.rawValue, among: ActionFrame.allCases.map(\.rawValue)))!
+        observationKeys = try t.strings("observation.keys", default: observationKeys)
+        cloudPoints = try t.int("observation.cloud_points", default: cloudPoints)
+        actionGradient = try t.bool("action_gradient", default: actionGradient)
+        let unknown = t.unreadKeys()
+        if !unknown.isEmpty {
+            throw EnvironmentError(field: unknown.joined(separator: ", "), "unknown key in \(t.origin) (see README.md, \"Environment definitions\", for the keys)")
+        }
+        try validate()
+    }
+
+    /// Checks ranges and consistency; throws naming the key.
+    public func validate() throws {
+        if !(16...2048).contains(imageWidth) { throw EnvironmentError(field: "image.width", "expected 16...2048 pixels, got \(imageWidth)") }
+        if !(16...2048).contains(imageHeight) { throw EnvironmentError(field: "image.height", "expected 16...2048 pixels, got \(imageHeight)") }
+        if !(fieldOfViewDegrees > 1 && fieldOfViewDegrees < 170) { throw EnvironmentError(field: "image.fov_degrees", "expected degrees in (1, 170), got \(fieldOfViewDegrees)") }
+        if let problem = shell.validationError { throw EnvironmentError(field: "camera", problem) }
+        if normalize && shell.minRadius <= 1 { throw EnvironmentError(field: "camera.min_radius", "expected > 1 for normalised meshes (unit sphere), got \(shell.minRadius)") }
+        if !(meshCount >= 1 && meshCount <= 1_000_000) { throw EnvironmentError(field: "meshes.count", "expected 1...1000000, got \(meshCount)") }
+        if !(testFraction >= 0 && testFraction < 1) { throw EnvironmentError(field: "meshes.test_fraction", "expected a fraction in [0, 1), got \(testFraction)") }
+        if !(100...10_000_000).contains(groundTruthSamples) { throw EnvironmentError(field: "ground_truth_samples", "expected 100...10000000, got \(groundTruthSamples)") }
+        if !(coverageEpsilon > 0) { throw EnvironmentError(field: "metrics.coverage_eps", "expected > 0, got \(coverageEpsilon)") }
+        if !(fScoreTau > 0) { throw EnvironmentError(field: "metrics.fscore_tau", "expected > 0, got \(fScoreTau)") }
+        if !(budget >= 2 && budget <= 64) { throw EnvironmentError(field: "episode.budget", "expected 2...64 views, got \(budget)") }
+        if initialViews.lowerBound < 1 || initialViews.upperBound >= budget {
+            throw EnvironmentError(field: "episode.initial_views", "expected counts in 1...\(budget - 1) (below the budget \(budget)), got \(initialViews)")
+        }
+        if let c = terminateCoverage, !(c > 0 && c <= 1) { throw EnvironmentError(field: "episode.terminate_coverage", "expected a fraction in (0, 1], got \(c)") }
+        for k in observationKeys where !Self.allObservationKeys.contains(k) {
+            throw EnvironmentError(field: "observation.keys", "unknown key \"\(k)\"; expected some of \(Self.allObservationKeys.joined(separator: ", "))")
+        }
+        if observationKeys.isEmpty { throw EnvironmentError(field: "observation.keys", "expected at least one key") }
+        if !(1...1_000_000).contains(cloudPoints) { throw EnvironmentError(field: "observation.cloud_points", "expected 1...1000000, got \(cloudPoints)") }
+    }
+
+    public var intrinsics: Intrinsics { Intrinsics(width: imageWidth, height: imageHeight, horizontalFOVDegrees: fieldOfViewDegrees) }
+
+    public var tokenWidth: Int {
+        switch backbone {
+        case .geometric(let o): o.tokenWidth
+        case .mapAnything: 1536
+        }
+    }
+}

@@ -1,0 +1,219 @@
+import Foundation
+import Geometry
+
+/// Options of the geometric backbone: sensor and pose noise, depth sparsification, token layout.
+public struct GeometricBackboneOptions: Equatable, Sendable {
+    /// Relative depth noise: z' = z (1 + sigma n), n ~ N(0, 1).
+    public var depthNoise: Double = 0
+    /// Fraction of valid depth pixels kept (MapAnything's sparse-depth input uses about 0.1).
+    public var depthKeepFraction: Double = 1
+    /// Rotation noise of each pose input except view 0's: R' = exp(w) R, w ~ N(0, sigma^2 I) (degrees).
+    public var poseNoiseDegrees: Double = 0
+    /// Translation noise of each pose input except view 0's: t' = t + n, n ~ N(0, sigma^2 I) (scene units).
+    public var poseNoiseTranslation: Double = 0
+    /// Side of the square token patches in pixels (MapAnything: 14).
+    public var patchSize: Int = 14
+    /// Width of the multi-view tokens.
+    public var tokenWidth: Int = 64
+    /// Seed of the fixed feature map that lifts patch descriptors to tokens.
+    public var featureSeed: UInt64 = 0x4E42_5647
+
+    public init() {}
+
+    /// Problems with the options, or nil.
+    public var validationError: String? {
+        if !(depthNoise >= 0 && depthNoise.isFinite) { return "backbone.depth_noise must be a finite number >= 0 (got \(depthNoise))" }
+        if !(depthKeepFraction > 0 && depthKeepFraction <= 1) { return "backbone.depth_keep_fraction must be in (0, 1] (got \(depthKeepFraction))" }
+        if !(poseNoiseDegrees >= 0 && poseNoiseDegrees.isFinite) { return "backbone.pose_noise_degrees must be a finite number >= 0 (got \(poseNoiseDegrees))" }
+        if !(poseNoiseTranslation >= 0 && poseNoiseTranslation.isFinite) { return "backbone.pose_noise_translation must be a finite number >= 0 (got \(poseNoiseTranslation))" }
+        if !(1...256).contains(patchSize) { return "backbone.patch_size must be in 1...256 (got \(patchSize))" }
+        if !(1...4096).contains(tokenWidth) { return "backbone.token_width must be in 1...4096 (got \(tokenWidth))" }
+        return nil
+    }
+}
+
+/// The embedded backbone: exact geometry from rendered depth, intrinsics and pose, with optional noise.
+///
+/// For view i with (noisy) pose input (R_i, t_i) and z-depth z at pixel (u, v):
+///
+///     X_cam = z ((u - cx)/fx, (v - cy)/fy, 1)                 camera frame of view i
+///     X_0   = R_0^T (R_i X_cam + t_i - t_0)                   view 0's camera frame (the output frame)
+///
+/// Ray directions are normalize((u - cx)/fx, (v - cy)/fy, 1); depth along the ray is z |(x, y, 1)|.
+/// Tokens are per-patch geometric descriptors (`PatchDescriptor`) lifted by a fixed seeded feature map.
+/// Noise is deterministic: view i's noise comes from `SeededGenerator(seed: noiseSeed, stream: i)`,
+/// so reconstructing the same views again gives the same result.
+public final class GeometricReconstructor: Reconstructor {
+    public let options: GeometricBackboneOptions
+    public let name = "geometric"
+    public var tokenWidth: Int { options.tokenWidth }
+    /// Seed of the sensor and pose noise; the environment sets it once per episode.
+    public var noiseSeed: UInt64 = 0
+    let featureMap: PatchFeatureMap
+
+    public init(options: GeometricBackboneOptions = GeometricBackboneOptions()) throws {
+        if let problem = options.validationError { throw ReconstructionError(problem) }
+        self.options = options
+        featureMap = PatchFeatureMap(inputCount: PatchDescriptor.count, width: options.tokenWidth, seed: options.featureSeed)
+    }
+
+    var hasPoseNoise: Bool { options.poseNoiseDegrees > 0 || options.poseNoiseTranslation > 0 }
+    var hasDepthNoise: Bool { options.depthNoise > 0 || options.depthKeepFraction < 1 }
+
+    func noiseGenerator(view index: Int, purpose: UInt64) -> SeededGenerator {
+        SeededGenerator(seed: noiseSeed ^ (UInt64(index + 1) &* 0x9E37_79B9_7F4A_7C15) ^ (purpose &* 0xC2B2_AE3D_27D4_EB4F))
+    }
+
+    /// The pose input of view `index` after pose noise (view 0 is the reference and gets none).
+    public func noisyPose(_ pose: RigidTransform, view index: Int) -> RigidTransform {
+        guard hasPoseNoise, index > 0 else { return pose }
+        var rng = noiseGenerator(view: index, purpose: 1)
+        let sigma = options.poseNoiseDegrees * .pi / 180
+        let w = Vec3(rng.nextGaussian(), rng.nextGaussian(), rng.nextGaussian()) * sigma
+        let n = Vec3(rng.nextGaussian(), rng.nextGaussian(), rng.nextGaussian()) * options.poseNoiseTranslation
+        return RigidTransform(rotation: Matrix3.exp(w) * pose.rotation, translation: pose.translation + n)
+    }
+
+    /// The depth input of view `index` after noise and sparsification.
+    public func noisyDepth(_ depth: [Float], view index: Int) -> [Float] {
+        guard hasDepthNoise else { return depth }
+        var rng = noiseGenerator(view: index, purpose: 2)
+        var out = depth
+        let sigma = options.depthNoise, keep = options.depthKeepFraction
+        for i in out.indices where out[i] > 0 {
+            if keep < 1 && rng.nextUnit() >= keep { out[i] = 0; continue }
+            if sigma > 0 { out[i] = max(0, Float(Double(out[i]) * (1 + sigma * rng.nextGaussian()))) }
+        }
+        return out
+    }
+
+    func validate(_ views: [ReconstructionInput]) throws {
+        guard let first = views.first else { throw ReconstructionError("views: expected at least one view, got none") }
+        for (i, v) in views.enumerated() {
+            guard v.width == first.width, v.height == first.height else {
+                throw ReconstructionError("views[\(i)]: expected \(first.width)x\(first.height) like view 0, got \(v.width)x\(v.height)")
+            }
+            guard v.rgb.count == v.width * v.height * 3 else {
+                throw ReconstructionError("views[\(i)].rgb: expected \(v.width * v.height * 3) bytes ([H, W, 3]), got \(v.rgb.count)")
+            }
+            guard let k = v.intrinsics else { throw ReconstructionError("views[\(i)].intrinsics: the geometric backbone needs intrinsics") }
+            guard k.width == v.width, k.height == v.height, k.fx > 0, k.fy > 0 else {
+                throw ReconstructionError("views[\(i)].intrinsics: expected positive focal lengths for a \(v.width)x\(v.height) image")
+            }
+            guard let pose = v.pose else { throw ReconstructionError("views[\(i)].pose: the geometric backbone needs a pose") }
+            guard pose.translation.isFinite, abs(pose.rotation.determinant - 1) < 1e-3 else {
+                throw ReconstructionError("views[\(i)].pose: expected a finite rigid camera-to-world transform")
+            }
+            guard let depth = v.depthZ else { throw ReconstructionError("views[\(i)].depth_z: the geometric backbone needs z-depth") }
+            guard depth.count == v.width * v.height else {
+                throw ReconstructionError("views[\(i)].depth_z: expected \(v.width * v.height) values ([H, W]), got \(depth.count)")
+            }
+        }
+    }
+
+    public func reconstruct(_ views: [ReconstructionInput]) throws -> Reconstruction {
+        try validate(views)
+        let reference = noisyPose(views[0].pose!, view: 0)
+        var outputs: [ReconstructedView] = []
+        var tokens: [Float] = []
+        var patchCount = 0
+        for (i, v) in views.enumerated() {
+            let (out, viewTokens, patches) = reconstructView(v, index: i, reference: reference)
+            outputs.append(out)
+            tokens.append(contentsOf: viewTokens)
+            patchCount = patches
+        }
+        return Reconstruction(views: outputs, metricScale: 1,
+                              tokens: MultiViewTokens(viewCount: views.count, patchCount: patchCount, width: tokenWidth, values: tokens))
+    }
+
+    /// One view's outputs and its [patches, width] tokens; `reference` is view 0's (noisy) pose input.
+    /// Views are independent given the reference, which lets the environment reconstruct incrementally.
+    public func reconstructView(_ v: ReconstructionInput, index: Int, reference: RigidTransform)
+        -> (view: ReconstructedView, tokens: [Float], patchCount: Int) {
+        let k = v.intrinsics!, w = v.width, h = v.height
+        let depth = noisyDepth(v.depthZ!, view: index)
+        let poseInput = noisyPose(v.pose!, view: index)
+        let toReference = reference.inverse * poseInput    // camera i -> view 0's frame
+        let r = toReference.rotation, t = toReference.translation
+        let n = w * h
+        var rays = [Float](repeating: 0, count: 3 * n)
+        var depthAlongRay = [Float](repeating: 0, count: n)
+        var confidence = [Float](repeating: 0, count: n)
+        var mask = [UInt8](repeating: 0, count: n)
+        var points = [Float]()
+        var pixels = [Int32]()
+        points.reserveCapacity(3 * n / 2); pixels.reserveCapacity(n / 2)
+        let invFx = 1 / k.fx, invFy = 1 / k.fy
+        for row in 0..<h {
+            let y = (Double(row) - k.cy) * invFy
+            for col in 0..<w {
+                let i = row * w + col
+                let x = (Double(col) - k.cx) * invFx
+                let norm = (x * x + y * y + 1).squareRoot()
+                rays[3 * i] = Float(x / norm); rays[3 * i + 1] = Float(y / norm); rays[3 * i + 2] = Float(1 / norm)
+                let z = Double(depth[i])
+                guard z > 0 else { continue }
+                depthAlongRay[i] = Float(z * norm)
+                confidence[i] = 1
+                mask[i] = 1
+                let p = r * Vec3(x * z, y * z, z) + t
+                points.append(Float(p.x)); points.append(Float(p.y)); points.append(Float(p.z))
+                pixels.append(Int32(i))
+            }
+        }
+        let out = ReconstructedView(rayDirections: rays, depthAlongRay: depthAlongRay, pose: toReference,
+                                    confidence: confidence, mask: mask, points: PointCloud(coordinates: points), pointPixels: pixels)
+        let descriptors = PatchDescriptor.compute(view: out, width: w, height: h, patchSize: options.patchSize)
+        return (out, featureMap.lift(descriptors), descriptors.count / PatchDescriptor.count)
+    }
+
+    /// Pose VJP, analytic. For a view i > 0 with pose input (R_i, t_i) and reference (R_0, t_0), each of
+    /// its points is X_0 = R_0^T (R_i X_cam + t_i - t_0), so with g = d(loss)/dX_0 and a = R_0 g:
+    ///
+    ///     d(loss)/dR_i = sum_points a X_cam^T,     d(loss)/dt_i = sum_points a
+    ///
+    /// For view 0 (the reference), the points of every view j depend on (R_0, t_0) through
+    /// X_0 = R_0^T (y_j - t_0) with y_j = R_j X_cam + t_j (for j = 0, y = R_0 X_cam + t_0, X_0 = X_cam):
+    ///
+    ///     d(loss)/dR_0 = sum_{j>0} (y_j - t_0) g^T,    d(loss)/dt_0 = -sum_{j>0} R_0 g
+    ///
+    /// Noise is treated as a constant offset of the input.
+    public func poseVJP(inputs: [ReconstructionInput], reconstruction: Reconstruction,
+                        pointCotangents: [[Float]], viewIndex: Int) throws -> PoseCotangent {
+        try validate(inputs)
+        guard inputs.indices.contains(viewIndex) else {
+            throw ReconstructionError("view_index: expected 0..<\(inputs.count), got \(viewIndex)")
+        }
+        guard pointCotangents.count == reconstruction.views.count else {
+            throw ReconstructionError("point_cotangents: expected one array per view (\(reconstruction.views.count)), got \(pointCotangents.count)")
+        }
+        for (j, g) in pointCotangents.enumerated() where g.count != reconstruction.views[j].points.coordinates.count {
+            throw ReconstructionError("point_cotangents[\(j)]: expected \(reconstruction.views[j].points.coordinates.count) values ([n, 3]), got \(g.count)")
+        }
+        let reference = noisyPose(inputs[0].pose!, view: 0)
+        let r0 = reference.rotation
+        var dR = Matrix3.zero, dt = Vec3.zero
+        if viewIndex > 0 {
+            let out = reconstruction.views[viewIndex], g = pointCotangents[viewIndex]
+            let rT = out.pose.rotation.transposed   // camera -> view 0 rotation, transposed: X_cam = R^T (X_0 - t)
+            for p in 0..<out.points.count {
+                let a = r0 * Vec3(Double(g[3 * p]), Double(g[3 * p + 1]), Double(g[3 * p + 2]))
+                let xCam = rT * (out.points[p].double - out.pose.translation)
+                dR = dR + Matrix3.outer(a, xCam)
+                dt += a
+            }
+        } else {
+            for j in 1..<max(1, reconstruction.views.count) {
+                let out = reconstruction.views[j], g = pointCotangents[j]
+                for p in 0..<out.points.count {
+                    let gp = Vec3(Double(g[3 * p]), Double(g[3 * p + 1]), Double(g[3 * p + 2]))
+                    let yMinusT0 = r0 * out.points[p].double   // y_j - t_0 = R_0 X_0
+                    dR = dR + Matrix3.outer(yMinusT0, gp)
+                    dt -= r0 * gp
+                }
+            }
+        }
+        return PoseCotangent(rotation: dR, translation: dt)
+    }
+}
