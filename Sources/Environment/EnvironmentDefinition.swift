@@ -25,19 +25,15 @@ public enum BackboneKind: Sendable, Equatable {
     case mapAnything(endpoint: String, timeoutSeconds: Double)
 }
 
-/// Chamfer variants (EVALUATION.md): mean or sum reduction, squared or L1 distances.
-public struct ChamferSettings: Equatable, Sendable {
-    public var sumReduction = false
-    public var l1 = false
-    public init(sumReduction: Bool = false, l1: Bool = false) { self.sumReduction = sumReduction; self.l1 = l1 }
-}
-
 /// A named environment: everything `NBVEnvironment` is built from. Read from `envs/*.json` with
 /// `--set key=value` overrides; see README.md ("Environment definitions") for every key.
 public struct EnvironmentDefinition: Sendable {
     public var name = "custom"
-    /// Mesh source: a folder, a glob, a file, or `procedural:<family>` (blob, union, primitives).
-    public var meshSource = "procedural:blob"
+    /// Mesh sources: folders, globs, files, or `procedural:<family>` (blob, union, primitives). In JSON
+    /// a string or a list of strings.
+    public var meshSources = ["procedural:blob"]
+    /// The mesh sources as one line, for tables and messages.
+    public var meshSource: String { meshSources.joined(separator: ", ") }
     /// Number of meshes of a procedural family.
     public var meshCount = 200
     /// Which split episodes draw meshes from: train, test or all.
@@ -52,7 +48,7 @@ public struct EnvironmentDefinition: Sendable {
     public var shell = CameraShell()
     public var backbone = BackboneKind.geometric(GeometricBackboneOptions())
     public var reward = RewardMode.normalizedDelta
-    public var chamfer = ChamferSettings()
+    public var chamfer = ChamferOptions()
     public var groundTruthSamples = 16384
     public var coverageEpsilon = 0.00707
     public var fScoreTau = 0.01
@@ -97,7 +93,8 @@ public struct EnvironmentDefinition: Sendable {
 
     public init(tree t: JSONTree) throws {
         name = try t.string("name", default: name)
-        meshSource = try t.string("meshes.source", default: meshSource)
+        meshSources = try t.strings("meshes.source", default: meshSources)
+        if meshSources.isEmpty { throw EnvironmentError(field: "meshes.source", "expected a folder, glob, file or procedural:FAMILY, or a list of them") }
         meshCount = try t.int("meshes.count", default: meshCount)
         split = try t.choice("meshes.split", default: split, among: ["train", "test", "all"])
         testFraction = try t.double("meshes.test_fraction", default: testFraction)
@@ -128,8 +125,8 @@ public struct EnvironmentDefinition: Sendable {
         }
         guard let mode = RewardMode(rawValue: try t.choice("reward.mode", default: reward.rawValue, among: RewardMode.allCases.map(\.rawValue))) else { fatalError() }
         reward = mode
-        chamfer.sumReduction = try t.choice("chamfer.reduction", default: "mean", among: ["mean", "sum"]) == "sum"
-        chamfer.l1 = try t.choice("chamfer.norm", default: "squared", among: ["squared", "l1"]) == "l1"
+        chamfer.reduction = ChamferOptions.Reduction(rawValue: try t.choice("chamfer.reduction", default: "mean", among: ChamferOptions.Reduction.allCases.map(\.rawValue)))!
+        chamfer.norm = ChamferOptions.Norm(rawValue: try t.choice("chamfer.norm", default: "squared", among: ChamferOptions.Norm.allCases.map(\.rawValue)))!
         groundTruthSamples = try t.int("ground_truth_samples", default: groundTruthSamples)
         coverageEpsilon = try t.double("metrics.coverage_eps", default: coverageEpsilon)
         fScoreTau = try t.double("metrics.fscore_tau", default: fScoreTau)
@@ -139,6 +136,7 @@ public struct EnvironmentDefinition: Sendable {
         actionMode = ActionMode(rawValue: try t.choice("action.mode", default: actionMode.rawValue, among: ActionMode.allCases.map(\.rawValue)))!
         actionFrame = ActionFrame(rawValue: try t.choice("action.frame", default: actionFrame.rawValue, among: ActionFrame.allCases.map(\.rawValue)))!
         observationKeys = try t.strings("observation.keys", default: observationKeys)
+            .flatMap { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
         cloudPoints = try t.int("observation.cloud_points", default: cloudPoints)
         actionGradient = try t.bool("action_gradient", default: actionGradient)
         let unknown = t.unreadKeys()

@@ -93,7 +93,7 @@ public final class JSONTree {
     public func strings(_ path: String, default fallback: [String]) throws -> [String] {
         guard let v = value(path) else { return fallback }
         if let s = v as? [String] { return s }
-        if let s = v as? String { return s.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+        if let s = v as? String { return [s] }
         throw EnvironmentError(field: path, "expected a list of strings, got \(Self.describe(v))")
     }
 

@@ -31,6 +31,20 @@ public indirect enum InfoValue: Equatable, Sendable {
     case object([String: InfoValue])
 
     public static func doubles(_ values: [Double]) -> InfoValue { .array(values.map { .double($0) }) }
+
+    public var doubleValue: Double? {
+        switch self {
+        case .double(let d): d
+        case .int(let i): Double(i)
+        default: nil
+        }
+    }
+    public var intValue: Int? { if case .int(let i) = self { i } else { nil } }
+    public var stringValue: String? { if case .string(let s) = self { s } else { nil } }
+    public var boolValue: Bool? { if case .bool(let b) = self { b } else { nil } }
+    public var doubleArray: [Double]? {
+        if case .array(let values) = self { values.compactMap(\.doubleValue) } else { nil }
+    }
 }
 
 /// One `step`'s result, gymnasium's five-tuple.

@@ -1,0 +1,391 @@
+import Foundation
+import Geometry
+import Scenes
+import Rendering
+import Reconstruction
+
+/// The next-best-view environment (gymnasium's contract, see `GymEnvironment`).
+///
+/// An episode: a mesh is drawn from the definition's split; `initial_views` random cameras on the shell
+/// are rendered and reconstructed; each `step` maps an action to a camera position, renders that view,
+/// adds it to the reconstruction and rewards the Chamfer improvement (EVALUATION.md). The episode is
+/// truncated when the view budget is reached, terminated when coverage reaches `terminate_coverage`.
+///
+/// Observation (float32, padded to the budget B, width W of the backbone's tokens):
+///   tokens [B, W]        per-view tokens pooled over patches (zero for views not taken)
+///   positions [B, 3]     camera positions in the action frame divided by the shell's largest radius
+///   view_mask [B]        1 for views taken
+///   cloud [K, 3], cloud_mask [K]   the fused cloud (action frame / r_max), K points drawn with a seeded
+///                        generator, padded with zeros (optional)
+///   patch_tokens [B, P, W]         all patch tokens (optional)
+///
+/// Info (deterministic; no timings): chamfer_before, chamfer_after, chamfer_initial, coverage, f_score,
+/// coverage_history and chamfer_history (after each view so far), mesh, views_taken, initial_views, camera_position (world), and with
+/// `action_gradient` the gradient d(chamfer_after)/d(action) as `action_gradient` [3].
+public final class NBVEnvironment: GymEnvironment {
+    public let definition: EnvironmentDefinition
+    public let scenes: SceneLibrary
+    public let reconstructor: Reconstructor
+    public let mapping: ActionMapping
+    let renderer: Renderer
+    let intrinsics: Intrinsics
+
+    /// Mesh names episodes draw from (the definition's split).
+    public var meshNames: [String] { scenes.names }
+
+    // Episode state.
+    var rng: SeededGenerator
+    var episode: Episode?
+
+    /// Everything about the episode under way.
+    struct Episode {
+        var scene: PreparedScene
+        var initialViews: Int
+        var views: [View] = []
+        var inputs: [ReconstructionInput] = []
+        var reconstruction: [ReconstructedView] = []
+        /// [patches * width] tokens of each view.
+        var patchTokens: [[Float]] = []
+        var patchCount = 0
+        var chamfer: IncrementalChamfer
+        var chamferInitial = Double.infinity
+        var coverageHistory: [Double] = []
+        var chamferHistory: [Double] = []
+        var noiseSeed: UInt64
+        var done = false
+        var view0: RigidTransform { views[0].pose }
+    }
+
+    /// Builds the environment; throws an `EnvironmentError` naming the bad key or file.
+    public init(definition: EnvironmentDefinition, seed: UInt64 = 0) throws {
+        try definition.validate()
+        self.definition = definition
+        scenes = try SceneLibrary(definition: definition)
+        switch definition.backbone {
+        case .geometric(let options):
+            do { reconstructor = try GeometricReconstructor(options: options) } catch {
+                throw EnvironmentError(field: "backbone", "\(error)")
+            }
+        case .mapAnything(let endpoint, let timeout):
+            guard let factory = NBVEnvironment.remoteBackboneFactory else {
+                throw EnvironmentError(field: "backbone.type", "mapanything needs the Wire layer's client (nbv serve / nbv episode register it); not available in this process")
+            }
+            reconstructor = try factory(endpoint, timeout)
+        }
+        mapping = ActionMapping(mode: definition.actionMode, frame: definition.actionFrame, shell: definition.shell)
+        renderer = Renderer()
+        intrinsics = definition.intrinsics
+        rng = SeededGenerator(seed: seed)
+    }
+
+    /// Builds the MapAnything (remote) backbone from an endpoint and a timeout; set by the layer that
+    /// owns the ZeroMQ client, so the environment does not depend on it.
+    nonisolated(unsafe) public static var remoteBackboneFactory: ((String, Double) throws -> Reconstructor)?
+
+    // MARK: spaces
+
+    public var budget: Int { definition.budget }
+    public var tokenWidth: Int { reconstructor.tokenWidth }
+    var patchCount: Int {
+        let ps: Int
+        if case .geometric(let o) = definition.backbone { ps = o.patchSize } else { ps = 14 }
+        return ((intrinsics.width + ps - 1) / ps) * ((intrinsics.height + ps - 1) / ps)
+    }
+
+    public var observationSpace: DictSpace {
+        var space: DictSpace = [:]
+        let tokenBound: Float = reconstructor is GeometricReconstructor ? 1 : .infinity
+        for key in definition.observationKeys {
+            switch key {
+            case "tokens": space[key] = BoxSpace(shape: [budget, tokenWidth], low: -tokenBound, high: tokenBound)
+            case "positions": space[key] = BoxSpace(shape: [budget, 3], low: -1, high: 1)
+            case "view_mask": space[key] = BoxSpace(shape: [budget], low: 0, high: 1)
+            case "cloud": space[key] = BoxSpace(shape: [definition.cloudPoints, 3])
+            case "cloud_mask": space[key] = BoxSpace(shape: [definition.cloudPoints], low: 0, high: 1)
+            case "patch_tokens": space[key] = BoxSpace(shape: [budget, patchCount, tokenWidth], low: -tokenBound, high: tokenBound)
+            default: break
+            }
+        }
+        return space
+    }
+
+    public var actionSpace: BoxSpace { BoxSpace(shape: [3], low: -1, high: 1) }
+
+    // MARK: reset
+
+    public func reset(seed: UInt64?, options: ResetOptions) throws -> (observation: [String: ArrayValue], info: [String: InfoValue]) {
+        // Validate everything before touching any state.
+        if let n = options.initialViews, !(1..<budget).contains(n) {
+            throw EnvironmentError(field: "initial_views", "expected 1...\(budget - 1) (below the budget \(budget)), got \(n)")
+        }
+        if let name = options.mesh, !scenes.contains(name) {
+            throw EnvironmentError(field: "mesh", "unknown mesh \"\(name)\"; expected one of the \(scenes.allNames.count) meshes of \(definition.meshSource)")
+        }
+        var generator = seed.map { SeededGenerator(seed: $0) } ?? rng
+        let name = options.mesh ?? scenes.names[Int(generator.next() % UInt64(scenes.names.count))]
+        let range = definition.initialViews
+        let drawnCount = range.lowerBound + Int(generator.next() % UInt64(range.count))
+        let count = options.initialViews ?? drawnCount
+        let noiseSeed = generator.next()
+        let positions = (0..<count).map { _ in definition.shell.randomPosition(using: &generator) }
+        let scene = try scenes.scene(named: name)
+
+        var e = Episode(scene: scene, initialViews: count, chamfer: scene.makeChamferTracker(definition), noiseSeed: noiseSeed)
+        if let geometric = reconstructor as? GeometricReconstructor { geometric.noiseSeed = noiseSeed }
+        for p in positions { try addView(at: p, to: &e) }
+        e.chamferInitial = chamfer(e.chamfer)
+        rng = generator
+        episode = e
+        return (observation(e), info(e, before: e.chamferInitial, position: positions.last!))
+    }
+
+    // MARK: step
+
+    public func step(action: [Float]) throws -> StepResult {
+        guard action.count == 3 else { throw EnvironmentError(field: "action", "expected 3 numbers in [-1, 1], got \(action.count)") }
+        for (i, a) in action.enumerated() {
+            guard a.isFinite else { throw EnvironmentError(field: "action[\(i)]", "expected a finite number in [-1, 1], got \(a)") }
+            guard a >= -1 - 1e-6 && a <= 1 + 1e-6 else { throw EnvironmentError(field: "action[\(i)]", "expected a number in [-1, 1], got \(a)") }
+        }
+        guard var e = episode else { throw EnvironmentError(field: "step", "no episode under way: call reset first") }
+        guard !e.done else { throw EnvironmentError(field: "step", "the episode has ended (terminated or truncated): call reset") }
+        let a = Vec3(Double(action[0]), Double(action[1]), Double(action[2]))
+        let position = mapping.position(for: a, view0: e.view0)
+        let before = chamfer(e.chamfer)
+        if let geometric = reconstructor as? GeometricReconstructor { geometric.noiseSeed = e.noiseSeed }
+        try addView(at: position, to: &e)
+        let after = chamfer(e.chamfer)
+        let reward = Self.reward(mode: definition.reward, before: before, after: after, initial: e.chamferInitial)
+        let coverage = e.coverageHistory.last ?? 0
+        let terminated = definition.terminateCoverage.map { coverage >= $0 } ?? false
+        let truncated = !terminated && e.views.count >= budget
+        e.done = terminated || truncated
+        var extra = info(e, before: before, position: position)
+        if definition.actionGradient {
+            let g = try actionGradient(e, action: a)
+            extra["action_gradient"] = .doubles([g.x, g.y, g.z])
+        }
+        episode = e
+        return StepResult(observation: observation(e), reward: reward, terminated: terminated, truncated: truncated, info: extra)
+    }
+
+    /// The step reward of EVALUATION.md; 0 when a Chamfer distance is not finite (empty reconstruction).
+    public static func reward(mode: RewardMode, before: Double, after: Double, initial: Double) -> Double {
+        guard before.isFinite, after.isFinite else { return 0 }
+        switch mode {
+        case .delta: return before - after
+        case .normalizedDelta: return initial.isFinite && initial > 0 ? (before - after) / initial : 0
+        case .relative: return before > 0 ? (before - after) / before : 0
+        }
+    }
+
+    // MARK: views
+
+    /// The camera looking at the object centre from `position`.
+    public func camera(at position: Vec3) -> Camera { Camera(intrinsics: intrinsics, pose: lookAtPose(eye: position)) }
+
+    /// Renders the view at `position`, reconstructs it and updates the Chamfer tracker and tokens.
+    func addView(at position: Vec3, to e: inout Episode) throws {
+        let view = renderer.render(mesh: e.scene.renderable, camera: camera(at: position))
+        let input = ReconstructionInput(view: view)
+        e.views.append(view)
+        e.inputs.append(input)
+        if let geometric = reconstructor as? GeometricReconstructor {
+            // Views are independent given view 0's pose: reconstruct only the new one (incremental).
+            let reference = geometric.noisyPose(e.inputs[0].pose!, view: 0)
+            let (out, tokens, patches) = geometric.reconstructView(input, index: e.views.count - 1, reference: reference)
+            e.reconstruction.append(out)
+            e.patchTokens.append(tokens)
+            e.patchCount = patches
+            e.chamfer.add(points: out.points.transformed(by: e.view0))
+        } else {
+            let r = try reconstructor.reconstruct(e.inputs)
+            e.reconstruction = r.views
+            e.patchCount = r.tokens.patchCount
+            e.patchTokens = (0..<r.tokens.viewCount).map { v in
+                Array(r.tokens.values[(v * r.tokens.patchCount * r.tokens.width)..<((v + 1) * r.tokens.patchCount * r.tokens.width)])
+            }
+            e.chamfer.reset()
+            e.chamfer.add(points: r.fusedPoints.transformed(by: e.view0))
+        }
+        e.coverageHistory.append(e.chamfer.coverage())
+        e.chamferHistory.append(chamfer(e.chamfer))
+    }
+
+    /// d(CD_after)/d(action): the Chamfer gradient at the reconstructed points (nearest neighbours held
+    /// fixed), mapped to view 0's frame, pulled back through the backbone's pose VJP to the new view's
+    /// pose input, then through the look-at pose and the action mapping. The rendered view is detached.
+    func actionGradient(_ e: Episode, action a: Vec3) throws -> Vec3 {
+        let view0 = e.view0
+        let r0 = view0.rotation
+        var world = PointCloud()
+        for v in e.reconstruction { world.append(contentsOf: v.points.transformed(by: view0)) }
+        let gWorld = e.chamfer.groundTruth.chamferGradient(points: world, options: definition.chamfer)
+        // Split per view and rotate into view 0's frame: X_world = R_0 X_0 + t_0, so dL/dX_0 = R_0^T dL/dX_world.
+        var cotangents: [[Float]] = []
+        var offset = 0
+        let r0T = r0.transposed
+        for v in e.reconstruction {
+            var g = [Float](repeating: 0, count: v.points.coordinates.count)
+            for p in 0..<v.points.count {
+                let gw = Vec3(Double(gWorld[3 * (offset + p)]), Double(gWorld[3 * (offset + p) + 1]), Double(gWorld[3 * (offset + p) + 2]))
+                let g0 = r0T * gw
+                g[3 * p] = Float(g0.x); g[3 * p + 1] = Float(g0.y); g[3 * p + 2] = Float(g0.z)
+            }
+            offset += v.points.count
+            cotangents.append(g)
+        }
+        let newIndex = e.views.count - 1
+        let recon = Reconstruction(views: e.reconstruction, metricScale: 1,
+                                   tokens: MultiViewTokens(viewCount: 0, patchCount: 0, width: 0, values: []))
+        var cot = try reconstructor.poseVJP(inputs: e.inputs, reconstruction: recon, pointCotangents: cotangents, viewIndex: newIndex)
+        let clean = e.views[newIndex].pose
+        if let geometric = reconstructor as? GeometricReconstructor {
+            // Pose noise R' = N R: dL/dR = N^T dL/dR'.
+            let noisy = geometric.noisyPose(clean, view: newIndex)
+            let noiseRotation = noisy.rotation * clean.rotation.transposed
+            cot.rotation = noiseRotation.transposed * cot.rotation
+        }
+        let position = clean.translation
+        let dR = lookAtRotationJacobian(eye: position)
+        var dPosition = Vec3.zero
+        for k in 0..<3 {
+            let m = dR[k]
+            let frob = dot(m.c0, Self.column(cot.rotation, 0)) + dot(m.c1, Self.column(cot.rotation, 1)) + dot(m.c2, Self.column(cot.rotation, 2))
+            dPosition[k] = frob + cot.translation[k]
+        }
+        let j = mapping.positionJacobian(at: a, view0: view0)
+        return Vec3(dot(j[0], dPosition), dot(j[1], dPosition), dot(j[2], dPosition))
+    }
+
+    /// The tracker's Chamfer distance with the definition's options.
+    func chamfer(_ tracker: IncrementalChamfer) -> Double { tracker.chamfer(definition.chamfer) }
+
+    static func column(_ m: Matrix3, _ c: Int) -> Vec3 { c == 0 ? m.c0 : c == 1 ? m.c1 : m.c2 }
+
+    // MARK: observation and info
+
+    func observation(_ e: Episode) -> [String: ArrayValue] {
+        var out: [String: ArrayValue] = [:]
+        let width = tokenWidth, n = e.views.count
+        for key in definition.observationKeys {
+            switch key {
+            case "tokens":
+                var t = [Float](repeating: 0, count: budget * width)
+                for v in 0..<n {
+                    let tokens = e.patchTokens[v]
+                    let patches = tokens.count / width
+                    for p in 0..<patches { for c in 0..<width { t[v * width + c] += tokens[p * width + c] } }
+                    let scale = 1 / Float(max(patches, 1))
+                    for c in 0..<width { t[v * width + c] *= scale }
+                }
+                out[key] = ArrayValue(float32: t, shape: [budget, width])
+            case "positions":
+                var p = [Float](repeating: 0, count: budget * 3)
+                for v in 0..<n {
+                    let q = mapping.observedPosition(e.views[v].pose.translation, view0: e.view0)
+                    p[3 * v] = Float(q.x); p[3 * v + 1] = Float(q.y); p[3 * v + 2] = Float(q.z)
+                }
+                out[key] = ArrayValue(float32: p, shape: [budget, 3])
+            case "view_mask":
+                out[key] = ArrayValue(float32: (0..<budget).map { $0 < n ? 1 : 0 }, shape: [budget])
+            case "cloud", "cloud_mask":
+                let (cloud, mask) = cloudObservation(e)
+                out["cloud"] = definition.observationKeys.contains("cloud") ? cloud : nil
+                out["cloud_mask"] = definition.observationKeys.contains("cloud_mask") ? mask : nil
+            case "patch_tokens":
+                var t = [Float](repeating: 0, count: budget * patchCount * width)
+                for v in 0..<n where e.patchTokens[v].count == patchCount * width {
+                    t.replaceSubrange((v * patchCount * width)..<((v + 1) * patchCount * width), with: e.patchTokens[v])
+                }
+                out[key] = ArrayValue(float32: t, shape: [budget, patchCount, width])
+            default: break
+            }
+        }
+        return out
+    }
+
+    /// The fused cloud in the action frame / r_max, `cloud_points` points drawn without replacement with a
+    /// generator seeded by the episode and the view count, zero-padded, and its mask.
+    func cloudObservation(_ e: Episode) -> (ArrayValue, ArrayValue) {
+        let k = definition.cloudPoints
+        var fused = PointCloud()
+        for v in e.reconstruction { fused.append(contentsOf: v.points) }
+        var generator = SeededGenerator(seed: e.noiseSeed ^ UInt64(e.views.count))
+        let chosen = fused.subsampled(to: k, using: &generator)
+        // View 0's frame -> world -> action frame.
+        let toFrame = RigidTransform(rotation: mapping.frameRotation(view0: e.view0).transposed, translation: .zero) * e.view0
+        let inFrame = chosen.transformed(by: toFrame)
+        var coords = [Float](repeating: 0, count: 3 * k)
+        let scale = Float(1 / definition.shell.maxRadius)
+        for i in 0..<inFrame.coordinates.count { coords[i] = inFrame.coordinates[i] * scale }
+        let mask = (0..<k).map { $0 < inFrame.count ? Float(1) : 0 }
+        return (ArrayValue(float32: coords, shape: [k, 3]), ArrayValue(float32: mask, shape: [k]))
+    }
+
+    func info(_ e: Episode, before: Double, position: Vec3) -> [String: InfoValue] {
+        let c = e.chamfer
+        return [
+            "chamfer_before": .double(before),
+            "chamfer_after": .double(chamfer(c)),
+            "chamfer_initial": .double(e.chamferInitial),
+            "coverage": .double(c.coverage()),
+            "f_score": .double(c.fScore().value),
+            "coverage_history": .doubles(e.coverageHistory),
+            "chamfer_history": .doubles(e.chamferHistory),
+            "mesh": .string(e.scene.name),
+            "views_taken": .int(e.views.count),
+            "initial_views": .int(e.initialViews),
+            "camera_position": .doubles([position.x, position.y, position.z]),
+        ]
+    }
+
+    public func renderLastView() -> (rgb: ArrayValue, depth: ArrayValue)? {
+        guard let v = episode?.views.last else { return nil }
+        return (ArrayValue(uint8: v.rgb.pixels, shape: [v.height, v.width, 3]), ArrayValue(float32: v.depth, shape: [v.height, v.width]))
+    }
+
+    // MARK: what baselines and evaluation read
+
+    /// World positions of the views taken so far (empty before reset).
+    public var takenPositions: [Vec3] { episode?.views.map(\.pose.translation) ?? [] }
+    /// View 0's camera-to-world pose, the action frame's reference.
+    public var view0Pose: RigidTransform? { episode?.view0 }
+    /// Whether an episode is under way and has not ended.
+    public var isEpisodeRunning: Bool { episode.map { !$0.done } ?? false }
+    /// The current fused reconstruction in the world frame.
+    public var worldCloud: PointCloud {
+        guard let e = episode else { return PointCloud() }
+        var world = PointCloud()
+        for v in e.reconstruction { world.append(contentsOf: v.points.transformed(by: e.view0)) }
+        return world
+    }
+    /// The ground-truth samples of the current mesh.
+    public var groundTruthSamples: PointCloud { episode?.scene.groundTruth.samples ?? PointCloud() }
+
+    /// The Chamfer distance the reconstruction would have after adding a view at `position`, without
+    /// changing the episode: the greedy oracle's look-ahead (uses the ground truth).
+    public func previewChamfer(at position: Vec3) throws -> Double {
+        guard let e = episode else { throw EnvironmentError(field: "preview", "no episode under way: call reset first") }
+        let view = renderer.render(mesh: e.scene.renderable, camera: camera(at: position))
+        let input = ReconstructionInput(view: view)
+        if let geometric = reconstructor as? GeometricReconstructor {
+            geometric.noiseSeed = e.noiseSeed
+            let reference = geometric.noisyPose(e.inputs[0].pose!, view: 0)
+            let out = geometric.reconstructView(input, index: e.views.count, reference: reference).view
+            return e.chamfer.previewAdd(points: out.points.transformed(by: e.view0), options: definition.chamfer)
+        }
+        let r = try reconstructor.reconstruct(e.inputs + [input])
+        var tracker = e.chamfer
+        tracker.reset()
+        tracker.add(points: r.fusedPoints.transformed(by: e.view0))
+        return chamfer(tracker)
+    }
+
+    /// An action that moves the camera to a world position (exact for positions on the shell).
+    public func action(toward position: Vec3) -> [Float] {
+        guard let v0 = episode?.view0 else { return [0, 0, 0] }
+        let a = mapping.action(for: position, view0: v0)
+        return [Float(a.x), Float(a.y), Float(a.z)]
+    }
+}

@@ -1,0 +1,66 @@
+import ArgumentParser
+import Foundation
+import Geometry
+import Environment
+import Agents
+
+struct Episode: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run one episode with a policy and print the metrics after each view.",
+        discussion: """
+        Prints, after every view: the camera position, the Chamfer distance (EVALUATION.md, world
+        frame), coverage@eps, F-score@tau and the reward. With --out, writes the fused reconstruction
+        (cloud.ply, world frame) and the ground-truth samples (ground_truth.ply).
+        """)
+
+    @OptionGroup var environment: EnvironmentOptions
+    @Option(help: "Policy: random, uniform or oracle (greedy over --oracle-candidates candidates; uses ground truth).") var policy: String = "uniform"
+    @Option(help: "Episode seed: the same seed gives the same episode.") var seed: UInt64 = 0
+    @Option(help: "Initial views for this episode (default: the definition's).") var initialViews: Int?
+    @Option(help: "Mesh name to use (default: drawn from the split by the seed).") var mesh: String?
+    @Option(help: "Candidates of the greedy oracle.") var oracleCandidates: Int = 16
+    @Option(help: ArgumentHelp("Folder for cloud.ply and ground_truth.ply.", valueName: "DIR")) var out: String?
+
+    func run() throws {
+        let definition = try environment.definition()
+        let env = try makeEnvironment(definition)
+        guard let chosen = baselinePolicy(named: policy, oracleCandidates: oracleCandidates) else {
+            throw ValidationError("--policy: expected random, uniform or oracle, got \"\(policy)\"")
+        }
+        chosen.beginEpisode(seed: seed)
+        var (observation, info) = try env.reset(seed: seed, options: ResetOptions(initialViews: initialViews, mesh: mesh))
+        print("mesh \(info["mesh"]?.stringValue ?? "?")  definition \(definition.name)  policy \(chosen.name)  seed \(seed)")
+        print(String(format: "%5@ %-26@ %11@ %9@ %9@ %9@", "view", "camera (world)", "chamfer", "coverage", "f-score", "reward"))
+        let initial = info["initial_views"]?.intValue ?? 1
+        let coverage = info["coverage_history"]?.doubleArray ?? [], chamfer = info["chamfer_history"]?.doubleArray ?? []
+        for (i, p) in env.takenPositions.enumerated() {
+            print(String(format: "%5d %-26@ %11.6f %9.4f %9@ %9@", i + 1, format(p), chamfer[i], coverage[i], i == initial - 1 ? String(format: "%.4f", info["f_score"]?.doubleValue ?? 0) : "", "initial"))
+        }
+        var total = 0.0
+        while env.isEpisodeRunning {
+            let action = try chosen.act(observation: observation, environment: env)
+            let result = try env.step(action: action)
+            observation = result.observation; info = result.info; total += result.reward
+            print(String(format: "%5d %-26@ %11.6f %9.4f %9.4f %9.4f", env.takenPositions.count, format(env.takenPositions.last!),
+                         info["chamfer_after"]?.doubleValue ?? .nan, info["coverage"]?.doubleValue ?? .nan,
+                         info["f_score"]?.doubleValue ?? .nan, result.reward))
+        }
+        let history = info["coverage_history"]?.doubleArray ?? []
+        print(String(format: "return %.4f  coverage AUC %.4f  final chamfer %.6f", total, history.reduce(0, +) / Double(max(history.count, 1)),
+                     info["chamfer_after"]?.doubleValue ?? .nan))
+        if let out {
+            try env.worldCloud.writePLY(to: "\(out)/cloud.ply")
+            try env.groundTruthSamples.writePLY(to: "\(out)/ground_truth.ply")
+            print("wrote \(out)/cloud.ply (\(env.worldCloud.count) points) and \(out)/ground_truth.ply (\(env.groundTruthSamples.count) points)")
+        }
+    }
+
+    func format(_ p: Vec3) -> String { String(format: "(%6.3f, %6.3f, %6.3f)", p.x, p.y, p.z) }
+}
+
+/// Builds the environment, turning definition errors into usage errors that name the key.
+func makeEnvironment(_ definition: EnvironmentDefinition, seed: UInt64 = 0) throws -> NBVEnvironment {
+    do { return try NBVEnvironment(definition: definition, seed: seed) } catch let e as EnvironmentError {
+        throw ValidationError("\(e)")
+    }
+}

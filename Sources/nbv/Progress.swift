@@ -1,0 +1,37 @@
+import Foundation
+
+/// A progress line on standard error: count, rate and estimated time left. Redraws in place on a
+/// terminal; prints a line every 10% otherwise (logs, CI).
+final class Progress {
+    let label: String
+    let total: Int
+    let start = Date()
+    var done = 0
+    var lastDecile = -1
+    let interactive = isatty(fileno(stderr)) != 0
+
+    init(_ label: String, total: Int) { self.label = label; self.total = total }
+
+    func advance(by n: Int = 1, note: String = "") {
+        done += n
+        let elapsed = Date().timeIntervalSince(start)
+        let rate = Double(done) / max(elapsed, 1e-9)
+        let left = rate > 0 ? Double(total - done) / rate : 0
+        let line = String(format: "%@ %d/%d  %.1f/s  elapsed %@  left %@ %@", label, done, total, rate,
+                          Self.clock(elapsed), Self.clock(left), note)
+        if interactive {
+            FileHandle.standardError.write(Data(("\r\u{1B}[K" + line + (done >= total ? "\n" : "")).utf8))
+        } else {
+            let decile = total > 0 ? done * 10 / total : 10
+            if decile != lastDecile { lastDecile = decile; FileHandle.standardError.write(Data((line + "\n").utf8)) }
+        }
+    }
+
+    static func clock(_ seconds: Double) -> String {
+        let s = Int(seconds.rounded())
+        return s >= 3600 ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60) : String(format: "%d:%02d", s / 60, s % 60)
+    }
+}
+
+/// Prints to standard error.
+func note(_ text: String) { FileHandle.standardError.write(Data((text + "\n").utf8)) }

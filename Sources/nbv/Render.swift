@@ -1,0 +1,89 @@
+import ArgumentParser
+import Foundation
+import Geometry
+import Scenes
+import Rendering
+
+struct Render: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Render RGB and depth PNGs of a mesh from cameras around it, and a contact sheet.",
+        discussion: """
+        The mesh (any format assimp reads) is normalised to the unit sphere unless --metric is given.
+        Cameras sit on a Fibonacci lattice of the view shell and look at the object centre.
+
+        Writes to DIR: rgb_NNN.png (8-bit sRGB), depth_NNN.png (16-bit z-depth in units of
+        --depth-scale, 0 = missing), cameras.json (intrinsics, camera-to-world poses (OpenCV axes),
+        depth scale) and contact_sheet.png (all RGB views in a grid).
+        """)
+
+    @Argument(help: ArgumentHelp("Mesh file (OBJ, PLY, STL, OFF, glTF, Collada, 3DS, ...).", valueName: "MESH"))
+    var mesh: String
+
+    @Option(help: "Number of views.") var views: Int = 8
+    @Option(help: ArgumentHelp("Output folder (created if missing).", valueName: "DIR")) var out: String
+    @Option(help: "Image width in pixels.") var width: Int = 224
+    @Option(help: "Image height in pixels.") var height: Int = 224
+    @Option(help: "Horizontal field of view in degrees.") var fov: Double = 50
+    @Option(help: "Camera distance from the object centre (scene units; normalised meshes have radius 1).") var radius: Double = 2.5
+    @Option(help: "Lowest camera elevation in degrees.") var minElevation: Double = -30
+    @Option(help: "Highest camera elevation in degrees.") var maxElevation: Double = 60
+    @Option(help: "Depth PNG value per scene unit (1000: depth in thousandths of a unit, up to 65.535 units).") var depthScale: Double = 1000
+    @Flag(help: "Keep the file's units instead of normalising to the unit sphere.") var metric = false
+
+    func validate() throws {
+        guard (1...1000).contains(views) else { throw ValidationError("--views: expected 1...1000, got \(views)") }
+        guard (16...4096).contains(width), (16...4096).contains(height) else { throw ValidationError("--width/--height: expected 16...4096 pixels") }
+        guard fov > 1 && fov < 170 else { throw ValidationError("--fov: expected degrees in (1, 170), got \(fov)") }
+        guard radius > 0 else { throw ValidationError("--radius: expected > 0, got \(radius)") }
+        guard depthScale > 0 else { throw ValidationError("--depth-scale: expected > 0, got \(depthScale)") }
+    }
+
+    func run() throws {
+        let loaded: TriangleMesh
+        do { loaded = try loadMesh(path: mesh, options: MeshLoadOptions(normalize: !metric)) } catch { throw ValidationError("\(error)") }
+        let renderable = RenderableMesh(loaded)
+        let intrinsics = Intrinsics(width: width, height: height, horizontalFOVDegrees: fov)
+        let shell = CameraShell(minRadius: radius, maxRadius: radius, minElevationDegrees: minElevation, maxElevationDegrees: maxElevation)
+        if let problem = shell.validationError { throw ValidationError(problem) }
+        let cameras = shell.fibonacciPositions(count: views).map { Camera(intrinsics: intrinsics, pose: lookAtPose(eye: $0)) }
+        let progress = Progress("render", total: views)
+        let renderer = Renderer()
+        var rendered: [View] = []
+        var cameraRecords: [[String: Any]] = []
+        for (i, camera) in cameras.enumerated() {
+            let view = renderer.render(mesh: renderable, camera: camera)
+            rendered.append(view)
+            let name = String(format: "%03d", i)
+            try writePNG(view.rgb, to: "\(out)/rgb_\(name).png")
+            let depth16 = view.depth.map { UInt16(clamping: Int((Double($0) * depthScale).rounded())) }
+            try writeDepthPNG16(depth16, width: width, height: height, to: "\(out)/depth_\(name).png")
+            cameraRecords.append(["index": i, "camera_to_world": camera.pose.matrix4x4, "rgb": "rgb_\(name).png", "depth": "depth_\(name).png"])
+            progress.advance()
+        }
+        let k = intrinsics
+        let document: [String: Any] = [
+            "mesh": mesh, "normalized": !metric, "width": width, "height": height,
+            "intrinsics": ["fx": k.fx, "fy": k.fy, "cx": k.cx, "cy": k.cy],
+            "depth_scale": depthScale, "convention": "OpenCV camera (+X right, +Y down, +Z forward), camera-to-world, world +Y up",
+            "views": cameraRecords,
+        ]
+        try writeFileAtomically(try JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys]), to: "\(out)/cameras.json")
+        try writePNG(contactSheet(rendered), to: "\(out)/contact_sheet.png")
+        print("wrote \(views) RGB and depth PNGs, cameras.json and contact_sheet.png to \(out)")
+    }
+
+    /// All views in a grid of ceil(sqrt(n)) columns, separated by 2-pixel gaps.
+    func contactSheet(_ views: [View]) -> RGBImage {
+        let columns = Int(Double(views.count).squareRoot().rounded(.up)), rows = (views.count + columns - 1) / columns
+        let gap = 2, w = views[0].width, h = views[0].height
+        var sheet = RGBImage(width: columns * (w + gap) - gap, height: rows * (h + gap) - gap, fill: 40)
+        for (i, view) in views.enumerated() {
+            let x0 = (i % columns) * (w + gap), y0 = (i / columns) * (h + gap)
+            for y in 0..<h {
+                let src = y * w * 3, dst = ((y0 + y) * sheet.width + x0) * 3
+                sheet.pixels.replaceSubrange(dst..<(dst + w * 3), with: view.rgb.pixels[src..<(src + w * 3)])
+            }
+        }
+        return sheet
+    }
+}

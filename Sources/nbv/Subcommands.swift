@@ -1,0 +1,8 @@
+import ArgumentParser
+
+extension NBV {
+    /// Every subcommand, in the order `nbv --help` lists them.
+    static var allSubcommands: [ParsableCommand.Type] {
+        [Render.self, Episode.self, Eval.self, Bench.self]
+    }
+}
