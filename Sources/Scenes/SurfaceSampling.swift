@@ -1,19 +1,5 @@
 import Geometry
 
-/// Area of triangle (a, b, c): |(b - a) x (c - a)| / 2, in double precision.
-@inlinable public func triangleArea(_ a: Vec3f, _ b: Vec3f, _ c: Vec3f) -> Double {
-    length(cross(b.double - a.double, c.double - a.double)) / 2
-}
-
-/// Total area of the mesh's triangles, sum_t |(b - a) x (c - a)| / 2.
-public func surfaceArea(_ mesh: TriangleMesh) -> Double {
-    var total = 0.0
-    for t in mesh.triangles {
-        total += triangleArea(mesh.positions[Int(t.x)], mesh.positions[Int(t.y)], mesh.positions[Int(t.z)])
-    }
-    return total
-}
-
 /// `count` points distributed uniformly by area over the mesh surface ([count, 3], the ground truth of
 /// EVALUATION.md: 16,384 samples by default).
 ///
