@@ -1,0 +1,78 @@
+import Geometry
+
+/// Default thresholds of EVALUATION.md, for meshes normalised to the unit sphere.
+public enum MetricThresholds {
+    /// Coverage radius eps = sqrt(5e-5) ~ 0.00707 (PC-NBV / SCONE threshold on the squared distance, 5e-5).
+    public static let coverage: Double = (5e-5).squareRoot()
+    /// F-score radius tau.
+    public static let fScore: Double = 0.01
+}
+
+/// Whether a squared distance lies within radius r: d^2 <= r^2 (compared in Double).
+@inline(__always) func isWithin(_ squaredDistance: Float, radius: Double) -> Bool {
+    Double(squaredDistance) <= radius * radius
+}
+
+/// Fraction of `squaredDistances` within radius r (0 for none).
+func fractionWithin(_ squaredDistances: [Float], radius: Double) -> Double {
+    guard !squaredDistances.isEmpty else { return 0 }
+    var hits = 0
+    for d in squaredDistances where isWithin(d, radius: radius) { hits += 1 }
+    return Double(hits) / Double(squaredDistances.count)
+}
+
+/// Coverage@eps = |{q in Q : min_{p in P} |q - p| <= eps}| / |Q|: the fraction of the ground-truth
+/// surface that the reconstruction reaches. 0 when P is empty; 0 when Q is empty.
+public func coverage(of reconstruction: PointCloud, groundTruth: PointCloud,
+                     eps: Double = MetricThresholds.coverage) -> Double {
+    fractionWithin(NearestNeighborIndex(reconstruction).nearestSquaredDistances(of: groundTruth), radius: eps)
+}
+
+/// F-score@tau, the harmonic mean of
+///
+///     precision = |{p in P : min_q |p - q| <= tau}| / |P|     (reconstructed points on the surface)
+///     recall    = |{q in Q : min_p |q - p| <= tau}| / |Q|     (surface reached by the reconstruction)
+///     F         = 2 precision recall / (precision + recall),  0 when both are 0.
+public struct FScore: Sendable, Equatable {
+    public var precision: Double
+    public var recall: Double
+
+    public init(precision: Double, recall: Double) {
+        self.precision = precision; self.recall = recall
+    }
+
+    public var value: Double {
+        precision + recall > 0 ? 2 * precision * recall / (precision + recall) : 0
+    }
+
+    /// From the squared nearest distances of each side.
+    init(reconstructionToTruth: [Float], truthToReconstruction: [Float], tau: Double) {
+        precision = fractionWithin(reconstructionToTruth, radius: tau)
+        recall = fractionWithin(truthToReconstruction, radius: tau)
+    }
+
+    public init(reconstruction: PointCloud, groundTruth: GroundTruth, tau: Double = MetricThresholds.fScore) {
+        self.init(reconstructionToTruth: groundTruth.index.nearestSquaredDistances(of: reconstruction),
+                  truthToReconstruction: NearestNeighborIndex(reconstruction).nearestSquaredDistances(of: groundTruth.samples),
+                  tau: tau)
+    }
+
+    public init(reconstruction: PointCloud, groundTruth: PointCloud, tau: Double = MetricThresholds.fScore) {
+        self.init(reconstruction: reconstruction, groundTruth: GroundTruth(samples: groundTruth), tau: tau)
+    }
+}
+
+/// Coverage AUC over a budget of K views: mean_{k=1..K} coverage after view k (0 for no views).
+public func coverageAUC(_ coverageAfterEachView: [Double]) -> Double {
+    guard !coverageAfterEachView.isEmpty else { return 0 }
+    return coverageAfterEachView.reduce(0, +) / Double(coverageAfterEachView.count)
+}
+
+/// Relative reconstruction improvement (VIN-NBV): RRI = (CD_before - CD_after) / CD_before.
+/// Edge cases, so that an empty reconstruction (CD = +inf) never yields NaN: from +inf to a finite value
+/// is 1 (all the error removed); from +inf to +inf, or from 0, is 0.
+public func relativeReconstructionImprovement(before: Double, after: Double) -> Double {
+    if before == .infinity { return after == .infinity ? 0 : 1 }
+    guard before != 0 else { return 0 }
+    return (before - after) / before
+}

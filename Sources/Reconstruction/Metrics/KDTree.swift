@@ -1,0 +1,338 @@
+import Dispatch
+import Foundation
+import Geometry
+
+/// A static 3-D k-d tree over a point cloud, answering exact nearest-neighbour queries:
+///
+///     nearest(x) = argmin_{p in cloud} |x - p|^2
+///
+/// Built once (O(n log n)) and never changed. Layout, chosen for the hot path:
+/// - the points are copied into one flat [count, 3] Float array in tree order, so a leaf's bucket is
+///   contiguous (`treeOrder` maps a tree slot back to the index in the input cloud);
+/// - nodes live in one array; the two children of an inner node are adjacent, and every node keeps its
+///   axis-aligned bounding box, so a subtree is pruned by the exact squared distance to its box;
+/// - a node is split on the widest axis of its box at the median (quickselect, nth_element style), so
+///   the depth is at most ceil(log2(count / leafSize)) + 1 and a fixed 64-entry stack suffices;
+/// - a query is an iterative depth-first descent (nearer child first) with that stack on the call
+///   stack: no heap allocation per query.
+///
+/// Queries on an empty index return +inf (and index -1). Coordinates must be finite; non-finite
+/// points never crash the build but give unspecified answers.
+public struct NearestNeighborIndex: Sendable {
+    /// Points per leaf bucket at most (the default balances descent cost against bucket scans).
+    public static let defaultLeafSize = 10
+
+    @usableFromInline struct Node: Sendable {
+        var lowerX, lowerY, lowerZ: Float
+        var upperX, upperY, upperZ: Float
+        /// The node's points are tree slots start..<end.
+        var start, end: Int32
+        /// Index of the left child (the right one follows it); -1 for a leaf.
+        var firstChild: Int32
+    }
+
+    @usableFromInline let nodes: [Node]
+    /// Row-major [count, 3] coordinates in tree order.
+    @usableFromInline let treePoints: [Float]
+    /// `treeOrder[slot]` is the index, in the cloud the index was built from, of the point at `slot`.
+    @usableFromInline let treeOrder: [Int32]
+    /// Number of indexed points.
+    public let count: Int
+    public let leafSize: Int
+
+    public var isEmpty: Bool { count == 0 }
+
+    /// Indexes `cloud`; `leafSize` (>= 1) is the largest bucket a leaf holds.
+    public init(_ cloud: PointCloud, leafSize: Int = NearestNeighborIndex.defaultLeafSize) {
+        precondition(leafSize >= 1, "NearestNeighborIndex leafSize must be >= 1, got \(leafSize)")
+        let n = cloud.count
+        precondition(n < Int(Int32.max), "NearestNeighborIndex holds fewer than 2^31 points, got \(n)")
+        self.count = n
+        self.leafSize = leafSize
+        guard n > 0 else {
+            nodes = []; treePoints = []; treeOrder = []
+            return
+        }
+        // Working copy: xyz plus the original index in w (as bits), so partitioning moves 16-byte records
+        // with contiguous keys.
+        var work = [SIMD4<Float>](unsafeUninitializedCapacity: n) { buffer, initialized in
+            cloud.coordinates.withUnsafeBufferPointer { c in
+                for i in 0..<n {
+                    buffer[i] = SIMD4<Float>(c[3 * i], c[3 * i + 1], c[3 * i + 2], Float(bitPattern: UInt32(i)))
+                }
+            }
+            initialized = n
+        }
+        let nodeCount = Self.nodeCount(n, leafSize: leafSize)
+        var nodes = [Node](repeating: Node(lowerX: 0, lowerY: 0, lowerZ: 0, upperX: 0, upperY: 0, upperZ: 0,
+                                           start: 0, end: 0, firstChild: -1), count: nodeCount)
+        work.withUnsafeMutableBufferPointer { w in
+            nodes.withUnsafeMutableBufferPointer { nd in
+                let builder = Builder(points: w.baseAddress!, nodes: nd.baseAddress!, leafSize: leafSize)
+                // The shape of the tree depends only on the count, so the two halves below the root can be
+                // built at the same time into node ranges fixed in advance.
+                builder.build(node: 0, start: 0, end: n, nextFree: 1, parallelDepth: n >= 1 << 12 ? 1 : 0)
+            }
+        }
+        self.nodes = nodes
+        self.treePoints = [Float](unsafeUninitializedCapacity: 3 * n) { buffer, initialized in
+            for i in 0..<n {
+                buffer[3 * i] = work[i].x; buffer[3 * i + 1] = work[i].y; buffer[3 * i + 2] = work[i].z
+            }
+            initialized = 3 * n
+        }
+        self.treeOrder = work.map { Int32(bitPattern: $0.w.bitPattern) }
+    }
+
+    /// Number of nodes of the tree over `n` points (median splits make the shape a function of n alone).
+    static func nodeCount(_ n: Int, leafSize: Int) -> Int {
+        n <= leafSize ? 1 : 1 + nodeCount(n / 2, leafSize: leafSize) + nodeCount(n - n / 2, leafSize: leafSize)
+    }
+
+    /// Builds subtrees into preallocated storage. Raw pointers: the halves built in parallel touch
+    /// disjoint ranges of points and nodes.
+    struct Builder: @unchecked Sendable {
+        let points: UnsafeMutablePointer<SIMD4<Float>>
+        let nodes: UnsafeMutablePointer<Node>
+        let leafSize: Int
+
+        /// Builds the subtree over slots start..<end at `node`; its descendants go to nextFree onwards.
+        func build(node: Int, start: Int, end: Int, nextFree: Int, parallelDepth: Int) {
+            var lo = points[start], hi = points[start]
+            for i in (start + 1)..<max(start + 1, end) {
+                lo = pointwiseMin(lo, points[i]); hi = pointwiseMax(hi, points[i])
+            }
+            let count = end - start
+            nodes[node] = Node(lowerX: lo.x, lowerY: lo.y, lowerZ: lo.z, upperX: hi.x, upperY: hi.y, upperZ: hi.z,
+                               start: Int32(start), end: Int32(end), firstChild: -1)
+            guard count > leafSize else { return }
+            let extent = hi - lo
+            let axis = extent.x >= extent.y ? (extent.x >= extent.z ? 0 : 2) : (extent.y >= extent.z ? 1 : 2)
+            let middle = start + count / 2
+            select(start: start, end: end, k: middle, axis: axis)
+            let left = nextFree, right = nextFree + 1
+            nodes[node].firstChild = Int32(left)
+            let leftSize = NearestNeighborIndex.nodeCount(count / 2, leafSize: leafSize) - 1
+            let leftFree = nextFree + 2, rightFree = leftFree + leftSize
+            if parallelDepth > 0 {
+                DispatchQueue.concurrentPerform(iterations: 2) { half in
+                    if half == 0 {
+                        build(node: left, start: start, end: middle, nextFree: leftFree, parallelDepth: parallelDepth - 1)
+                    } else {
+                        build(node: right, start: middle, end: end, nextFree: rightFree, parallelDepth: parallelDepth - 1)
+                    }
+                }
+            } else {
+                build(node: left, start: start, end: middle, nextFree: leftFree, parallelDepth: 0)
+                build(node: right, start: middle, end: end, nextFree: rightFree, parallelDepth: 0)
+            }
+        }
+
+        /// Reorders slots start..<end so that slot k holds the point of rank k along `axis`, the ones before
+        /// it are <= and the ones after it >= (Hoare partitioning around a median of three).
+        func select(start: Int, end: Int, k: Int, axis: Int) {
+            var lo = start, hi = end - 1
+            while hi > lo {
+                let mid = lo + (hi - lo) / 2
+                if points[mid][axis] < points[lo][axis] { swap(mid, lo) }
+                if points[hi][axis] < points[lo][axis] { swap(hi, lo) }
+                if points[hi][axis] < points[mid][axis] { swap(hi, mid) }
+                let pivot = points[mid][axis]
+                var i = lo, j = hi
+                while i <= j {
+                    while i <= hi && points[i][axis] < pivot { i += 1 }
+                    while j >= lo && points[j][axis] > pivot { j -= 1 }
+                    if i <= j { swap(i, j); i += 1; j -= 1 }
+                }
+                if k <= j { hi = j } else if k >= i { lo = i } else { return }
+            }
+        }
+
+        @inline(__always) func swap(_ a: Int, _ b: Int) {
+            let t = points[a]; points[a] = points[b]; points[b] = t
+        }
+    }
+}
+
+// MARK: - Queries
+
+extension NearestNeighborIndex {
+    /// The nearest indexed point to `x`: its index in the cloud the index was built from and its squared
+    /// distance. (-1, +inf) when the index is empty.
+    public func nearest(to x: Vec3f) -> (index: Int, squaredDistance: Float) {
+        nearest(to: x, within: .infinity) ?? (-1, .infinity)
+    }
+
+    /// The nearest indexed point to `x` if it is strictly closer than sqrt(maxSquared), else nil. The bound
+    /// prunes the search: subtrees whose box is at least that far are never visited.
+    public func nearest(to x: Vec3f, within maxSquared: Float) -> (index: Int, squaredDistance: Float)? {
+        withSearcher { searcher in
+            withUnsafeTemporaryAllocation(of: SearchStackEntry.self, capacity: searchStackCapacity) { stack in
+                var best = maxSquared, slot: Int32 = -1
+                searcher.search(x.x, x.y, x.z, best: &best, slot: &slot, stack: stack.baseAddress!)
+                return slot < 0 ? nil : (Int(treeOrder[Int(slot)]), best)
+            }
+        }
+    }
+
+    /// Squared distance from each point of `queries` to its nearest indexed point ([queries.count]; all +inf
+    /// when the index is empty). With `parallel`, large batches are split over the cores.
+    public func nearestSquaredDistances(of queries: PointCloud, parallel: Bool = true) -> [Float] {
+        let m = queries.count
+        return [Float](unsafeUninitializedCapacity: m) { distances, initialized in
+            queries.coordinates.withUnsafeBufferPointer { q in
+                batchNearest(queries: q.baseAddress, count: m, parallel: parallel,
+                             squaredDistances: distances.baseAddress!, slots: nil)
+            }
+            initialized = m
+        }
+    }
+
+    /// For each point of `queries`, the index (in the indexed cloud) of its nearest point and the squared
+    /// distance; index -1 and +inf when the index is empty.
+    public func nearestNeighbors(of queries: PointCloud, parallel: Bool = true) -> (indices: [Int], squaredDistances: [Float]) {
+        let m = queries.count
+        var slots = [Int32](repeating: -1, count: m)
+        var distances = [Float](repeating: .infinity, count: m)
+        queries.coordinates.withUnsafeBufferPointer { q in
+            distances.withUnsafeMutableBufferPointer { d in
+                slots.withUnsafeMutableBufferPointer { s in
+                    batchNearest(queries: q.baseAddress, count: m, parallel: parallel,
+                                 squaredDistances: d.baseAddress!, slots: s.baseAddress!)
+                }
+            }
+        }
+        return (slots.map { $0 < 0 ? -1 : Int(treeOrder[Int($0)]) }, distances)
+    }
+
+    /// The batch kernel: writes squared distances (and tree slots, if asked) for `count` queries stored as
+    /// flat xyz. Each query starts from the previous answer as an upper bound (consecutive queries, like a
+    /// depth image's pixels, are usually close), which prunes most of the descent.
+    func batchNearest(queries: UnsafePointer<Float>?, count m: Int, parallel: Bool,
+                      squaredDistances: UnsafeMutablePointer<Float>, slots: UnsafeMutablePointer<Int32>?) {
+        guard m > 0 else { return }
+        guard count > 0, let queries else {
+            for i in 0..<m { squaredDistances[i] = .infinity; slots?[i] = -1 }
+            return
+        }
+        withSearcher { searcher in
+            let sink = BatchSink(queries: queries, distances: squaredDistances, slots: slots)
+            forEachChunk(count: m, parallel: parallel) { range in
+                withUnsafeTemporaryAllocation(of: SearchStackEntry.self, capacity: searchStackCapacity) { stack in
+                    var hint: Int32 = -1
+                    for i in range {
+                        let qx = sink.queries[3 * i], qy = sink.queries[3 * i + 1], qz = sink.queries[3 * i + 2]
+                        var best = Float.infinity, slot: Int32 = -1
+                        if hint >= 0 { best = searcher.squaredDistance(qx, qy, qz, slot: hint); slot = hint }
+                        searcher.search(qx, qy, qz, best: &best, slot: &slot, stack: stack.baseAddress!)
+                        sink.distances[i] = best
+                        sink.slots?[i] = slot
+                        hint = slot
+                    }
+                }
+            }
+        }
+    }
+
+    /// Runs `body` with raw views of the tree (valid only inside `body`).
+    @inline(__always) func withSearcher<R>(_ body: (Searcher) -> R) -> R {
+        nodes.withUnsafeBufferPointer { nd in
+            treePoints.withUnsafeBufferPointer { pts in
+                body(Searcher(nodes: nd.baseAddress, points: pts.baseAddress))
+            }
+        }
+    }
+}
+
+/// Raw output pointers shared by the chunks of a batch; each chunk writes its own disjoint range.
+struct BatchSink: @unchecked Sendable {
+    let queries: UnsafePointer<Float>
+    let distances: UnsafeMutablePointer<Float>
+    let slots: UnsafeMutablePointer<Int32>?
+}
+
+let searchStackCapacity = 64
+
+struct SearchStackEntry {
+    var node: Int32
+    var squaredDistance: Float
+}
+
+/// Raw, non-owning view of a tree for the search loop.
+struct Searcher: @unchecked Sendable {
+    let nodes: UnsafePointer<NearestNeighborIndex.Node>?
+    let points: UnsafePointer<Float>?
+
+    @inline(__always) func squaredDistance(_ qx: Float, _ qy: Float, _ qz: Float, slot: Int32) -> Float {
+        let p = points! + 3 * Int(slot)
+        let dx = qx - p[0], dy = qy - p[1], dz = qz - p[2]
+        return dx * dx + dy * dy + dz * dz
+    }
+
+    /// Squared distance from (qx, qy, qz) to the node's box (0 inside):
+    ///     sum_axis max(lower - q, 0, q - upper)^2
+    @inline(__always) static func boxDistance(_ n: NearestNeighborIndex.Node, _ qx: Float, _ qy: Float, _ qz: Float) -> Float {
+        let dx = max(max(n.lowerX - qx, qx - n.upperX), 0)
+        let dy = max(max(n.lowerY - qy, qy - n.upperY), 0)
+        let dz = max(max(n.lowerZ - qz, qz - n.upperZ), 0)
+        return dx * dx + dy * dy + dz * dz
+    }
+
+    /// Looks for a point strictly closer than `best` (squared); on success lowers `best` and sets `slot`
+    /// to its tree slot. Subtrees whose box is not closer than the current best are skipped.
+    @inline(__always)
+    func search(_ qx: Float, _ qy: Float, _ qz: Float, best: inout Float, slot: inout Int32,
+                stack: UnsafeMutablePointer<SearchStackEntry>) {
+        guard let nodes, let points else { return }
+        var node = 0
+        if !(Self.boxDistance(nodes[0], qx, qy, qz) < best) { return }
+        var top = 0
+        while true {
+            let n = nodes[node]
+            if n.firstChild < 0 {
+                var p = points + 3 * Int(n.start)
+                for s in n.start..<n.end {
+                    let dx = qx - p[0], dy = qy - p[1], dz = qz - p[2]
+                    let d = dx * dx + dy * dy + dz * dz
+                    if d < best { best = d; slot = s }
+                    p += 3
+                }
+            } else {
+                let a = Int(n.firstChild), b = a + 1
+                let da = Self.boxDistance(nodes[a], qx, qy, qz), db = Self.boxDistance(nodes[b], qx, qy, qz)
+                let (near, nearDistance, far, farDistance) = da <= db ? (a, da, b, db) : (b, db, a, da)
+                if farDistance < best { stack[top] = SearchStackEntry(node: Int32(far), squaredDistance: farDistance); top += 1 }
+                if nearDistance < best { node = near; continue }
+            }
+            var resumed = false
+            while top > 0 {
+                top -= 1
+                let e = stack[top]
+                if e.squaredDistance < best { node = Int(e.node); resumed = true; break }
+            }
+            if !resumed { return }
+        }
+    }
+}
+
+/// Contiguous chunks covering 0..<count: a few per core when `parallel` and the batch is large enough to
+/// pay for the dispatch, else the whole range as one chunk (none for count 0).
+func chunkRanges(count: Int, parallel: Bool, minimumChunk: Int = 1024) -> [Range<Int>] {
+    guard count > 0 else { return [] }
+    let cores = ProcessInfo.processInfo.activeProcessorCount
+    guard parallel, cores > 1, count >= 2 * minimumChunk else { return [0..<count] }
+    // A few chunks per core even out uneven query costs.
+    let chunks = min(4 * cores, count / minimumChunk)
+    return (0..<chunks).map { c in (c * count / chunks)..<((c + 1) * count / chunks) }
+}
+
+/// Calls `body(chunk)` for every chunk index, on all cores when there is more than one chunk.
+func runChunks(_ chunkCount: Int, _ body: @Sendable (Int) -> Void) {
+    if chunkCount == 1 { body(0) } else if chunkCount > 1 { DispatchQueue.concurrentPerform(iterations: chunkCount, execute: body) }
+}
+
+/// Calls `body` on contiguous chunks covering 0..<count (see `chunkRanges`), in parallel when there are several.
+func forEachChunk(count: Int, parallel: Bool, minimumChunk: Int = 1024, _ body: @Sendable (Range<Int>) -> Void) {
+    let ranges = chunkRanges(count: count, parallel: parallel, minimumChunk: minimumChunk)
+    runChunks(ranges.count) { body(ranges[$0]) }
+}

@@ -1,0 +1,96 @@
+import Foundation
+import Geometry
+
+/// A projected vertex: pixel coordinates (x, y) and reciprocal depth 1/z.
+typealias ScreenVertex = SIMD3<Double>
+
+/// Edge-function rasteriser into a visibility buffer: for every pixel, the reciprocal depth 1/z of the
+/// nearest surface and the index of its triangle (-1 for none).
+///
+/// A pixel (u, v) is covered when its centre, the integer point (u, v), lies inside the triangle. With
+/// the edge functions of a positively oriented triangle (area > 0 in the y-down pixel frame)
+///
+///     E_ab(p) = (b.x - a.x)(p.y - a.y) - (b.y - a.y)(p.x - a.x)
+///     w0 = E_12(p),  w1 = E_20(p),  w2 = E_01(p),   w0 + w1 + w2 = area
+///
+/// the centre is inside when every w_i > 0, or w_i = 0 on a top or left edge (top-left fill rule), so
+/// a pixel on an edge shared by two triangles is drawn exactly once. Each shared edge's function is
+/// evaluated from the same (lexicographically smaller) end point in both triangles, so the two values
+/// are exact negatives of each other and a closed mesh has no cracks.
+///
+/// Because 1/z is affine in screen space, 1/z(p) = (w0/z0 + w1/z1 + w2/z2) / area exactly, and the
+/// z-test keeps the largest 1/z (the nearest surface).
+struct VisibilityRasterizer {
+    let width: Int
+    let height: Int
+    /// [height, width] reciprocal depth, 0 where empty.
+    let inverseDepth: UnsafeMutablePointer<Float>
+    /// [height, width] triangle index, -1 where empty.
+    let triangleIndex: UnsafeMutablePointer<Int32>
+
+    /// Draws triangle `id` with projected vertices v0, v1, v2 (all in front of the near plane).
+    @inline(__always)
+    func draw(_ v0: ScreenVertex, _ v1: ScreenVertex, _ v2: ScreenVertex, id: Int32) {
+        // Bounding box of covered pixel centres, clamped to the image (in Double first: the
+        // coordinates of near-clipped triangles can be huge).
+        let lowX = max(min(v0.x, v1.x, v2.x).rounded(.up), 0)
+        let highX = min(max(v0.x, v1.x, v2.x).rounded(.down), Double(width - 1))
+        let lowY = max(min(v0.y, v1.y, v2.y).rounded(.up), 0)
+        let highY = min(max(v0.y, v1.y, v2.y).rounded(.down), Double(height - 1))
+        guard lowX <= highX, lowY <= highY else { return }
+
+        let area = (v1.x - v0.x) * (v2.y - v0.y) - (v1.y - v0.y) * (v2.x - v0.x)
+        guard area != 0, area.isFinite else { return }
+        let orientation: Double = area > 0 ? 1 : -1
+
+        let e0 = EdgeFunction(from: v1, to: v2, orientation: orientation)
+        let e1 = EdgeFunction(from: v2, to: v0, orientation: orientation)
+        let e2 = EdgeFunction(from: v0, to: v1, orientation: orientation)
+        let scale = 1 / abs(area)
+        let k0 = v0.z * scale, k1 = v1.z * scale, k2 = v2.z * scale
+
+        let x0 = Int(lowX), x1 = Int(highX)
+        for y in Int(lowY)...Int(highY) {
+            let py = Double(y)
+            let r0 = e0.rowTerm(py), r1 = e1.rowTerm(py), r2 = e2.rowTerm(py)
+            let row = y * width
+            for x in x0...x1 {
+                let px = Double(x)
+                let w0 = e0.value(rowTerm: r0, px), w1 = e1.value(rowTerm: r1, px), w2 = e2.value(rowTerm: r2, px)
+                guard e0.covers(w0) && e1.covers(w1) && e2.covers(w2) else { continue }
+                let inverseZ = Float(w0 * k0 + w1 * k1 + w2 * k2)
+                if inverseZ > inverseDepth[row + x] {
+                    inverseDepth[row + x] = inverseZ
+                    triangleIndex[row + x] = id
+                }
+            }
+        }
+    }
+}
+
+/// One edge function of a positively oriented triangle, w(p) = A (p.y - r.y) - B (p.x - r.x), from the
+/// edge's canonical end point r (see VisibilityRasterizer).
+struct EdgeFunction {
+    let a: Double, b: Double
+    let rx: Double, ry: Double
+    /// Whether w = 0 counts as inside: the edge is a top edge (horizontal, going right) or a left edge
+    /// (going up) of the positively oriented triangle.
+    let includesZero: Bool
+
+    @inline(__always)
+    init(from p: ScreenVertex, to q: ScreenVertex, orientation: Double) {
+        // Canonical reference point: the lexicographically smaller end; sign flips are exact.
+        let pFirst = p.x < q.x || (p.x == q.x && p.y < q.y)
+        let r = pFirst ? p : q, o = pFirst ? q : p
+        let sign = pFirst ? orientation : -orientation
+        a = sign * (o.x - r.x)
+        b = sign * (o.y - r.y)
+        rx = r.x; ry = r.y
+        let dx = orientation * (q.x - p.x), dy = orientation * (q.y - p.y)
+        includesZero = dy < 0 || (dy == 0 && dx > 0)
+    }
+
+    @inline(__always) func rowTerm(_ py: Double) -> Double { a * (py - ry) }
+    @inline(__always) func value(rowTerm: Double, _ px: Double) -> Double { rowTerm - b * (px - rx) }
+    @inline(__always) func covers(_ w: Double) -> Bool { w > 0 || (w == 0 && includesZero) }
+}
