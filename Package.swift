@@ -3,8 +3,6 @@
 // The targets follow the data flow of ARCHITECTURE.md: each layer depends only on layers to its left.
 import PackageDescription
 
-let release: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
-
 let package = Package(
     name: "NBVGym",
     platforms: [.macOS(.v13)],
@@ -23,18 +21,18 @@ let package = Package(
         .systemLibrary(name: "CLibPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"]), .brew(["libpng"])]),
 
         // Layers.
-        .target(name: "Geometry", swiftSettings: release),
-        .target(name: "Scenes", dependencies: ["Geometry", "CAssimp", "CLibPNG"], swiftSettings: release),
-        .target(name: "Rendering", dependencies: ["Geometry", "Scenes", "CLibPNG"], swiftSettings: release),
-        .target(name: "Reconstruction", dependencies: ["Geometry", "Rendering"], swiftSettings: release),
-        .target(name: "Environment", dependencies: ["Geometry", "Scenes", "Rendering", "Reconstruction"], swiftSettings: release),
-        .target(name: "Wire", dependencies: ["Environment", "CZeroMQ"], swiftSettings: release),
-        .target(name: "Learning", dependencies: ["COpenBLAS"], swiftSettings: release),
-        .target(name: "Agents", dependencies: ["Environment", "Learning"], path: "agents/swift", swiftSettings: release),
+        .target(name: "Geometry"),
+        .target(name: "Scenes", dependencies: ["Geometry", "CAssimp", "CLibPNG"]),
+        .target(name: "Rendering", dependencies: ["Geometry", "Scenes", "CLibPNG"]),
+        .target(name: "Reconstruction", dependencies: ["Geometry", "Rendering"]),
+        .target(name: "Environment", dependencies: ["Geometry", "Scenes", "Rendering", "Reconstruction"]),
+        .target(name: "Wire", dependencies: ["Environment", "CZeroMQ"]),
+        .target(name: "Learning", dependencies: ["COpenBLAS"]),
+        .target(name: "Agents", dependencies: ["Environment", "Learning"], path: "agents/swift"),
         .executableTarget(name: "nbv", dependencies: [
             "Geometry", "Scenes", "Rendering", "Reconstruction", "Environment", "Wire", "Learning", "Agents",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ], swiftSettings: release),
+        ]),
 
         // Tests, one target per layer.
         .testTarget(name: "GeometryTests", dependencies: ["Geometry"]),

@@ -21,7 +21,7 @@ struct Eval: ParsableCommand {
     @Option(help: "Comma-separated policies: random, uniform, oracle.") var policy: String = "random,uniform,oracle"
     @Option(help: "Episodes per policy and protocol cell.") var episodes: Int = 20
     @Option(help: "Mesh split to evaluate on: train, test or all.") var split: String = "test"
-    @Option(help: "Protocol: p10, grid or both.") var protocol: String = "both"
+    @Option(name: .customLong("protocol"), help: "Protocol: p10, grid or both.") var protocolName: String = "both"
     @Option(help: "First episode seed.") var seed: UInt64 = 1000
     @Option(help: "Candidates of the greedy oracle.") var oracleCandidates: Int = 16
     @Option(help: "Worker threads (each runs its own environment).") var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
@@ -30,7 +30,7 @@ struct Eval: ParsableCommand {
     func validate() throws {
         guard episodes >= 1 else { throw ValidationError("--episodes: expected >= 1, got \(episodes)") }
         guard ["train", "test", "all"].contains(split) else { throw ValidationError("--split: expected train, test or all, got \"\(split)\"") }
-        guard ["p10", "grid", "both"].contains(protocol) else { throw ValidationError("--protocol: expected p10, grid or both, got \"\(protocol)\"") }
+        guard ["p10", "grid", "both"].contains(protocolName) else { throw ValidationError("--protocol: expected p10, grid or both, got \"\(protocolName)\"") }
         guard jobs >= 1 else { throw ValidationError("--jobs: expected >= 1") }
         for name in policyNames where baselinePolicy(named: name) == nil {
             throw ValidationError("--policy: unknown policy \"\(name)\"; expected random, uniform or oracle")
@@ -43,7 +43,7 @@ struct Eval: ParsableCommand {
         let definition = try environment.definition(extra: ["meshes.split=\"\(split)\"", "episode.budget=10"])
         _ = try makeEnvironment(definition)   // fail early, before any worker starts
         // P10 is the grid's cell with one initial view (budget 10 in both).
-        let initialCounts = protocol == "p10" ? [1] : [1, 2, 4]
+        let initialCounts = protocolName == "p10" ? [1] : [1, 2, 4]
         let seeds = evaluationSeeds(base: seed, count: episodes)
         var summaries: [PolicySummary] = []
         var allRecords: [EpisodeRecord] = []
@@ -59,7 +59,7 @@ struct Eval: ParsableCommand {
             }
         }
         print(resultsTable(summaries, definition: definition, seeds: seeds))
-        if protocol != "grid" { print("\nP10 = the rows with 1 initial view.") }
+        if protocolName != "grid" { print("\nP10 = the rows with 1 initial view.") }
         if let json { try writeEvaluationJSON(summaries: summaries, records: allRecords, definition: definition, seeds: seeds, to: json) }
     }
 }

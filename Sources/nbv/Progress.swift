@@ -8,7 +8,7 @@ final class Progress {
     let start = Date()
     var done = 0
     var lastDecile = -1
-    let interactive = isatty(fileno(stderr)) != 0
+    let interactive = isatty(2) != 0
 
     init(_ label: String, total: Int) { self.label = label; self.total = total }
 

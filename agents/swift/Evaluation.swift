@@ -62,7 +62,7 @@ public struct PolicySummary: Sendable, Codable {
 }
 
 /// Evaluation protocols of EVALUATION.md.
-public enum Protocol: String, CaseIterable, Sendable {
+public enum EvaluationProtocol: String, CaseIterable, Sendable {
     /// 1 random initial view + 9 chosen views.
     case p10
     /// Initial views in {1, 2, 4}, budget of 10 views.

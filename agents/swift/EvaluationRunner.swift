@@ -1,4 +1,5 @@
 import Foundation
+import Geometry
 import Environment
 
 /// Runs many evaluation episodes on `workers` threads, each with its own environment and policy
@@ -13,7 +14,7 @@ public func evaluateEpisodes(makeEnvironment: () throws -> NBVEnvironment, makeP
     var records = [EpisodeRecord?](repeating: nil, count: seeds.count)
     var failure: Error?
     let lock = NSLock()
-    DispatchQueue.concurrentPerform(iterations: workerCount) { w in
+    parallelForEach(workerCount) { w in
         var i = w
         while i < seeds.count {
             lock.lock(); let stop = failure != nil; lock.unlock()

@@ -1,0 +1,154 @@
+import ArgumentParser
+import Foundation
+import Geometry
+import Scenes
+import Rendering
+import Reconstruction
+import Environment
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure rendering, Chamfer, incremental reward and environment throughput.",
+        discussion: """
+        Figures (release build; the defaults follow the targets of the core issue):
+          render       RGB+depth of the mesh at 224x224 and 112x112 from 32 cameras: ms per view on one
+                       core and with renderBatch on all cores;
+          chamfer      Chamfer distance of 50,000 against 20,000 points (both trees built, both
+                       directions queried);
+          incremental  the per-step reward update (a new 112x112 view after 4 views) against a full
+                       recomputation of the Chamfer distance, measured in the same run;
+          environment  steps per second with the geometric backbone at 112x112 (4 initial views,
+                       budget 10, random actions; resets included) on one core, and with a vector of
+                       environments, one per core.
+        With --export DIR it also writes the mesh, the cameras and the point clouds it used, so that
+        scripts/bench can time the peers (Open3D RaycastingScene, scipy cKDTree, Open3D distances) on
+        exactly the same data and print the ratios.
+        """)
+
+    @Option(help: ArgumentHelp("Write the figures as JSON to FILE (atomically).", valueName: "FILE")) var json: String?
+    @Option(help: ArgumentHelp("Write the benchmark's mesh, cameras and clouds to DIR for the peers.", valueName: "DIR")) var export: String?
+    @Option(help: "Mesh to benchmark on.") var mesh: String = "/usr/share/assimp/models/PLY/Wuson.ply"
+    @Option(help: "Seconds per measurement (more is steadier).") var seconds: Double = 2
+
+    func validate() throws {
+        guard seconds > 0 && seconds <= 600 else { throw ValidationError("--seconds: expected (0, 600], got \(seconds)") }
+    }
+
+    /// Repeats `body` until `seconds` have passed (at least 3 times) and returns the median seconds per call.
+    func measure(_ body: () throws -> Void) rethrows -> Double {
+        var times: [Double] = []
+        let start = Date()
+        while times.count < 3 || Date().timeIntervalSince(start) < seconds {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            try body()
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+            if times.count >= 10_000 { break }
+        }
+        return times.sorted()[times.count / 2]
+    }
+
+    func run() throws {
+        let loaded: TriangleMesh
+        do { loaded = try loadMesh(path: mesh) } catch { throw ValidationError("--mesh: \(error)") }
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        var figures: [String: Any] = ["mesh": mesh, "triangles": loaded.triangleCount, "cores": cores]
+        if let export { try FileManager.default.createDirectory(atPath: export, withIntermediateDirectories: true) }
+
+        // Rendering.
+        let renderable = RenderableMesh(loaded), renderer = Renderer()
+        let shell = CameraShell(minRadius: 2.5, maxRadius: 2.5, minElevationDegrees: -60, maxElevationDegrees: 80)
+        var render: [String: Any] = [:]
+        for size in [224, 112] {
+            let k = Intrinsics(width: size, height: size, horizontalFOVDegrees: 50)
+            let cameras = shell.fibonacciPositions(count: 32).map { Camera(intrinsics: k, pose: lookAtPose(eye: $0)) }
+            let single = measure { for c in cameras { _ = renderer.render(mesh: renderable, camera: c) } } / Double(cameras.count)
+            let batch = measure { _ = renderer.renderBatch(mesh: renderable, cameras: cameras) } / Double(cameras.count)
+            render["\(size)"] = ["ms_per_view_one_core": single * 1e3, "ms_per_view_all_cores": batch * 1e3, "views": cameras.count]
+            note(String(format: "render %dx%d: %.3f ms/view on one core, %.3f ms/view on %d cores", size, size, single * 1e3, batch * 1e3, cores))
+            if let export {
+                let records = cameras.map { ["camera_to_world": $0.pose.matrix4x4] }
+                let doc: [String: Any] = ["width": size, "height": size, "fx": k.fx, "fy": k.fy, "cx": k.cx, "cy": k.cy, "cameras": records]
+                try writeFileAtomically(try JSONSerialization.data(withJSONObject: doc, options: [.sortedKeys]), to: "\(export)/cameras_\(size).json")
+                // Reference depth of the first view, for the peers' correctness check.
+                let view = renderer.render(mesh: renderable, camera: cameras[0])
+                try writeFileAtomically(npyData(float32: view.depth, shape: [size, size]), to: "\(export)/depth_\(size)_view0.npy")
+            }
+        }
+        figures["render"] = render
+        if let export { try loaded.writePLY(to: "\(export)/mesh.ply") }
+
+        // Chamfer 50k vs 20k.
+        var rng = SeededGenerator(seed: 1)
+        var reconstruction = sampleSurface(loaded, count: 50_000, rng: &rng)
+        for i in 0..<reconstruction.coordinates.count { reconstruction.coordinates[i] += Float(rng.nextGaussian() * 0.01) }
+        let groundTruth = sampleSurface(loaded, count: 20_000, rng: &rng)
+        var value = 0.0
+        let chamferTime = measure { value = chamferDistance(reconstruction, groundTruth) }
+        figures["chamfer"] = ["ms": chamferTime * 1e3, "value": value, "reconstruction_points": 50_000, "ground_truth_points": 20_000]
+        note(String(format: "chamfer 50k vs 20k: %.2f ms (CD = %.6g)", chamferTime * 1e3, value))
+        if let export {
+            try writeFileAtomically(npyData(float32: reconstruction.coordinates, shape: [50_000, 3]), to: "\(export)/chamfer_reconstruction.npy")
+            try writeFileAtomically(npyData(float32: groundTruth.coordinates, shape: [20_000, 3]), to: "\(export)/chamfer_ground_truth.npy")
+        }
+
+        // Incremental reward against full recomputation, on an episode's views.
+        var definition = try benchDefinition()
+        let env = try NBVEnvironment(definition: definition, seed: 0)
+        _ = try env.reset(seed: 3, options: ResetOptions())
+        for _ in 0..<5 { _ = try env.step(action: [0.3, -0.2, 0.5].map { Float($0) }) }
+        let scene = try env.scenes.scene(named: env.meshNames[0])
+        var tracker = IncrementalChamfer(groundTruth: scene.groundTruth, coverageRadius: definition.coverageEpsilon, fScoreRadius: definition.fScoreTau)
+        let cloud = env.worldCloud
+        let perView = cloud.count / env.takenPositions.count
+        let earlier = PointCloud(coordinates: Array(cloud.coordinates[0..<(3 * perView * 4)]))
+        let newView = PointCloud(coordinates: Array(cloud.coordinates[(3 * perView * 4)..<(3 * perView * 5)]))
+        tracker.add(points: earlier)
+        let incremental = measure { var t = tracker; t.add(points: newView); value = t.chamfer() }
+        let fiveViews = PointCloud(coordinates: Array(cloud.coordinates[0..<(3 * perView * 5)]))
+        let full = measure { value = ChamferDistance(reconstruction: fiveViews, groundTruth: scene.groundTruth).value }
+        figures["incremental"] = ["ms_per_step": incremental * 1e3, "full_recompute_ms": full * 1e3, "new_view_points": newView.count,
+                                  "earlier_points": earlier.count, "ground_truth_points": scene.groundTruth.count]
+        note(String(format: "incremental reward: %.3f ms per step (%d new points) vs %.3f ms full recomputation", incremental * 1e3, newView.count, full * 1e3))
+
+        // Environment steps per second: one environment, then one per core.
+        func stepsPerSecond(workers: Int) throws -> Double {
+            let envs = try (0..<workers).map { _ in try NBVEnvironment(definition: definition, seed: 0) }
+            for e in envs { _ = try e.reset(seed: 0, options: ResetOptions()) }   // load the mesh, build the ground truth
+            var counts = [Int](repeating: 0, count: workers)
+            let start = Date()
+            parallelForEach(workers) { w in
+                var rng = SeededGenerator(seed: UInt64(w))
+                var episode: UInt64 = 1
+                while Date().timeIntervalSince(start) < seconds {
+                    _ = try? envs[w].reset(seed: episode, options: ResetOptions()); episode += 1
+                    while envs[w].isEpisodeRunning {
+                        let a = (0..<3).map { _ in Float(rng.nextUnit() * 2 - 1) }
+                        _ = try? envs[w].step(action: a)
+                        counts[w] += 1
+                    }
+                }
+            }
+            return Double(counts.reduce(0, +)) / Date().timeIntervalSince(start)
+        }
+        let one = try stepsPerSecond(workers: 1)
+        let vector = try stepsPerSecond(workers: cores)
+        figures["environment"] = ["steps_per_second_one_core": one, "steps_per_second_vector": vector, "vector_size": cores,
+                                  "vector_speedup": vector / one, "resolution": 112, "initial_views": 4, "budget": 10]
+        note(String(format: "environment: %.0f steps/s on one core, %.0f steps/s with %d environments (%.2fx)", one, vector, cores, vector / one))
+        definition.name = "bench"
+        let data = try JSONSerialization.data(withJSONObject: figures, options: [.prettyPrinted, .sortedKeys])
+        if let json { try writeFileAtomically(data, to: json) }
+        print(String(data: data, encoding: .utf8)!)
+    }
+
+    func benchDefinition() throws -> EnvironmentDefinition {
+        var d = EnvironmentDefinition()
+        d.name = "bench"
+        d.meshSources = [mesh]
+        d.split = "all"
+        d.initialViews = 4...4
+        d.budget = 10
+        try d.validate()
+        return d
+    }
+}
