@@ -24,6 +24,12 @@ public struct AtomicWriteError: Error, CustomStringConvertible {
 /// rename itself is durable. On failure the temporary file is removed and the old file is untouched.
 public enum AtomicFile {
     public static func write(_ data: Data, to url: URL) throws {
+        try write(data, to: url, beforeRename: {})
+    }
+
+    /// `beforeRename` runs after the temporary file is complete and synced; tests throw from it to
+    /// simulate a crash at the worst moment.
+    static func write(_ data: Data, to url: URL, beforeRename: () throws -> Void) throws {
         let path = url.path
         let folder = url.deletingLastPathComponent().path
         let temporary = folder + "/." + url.lastPathComponent + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
@@ -49,6 +55,7 @@ public enum AtomicFile {
             }
             guard fsync(descriptor) == 0 else { throw failure("fsync failed") }
         }
+        try beforeRename()
         guard rename(temporary, path) == 0 else { throw failure("rename of temporary file failed") }
         completed = true
         let folderDescriptor = open(folder, O_RDONLY)
