@@ -121,7 +121,10 @@ public enum Safetensors {
         }
         let dataSize = data.count - headerEnd
         var tensors: [(String, Tensor)] = []
-        for (name, entry) in header.entries.sorted(by: { ($0.1.data_offsets.first ?? 0) < ($1.1.data_offsets.first ?? 0) }) {
+        // File order is data order; an empty tensor sorts before a non-empty one at the same start.
+        let ordered = header.entries.sorted { ($0.1.data_offsets.first ?? 0, $0.1.data_offsets.last ?? 0, $0.0)
+                                              < ($1.1.data_offsets.first ?? 0, $1.1.data_offsets.last ?? 0, $1.0) }
+        for (name, entry) in ordered {
             guard entry.dtype == "F32" else {
                 throw fail("tensor '\(name)' has dtype \(entry.dtype); only F32 is supported")
             }
