@@ -54,6 +54,9 @@ public struct EnvironmentDefinition: Sendable {
     public var fScoreTau = 0.01
     /// Initial views of an episode: a count, or a range drawn uniformly per episode.
     public var initialViews: ClosedRange<Int> = 1...1
+    /// World position of the first initial view, projected onto the shell; nil draws it at random like
+    /// the others. A fixed first view gives every episode the same action frame (research plan).
+    public var firstViewPosition: Vec3? = nil
     /// Total views of an episode (initial views included); reaching it truncates.
     public var budget = 10
     /// Terminate when coverage reaches this fraction (nil: never).
@@ -131,6 +134,15 @@ public struct EnvironmentDefinition: Sendable {
         coverageEpsilon = try t.double("metrics.coverage_eps", default: coverageEpsilon)
         fScoreTau = try t.double("metrics.fscore_tau", default: fScoreTau)
         initialViews = try t.intRange("episode.initial_views", default: initialViews)
+        if let v = t.value("episode.first_view") {
+            if let s = v as? String, s == "random" { firstViewPosition = nil } else {
+                guard let a = v as? [Any], a.count == 3, !a.contains(where: { JSONTree.isBoolean($0) }),
+                      let n = a as? [NSNumber], n.allSatisfy({ $0.doubleValue.isFinite }) else {
+                    throw EnvironmentError(field: "episode.first_view", "expected \"random\" or a position [x, y, z], got \(JSONTree.describe(v))")
+                }
+                firstViewPosition = Vec3(n[0].doubleValue, n[1].doubleValue, n[2].doubleValue)
+            }
+        }
         budget = try t.int("episode.budget", default: budget)
         if t.has("episode.terminate_coverage") { terminateCoverage = try t.double("episode.terminate_coverage", default: 1) }
         actionMode = ActionMode(rawValue: try t.choice("action.mode", default: actionMode.rawValue, among: ActionMode.allCases.map(\.rawValue)))!
@@ -162,6 +174,7 @@ public struct EnvironmentDefinition: Sendable {
         if initialViews.lowerBound < 1 || initialViews.upperBound >= budget {
             throw EnvironmentError(field: "episode.initial_views", "expected counts in 1...\(budget - 1) (below the budget \(budget)), got \(initialViews)")
         }
+        if let p = firstViewPosition, !(length(p) > 0) { throw EnvironmentError(field: "episode.first_view", "expected a non-zero position") }
         if let c = terminateCoverage, !(c > 0 && c <= 1) { throw EnvironmentError(field: "episode.terminate_coverage", "expected a fraction in (0, 1], got \(c)") }
         for k in observationKeys where !Self.allObservationKeys.contains(k) {
             throw EnvironmentError(field: "observation.keys", "unknown key \"\(k)\"; expected some of \(Self.allObservationKeys.joined(separator: ", "))")

@@ -127,7 +127,8 @@ public final class NBVEnvironment: GymEnvironment {
         let drawnCount = range.lowerBound + Int(generator.next() % UInt64(range.count))
         let count = options.initialViews ?? drawnCount
         let noiseSeed = generator.next()
-        let positions = (0..<count).map { _ in definition.shell.randomPosition(using: &generator) }
+        var positions = (0..<count).map { _ in definition.shell.randomPosition(using: &generator) }
+        if let first = definition.firstViewPosition { positions[0] = definition.shell.project(first) }
         let scene = try scenes.scene(named: name)
 
         var e = Episode(scene: scene, initialViews: count, chamfer: scene.makeChamferTracker(definition), noiseSeed: noiseSeed)
