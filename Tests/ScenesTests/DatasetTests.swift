@@ -1,7 +1,7 @@
 import Foundation
 import Geometry
 import XCTest
-@testable import Scenes
+import Scenes
 
 final class DatasetTests: XCTestCase {
     /// A folder tree: a/cube.obj, a/b/tri.stl, a/b/c/quad.ply, notes.txt, texture.png.

@@ -1,7 +1,7 @@
 import Foundation
 import Geometry
 import XCTest
-@testable import Scenes
+import Scenes
 
 final class MeshLoaderTests: XCTestCase {
     private func load(_ relative: String, _ options: MeshLoadOptions = .metric) throws -> TriangleMesh {

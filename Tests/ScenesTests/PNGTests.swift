@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-@testable import Scenes
+import Scenes
 
 final class PNGTests: XCTestCase {
     func testRGBRoundTrip() throws {

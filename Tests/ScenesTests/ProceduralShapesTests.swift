@@ -1,7 +1,7 @@
 import Foundation
 import Geometry
 import XCTest
-@testable import Scenes
+import Scenes
 
 final class ProceduralShapesTests: XCTestCase {
     /// Every triangle's normal points away from the inside: for star-shaped shapes about `centre`,

@@ -1,6 +1,6 @@
 import Geometry
 import XCTest
-@testable import Scenes
+import Scenes
 
 final class RandomShapesTests: XCTestCase {
     func testBlobsAreDeterministicAndDiffer() {

@@ -1,7 +1,7 @@
 import Foundation
 import Geometry
 import XCTest
-@testable import Scenes
+import Scenes
 
 /// assimp's own test models (Debian package assimp-testmodels / libassimp-dev).
 let assimpModels = "/usr/share/assimp/models"
