@@ -58,10 +58,11 @@ private func attachErrorLog() {
     aiAttachLogStream(&stream)
 }
 
-/// The post-processing assimp applies: polygons to triangles, shared vertices welded, primitives sorted
-/// by type (so point and line meshes can be dropped), and its own checks of indices and counts.
-private let importFlags: UInt32 = aiProcess_Triangulate.rawValue | aiProcess_JoinIdenticalVertices.rawValue
-    | aiProcess_SortByPType.rawValue
+/// The post-processing assimp applies: polygons to triangles, primitives sorted by type (so point and
+/// line meshes can be dropped). Welding is ours (see `MeshBuilder.append`); ValidateDataStructure is
+/// left out because it refuses usable files over unrelated details (lights without nodes, empty
+/// sub-meshes) and the builder checks every index it uses.
+private let importFlags: UInt32 = aiProcess_Triangulate.rawValue | aiProcess_SortByPType.rawValue
 
 /// Files larger than this are refused before assimp sees them: one mesh of that size would not fit the
 /// renderer's budget anyway.
@@ -210,35 +211,49 @@ private struct MeshBuilder {
         }
         guard !faceTriangles.isEmpty else { return }
 
-        for v in 0..<vertexCount {
-            let p = vertices[v]
-            positions.append(transform.apply(Vec3(Double(p.x), Double(p.y), Double(p.z))).float)
+        let diffuse = materials[Int(material)].diffuse
+        let vertexColors = mesh.mColors.0, coordinates = mesh.mTextureCoords.0
+        if vertexColors != nil, !anyColors {
+            colors = [Vec3f](repeating: .zero, count: base)
+            fillColorsOfEarlierMeshes()
+            anyColors = true
+        }
+        if coordinates != nil, !anyUVs {
+            uvs = [SIMD2<Float>](repeating: .zero, count: base)
+            anyUVs = true
+        }
+        // Corners with identical position, colour and texture coordinate are welded here rather than by
+        // assimp's JoinIdenticalVertices, which would merge a NaN vertex into a finite one and hide it.
+        // Vertices no triangle uses are dropped.
+        var ourIndex = [UInt32?](repeating: nil, count: vertexCount)
+        var byValue: [SIMD8<UInt32>: UInt32] = [:]
+        func weld(_ v: UInt32) throws -> UInt32 {
+            if let known = ourIndex[Int(v)] { return known }
+            let p = vertices[Int(v)]
+            let raw = Vec3(Double(p.x), Double(p.y), Double(p.z))
+            guard raw.isFinite else {
+                throw SceneError(path, "vertex \(v) is not finite (\(raw.x), \(raw.y), \(raw.z)); expected finite coordinates")
+            }
+            let position = transform.apply(raw).float
+            let colour = vertexColors.map { c in simd_clamp01(Vec3f(Float(c[Int(v)].r), Float(c[Int(v)].g), Float(c[Int(v)].b))) } ?? diffuse
+            let uv = coordinates.map { t in SIMD2(Float(t[Int(v)].x), Float(t[Int(v)].y)) } ?? .zero
+            let key = SIMD8(position.x.bitPattern, position.y.bitPattern, position.z.bitPattern, colour.x.bitPattern,
+                            colour.y.bitPattern, colour.z.bitPattern, uv.x.bitPattern, uv.y.bitPattern)
+            if let same = byValue[key] { ourIndex[Int(v)] = same; return same }
+            positions.append(position)
+            if anyColors { colors.append(colour) }
+            if anyUVs { uvs.append(uv) }
+            let index = UInt32(positions.count - 1)
+            byValue[key] = index
+            ourIndex[Int(v)] = index
+            return index
         }
         // A mirroring transform turns counter-clockwise triangles clockwise; swap two corners back.
         let mirrored = transform.linear.determinant < 0
-        let offset = UInt32(base)
         for t in faceTriangles {
-            triangles.append(mirrored ? SIMD3(t.x, t.z, t.y) &+ offset : t &+ offset)
+            let a = try weld(t.x), b = try weld(t.y), c = try weld(t.z)
+            triangles.append(mirrored ? SIMD3(a, c, b) : SIMD3(a, b, c))
             triangleMaterials.append(material)
-        }
-
-        let diffuse = materials[Int(material)].diffuse
-        if let vertexColors = mesh.mColors.0 {
-            if !anyColors { colors = [Vec3f](repeating: .zero, count: base); fillColorsOfEarlierMeshes() }
-            anyColors = true
-            for v in 0..<vertexCount {
-                let c = vertexColors[v]
-                colors.append(simd_clamp01(Vec3f(Float(c.r), Float(c.g), Float(c.b))))
-            }
-        } else if anyColors {
-            colors.append(contentsOf: repeatElement(diffuse, count: vertexCount))
-        }
-        if let coordinates = mesh.mTextureCoords.0 {
-            if !anyUVs { uvs = [SIMD2<Float>](repeating: .zero, count: base) }
-            anyUVs = true
-            for v in 0..<vertexCount { uvs.append(SIMD2(Float(coordinates[v].x), Float(coordinates[v].y))) }
-        } else if anyUVs {
-            uvs.append(contentsOf: repeatElement(.zero, count: vertexCount))
         }
     }
 

@@ -135,8 +135,9 @@ public enum ProceduralShapes {
                       name: String, diffuse: Vec3f) -> TriangleMesh {
         var positions: [Vec3f] = []
         var rows: [[UInt32]] = []  // vertex indices of each profile point around the axis
+        let largest = profile.map { max(abs($0.x), abs($0.y)) }.max() ?? 1
         for point in profile {
-            if point.x <= 0 {
+            if point.x <= 1e-12 * largest {  // sin(pi) is 1.2e-16, not 0: still a pole
                 positions.append(Vec3f(0, Float(point.y), 0))
                 rows.append([UInt32](repeating: UInt32(positions.count - 1), count: segments))
             } else {
