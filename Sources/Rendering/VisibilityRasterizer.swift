@@ -32,12 +32,13 @@ struct VisibilityRasterizer {
     @inline(__always)
     func draw(_ v0: ScreenVertex, _ v1: ScreenVertex, _ v2: ScreenVertex, id: Int32) {
         // Bounding box of covered pixel centres, clamped to the image (in Double first: the
-        // coordinates of near-clipped triangles can be huge).
-        let lowX = max(min(v0.x, v1.x, v2.x).rounded(.up), 0)
-        let highX = min(max(v0.x, v1.x, v2.x).rounded(.down), Double(width - 1))
-        let lowY = max(min(v0.y, v1.y, v2.y).rounded(.up), 0)
-        let highY = min(max(v0.y, v1.y, v2.y).rounded(.down), Double(height - 1))
-        guard lowX <= highX, lowY <= highY else { return }
+        // coordinates of near-clipped triangles can be huge; NaN fails the guard).
+        let minX = max(min(v0.x, v1.x, v2.x), -1), maxX = min(max(v0.x, v1.x, v2.x), Double(width))
+        let minY = max(min(v0.y, v1.y, v2.y), -1), maxY = min(max(v0.y, v1.y, v2.y), Double(height))
+        guard minX <= maxX, minY <= maxY else { return }
+        let x0 = max(ceilToInt(minX), 0), x1 = min(floorToInt(maxX), width - 1)
+        let y0 = max(ceilToInt(minY), 0), y1 = min(floorToInt(maxY), height - 1)
+        guard x0 <= x1, y0 <= y1 else { return }
 
         let area = (v1.x - v0.x) * (v2.y - v0.y) - (v1.y - v0.y) * (v2.x - v0.x)
         guard area != 0, area.isFinite else { return }
@@ -49,8 +50,7 @@ struct VisibilityRasterizer {
         let scale = 1 / abs(area)
         let k0 = v0.z * scale, k1 = v1.z * scale, k2 = v2.z * scale
 
-        let x0 = Int(lowX), x1 = Int(highX)
-        for y in Int(lowY)...Int(highY) {
+        for y in y0...y1 {
             let py = Double(y)
             let r0 = e0.rowTerm(py), r1 = e1.rowTerm(py), r2 = e2.rowTerm(py)
             let row = y * width
@@ -67,6 +67,10 @@ struct VisibilityRasterizer {
         }
     }
 }
+
+/// ceil and floor of a value in [-1, 2^62], without a libm call.
+@inline(__always) private func ceilToInt(_ x: Double) -> Int { let i = Int(x); return Double(i) < x ? i + 1 : i }
+@inline(__always) private func floorToInt(_ x: Double) -> Int { let i = Int(x); return Double(i) > x ? i - 1 : i }
 
 /// One edge function of a positively oriented triangle, w(p) = A (p.y - r.y) - B (p.x - r.x), from the
 /// edge's canonical end point r (see VisibilityRasterizer).
