@@ -136,12 +136,11 @@ public struct Renderer: Sendable {
         SRGB.encodeTable.withUnsafeBufferPointer { encode in
         SRGB.decodeTable.withUnsafeBufferPointer { decode in
             let layouts = mesh.textures.layouts
-            for pixel in 0..<pixelCount {
+            for pixel in 0..<pixelCount where triangleIndex[pixel] < 0 {
+                rgb[3 * pixel] = background.x; rgb[3 * pixel + 1] = background.y; rgb[3 * pixel + 2] = background.z
+            }
+            for pixel in 0..<pixelCount where triangleIndex[pixel] >= 0 {
                 let id = Int(triangleIndex[pixel])
-                guard id >= 0 else {
-                    rgb[3 * pixel] = background.x; rgb[3 * pixel + 1] = background.y; rgb[3 * pixel + 2] = background.z
-                    continue
-                }
                 let u = pixel % width, v = pixel / width
                 let ray = Vec3((Double(u) - k.cx) / k.fx, (Double(v) - k.cy) / k.fy, 1)
                 let tri = triangles[id]
