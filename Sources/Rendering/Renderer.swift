@@ -40,14 +40,18 @@ public struct Renderer: Sendable {
         var inverseDepth = [Float](repeating: 0, count: pixelCount)
         var triangleIndex = [Int32](repeating: -1, count: pixelCount)
         var cameraPoints = [Vec3](repeating: .zero, count: mesh.vertexCount)
+        var screenPoints = [ScreenVertex](repeating: .zero, count: mesh.vertexCount)
         if pixelCount > 0 {
             inverseDepth.withUnsafeMutableBufferPointer { inverseDepth in
                 triangleIndex.withUnsafeMutableBufferPointer { triangleIndex in
                     cameraPoints.withUnsafeMutableBufferPointer { cameraPoints in
-                        let rasterizer = VisibilityRasterizer(width: width, height: height,
-                                                              inverseDepth: inverseDepth.baseAddress!,
-                                                              triangleIndex: triangleIndex.baseAddress!)
-                        rasterize(mesh: mesh, camera: camera, cameraPoints: cameraPoints, into: rasterizer)
+                        screenPoints.withUnsafeMutableBufferPointer { screenPoints in
+                            let rasterizer = VisibilityRasterizer(width: width, height: height,
+                                                                  inverseDepth: inverseDepth.baseAddress!,
+                                                                  triangleIndex: triangleIndex.baseAddress!)
+                            rasterize(mesh: mesh, camera: camera, cameraPoints: cameraPoints,
+                                      screenPoints: screenPoints, into: rasterizer)
+                        }
                     }
                 }
             }
@@ -68,20 +72,23 @@ public struct Renderer: Sendable {
 
     /// Pass 1: camera-frame vertices, near-plane clipping, projection, visibility rasterisation.
     private func rasterize(mesh: RenderableMesh, camera: Camera, cameraPoints: UnsafeMutableBufferPointer<Vec3>,
-                           into rasterizer: VisibilityRasterizer) {
+                           screenPoints: UnsafeMutableBufferPointer<ScreenVertex>, into rasterizer: VisibilityRasterizer) {
         let k = camera.intrinsics
         let r = camera.pose.rotation, t = camera.pose.translation
         let near = self.near
-        // World -> camera: R^T (x - t), i.e. the dot products of (x - t) with the camera axes.
-        mesh.positions.withUnsafeBufferPointer { positions in
-            for i in 0..<positions.count {
-                let d = positions[i].double - t
-                cameraPoints[i] = Vec3(dot(r.c0, d), dot(r.c1, d), dot(r.c2, d))
-            }
-        }
         @inline(__always) func project(_ p: Vec3) -> ScreenVertex {
             let inverseZ = 1 / p.z
             return ScreenVertex(k.fx * p.x * inverseZ + k.cx, k.fy * p.y * inverseZ + k.cy, inverseZ)
+        }
+        // World -> camera: R^T (x - t), i.e. the dot products of (x - t) with the camera axes; vertices
+        // in front of the near plane are projected once here.
+        mesh.positions.withUnsafeBufferPointer { positions in
+            for i in 0..<positions.count {
+                let d = positions[i].double - t
+                let p = Vec3(dot(r.c0, d), dot(r.c1, d), dot(r.c2, d))
+                cameraPoints[i] = p
+                if p.z >= near { screenPoints[i] = project(p) }
+            }
         }
         mesh.triangles.withUnsafeBufferPointer { triangles in
             for i in 0..<triangles.count {
@@ -89,7 +96,7 @@ public struct Renderer: Sendable {
                 let p0 = cameraPoints[Int(tri.x)], p1 = cameraPoints[Int(tri.y)], p2 = cameraPoints[Int(tri.z)]
                 let id = Int32(truncatingIfNeeded: i)
                 if p0.z >= near && p1.z >= near && p2.z >= near {
-                    rasterizer.draw(project(p0), project(p1), project(p2), id: id)
+                    rasterizer.draw(screenPoints[Int(tri.x)], screenPoints[Int(tri.y)], screenPoints[Int(tri.z)], id: id)
                 } else {
                     clipToNearPlane(p0, p1, p2, near: near) { a, b, c in
                         rasterizer.draw(project(a), project(b), project(c), id: id)
@@ -129,12 +136,11 @@ public struct Renderer: Sendable {
         SRGB.encodeTable.withUnsafeBufferPointer { encode in
         SRGB.decodeTable.withUnsafeBufferPointer { decode in
             let layouts = mesh.textures.layouts
-            for pixel in 0..<pixelCount {
+            for pixel in 0..<pixelCount where triangleIndex[pixel] < 0 {
+                rgb[3 * pixel] = background.x; rgb[3 * pixel + 1] = background.y; rgb[3 * pixel + 2] = background.z
+            }
+            for pixel in 0..<pixelCount where triangleIndex[pixel] >= 0 {
                 let id = Int(triangleIndex[pixel])
-                guard id >= 0 else {
-                    rgb[3 * pixel] = background.x; rgb[3 * pixel + 1] = background.y; rgb[3 * pixel + 2] = background.z
-                    continue
-                }
                 let u = pixel % width, v = pixel / width
                 let ray = Vec3((Double(u) - k.cx) / k.fx, (Double(v) - k.cy) / k.fy, 1)
                 let tri = triangles[id]

@@ -32,12 +32,13 @@ struct VisibilityRasterizer {
     @inline(__always)
     func draw(_ v0: ScreenVertex, _ v1: ScreenVertex, _ v2: ScreenVertex, id: Int32) {
         // Bounding box of covered pixel centres, clamped to the image (in Double first: the
-        // coordinates of near-clipped triangles can be huge).
-        let lowX = max(min(v0.x, v1.x, v2.x).rounded(.up), 0)
-        let highX = min(max(v0.x, v1.x, v2.x).rounded(.down), Double(width - 1))
-        let lowY = max(min(v0.y, v1.y, v2.y).rounded(.up), 0)
-        let highY = min(max(v0.y, v1.y, v2.y).rounded(.down), Double(height - 1))
-        guard lowX <= highX, lowY <= highY else { return }
+        // coordinates of near-clipped triangles can be huge; NaN fails the guard).
+        let minX = max(min(v0.x, v1.x, v2.x), -1), maxX = min(max(v0.x, v1.x, v2.x), Double(width))
+        let minY = max(min(v0.y, v1.y, v2.y), -1), maxY = min(max(v0.y, v1.y, v2.y), Double(height))
+        guard minX <= maxX, minY <= maxY else { return }
+        let x0 = max(ceilToInt(minX), 0), x1 = min(floorToInt(maxX), width - 1)
+        let y0 = max(ceilToInt(minY), 0), y1 = min(floorToInt(maxY), height - 1)
+        guard x0 <= x1, y0 <= y1 else { return }
 
         let area = (v1.x - v0.x) * (v2.y - v0.y) - (v1.y - v0.y) * (v2.x - v0.x)
         guard area != 0, area.isFinite else { return }
@@ -49,15 +50,21 @@ struct VisibilityRasterizer {
         let scale = 1 / abs(area)
         let k0 = v0.z * scale, k1 = v1.z * scale, k2 = v2.z * scale
 
-        let x0 = Int(lowX), x1 = Int(highX)
-        for y in Int(lowY)...Int(highY) {
+        for y in y0...y1 {
             let py = Double(y)
             let r0 = e0.rowTerm(py), r1 = e1.rowTerm(py), r2 = e2.rowTerm(py)
+            // The row's span inside all three half-planes, widened by a pixel (the exact test below
+            // decides); skips most of the bounding box outside thin or slanted triangles.
+            var lo = Double(x0), hi = Double(x1)
+            guard e0.narrow(&lo, &hi, rowTerm: r0), e1.narrow(&lo, &hi, rowTerm: r1), e2.narrow(&lo, &hi, rowTerm: r2),
+                  lo <= hi else { continue }
+            let first = ceilToInt(lo), last = floorToInt(hi)
+            guard first <= last else { continue }
             let row = y * width
-            for x in x0...x1 {
+            for x in first...last {
                 let px = Double(x)
                 let w0 = e0.value(rowTerm: r0, px), w1 = e1.value(rowTerm: r1, px), w2 = e2.value(rowTerm: r2, px)
-                guard e0.covers(w0) && e1.covers(w1) && e2.covers(w2) else { continue }
+                guard (w0 >= e0.threshold) && (w1 >= e1.threshold) && (w2 >= e2.threshold) else { continue }
                 let inverseZ = Float(w0 * k0 + w1 * k1 + w2 * k2)
                 if inverseZ > inverseDepth[row + x] {
                     inverseDepth[row + x] = inverseZ
@@ -68,14 +75,20 @@ struct VisibilityRasterizer {
     }
 }
 
+/// ceil and floor of a value in [-1, 2^62], without a libm call.
+@inline(__always) private func ceilToInt(_ x: Double) -> Int { let i = Int(x); return Double(i) < x ? i + 1 : i }
+@inline(__always) private func floorToInt(_ x: Double) -> Int { let i = Int(x); return Double(i) > x ? i - 1 : i }
+
 /// One edge function of a positively oriented triangle, w(p) = A (p.y - r.y) - B (p.x - r.x), from the
 /// edge's canonical end point r (see VisibilityRasterizer).
 struct EdgeFunction {
     let a: Double, b: Double
     let rx: Double, ry: Double
-    /// Whether w = 0 counts as inside: the edge is a top edge (horizontal, going right) or a left edge
-    /// (going up) of the positively oriented triangle.
-    let includesZero: Bool
+    /// Smallest w that counts as inside: 0 on a top edge (horizontal, going right) or a left edge (going
+    /// up) of the positively oriented triangle, else the least positive Double (so the test is w > 0).
+    let threshold: Double
+    /// 1/b, for the span of a row.
+    let inverseB: Double
 
     @inline(__always)
     init(from p: ScreenVertex, to q: ScreenVertex, orientation: Double) {
@@ -87,10 +100,24 @@ struct EdgeFunction {
         b = sign * (o.y - r.y)
         rx = r.x; ry = r.y
         let dx = orientation * (q.x - p.x), dy = orientation * (q.y - p.y)
-        includesZero = dy < 0 || (dy == 0 && dx > 0)
+        threshold = dy < 0 || (dy == 0 && dx > 0) ? 0 : .leastNonzeroMagnitude
+        inverseB = 1 / b
+    }
+
+    /// Narrows [lo, hi] to the pixel columns where this edge's w may be >= 0 on a row, widened by one
+    /// pixel against rounding: w = rowTerm - b (x - rx) >= 0 is x <= rx + rowTerm/b for b > 0 and
+    /// x >= rx + rowTerm/b for b < 0. Returns false when no column of the row can be inside.
+    @inline(__always) func narrow(_ lo: inout Double, _ hi: inout Double, rowTerm: Double) -> Bool {
+        if b > 0 {
+            hi = min(hi, rx + rowTerm * inverseB + 1)
+        } else if b < 0 {
+            lo = max(lo, rx + rowTerm * inverseB - 1)
+        } else {
+            return rowTerm >= 0
+        }
+        return true
     }
 
     @inline(__always) func rowTerm(_ py: Double) -> Double { a * (py - ry) }
     @inline(__always) func value(rowTerm: Double, _ px: Double) -> Double { rowTerm - b * (px - rx) }
-    @inline(__always) func covers(_ w: Double) -> Bool { w > 0 || (w == 0 && includesZero) }
 }
