@@ -168,16 +168,17 @@ public final class GeometricReconstructor: Reconstructor {
         return (out, featureMap.lift(descriptors), descriptors.count / PatchDescriptor.count)
     }
 
-    /// Pose VJP, analytic. For a view i > 0 with pose input (R_i, t_i) and reference (R_0, t_0), each of
-    /// its points is X_0 = R_0^T (R_i X_cam + t_i - t_0), so with g = d(loss)/dX_0 and a = R_0 g:
+    /// Pose VJP, analytic. Every view j's points are X_0 = R_0^T (R_j X_cam + t_j - t_0), view 0's own
+    /// included (R_0, t_0: view 0's pose input). With g = d(loss)/dX_0 per point, the pose input of view k
+    /// receives an inner term from its own points (a = R_0 g):
     ///
-    ///     d(loss)/dR_i = sum_points a X_cam^T,     d(loss)/dt_i = sum_points a
+    ///     d(loss)/dR_k += sum_{points of k} a X_cam^T,     d(loss)/dt_k += sum_{points of k} a
     ///
-    /// For view 0 (the reference), the points of every view j depend on (R_0, t_0) through
-    /// X_0 = R_0^T (y_j - t_0) with y_j = R_j X_cam + t_j (for j = 0, y = R_0 X_cam + t_0, X_0 = X_cam):
+    /// and, for k = 0 only, an outer term from every view's points (y_j = R_j X_cam + t_j):
     ///
-    ///     d(loss)/dR_0 = sum_{j>0} (y_j - t_0) g^T,    d(loss)/dt_0 = -sum_{j>0} R_0 g
+    ///     d(loss)/dR_0 += sum_j sum_points (y_j - t_0) g^T,    d(loss)/dt_0 -= sum_j sum_points R_0 g
     ///
+    /// (On rotations the two terms of view 0's own points cancel, as they must: X_0 = X_cam there.)
     /// Noise is treated as a constant offset of the input.
     public func poseVJP(inputs: [ReconstructionInput], reconstruction: Reconstruction,
                         pointCotangents: [[Float]], viewIndex: Int) throws -> PoseCotangent {
@@ -191,25 +192,24 @@ public final class GeometricReconstructor: Reconstructor {
         for (j, g) in pointCotangents.enumerated() where g.count != reconstruction.views[j].points.coordinates.count {
             throw ReconstructionError("point_cotangents[\(j)]: expected \(reconstruction.views[j].points.coordinates.count) values ([n, 3]), got \(g.count)")
         }
-        let reference = noisyPose(inputs[0].pose!, view: 0)
-        let r0 = reference.rotation
+        let r0 = noisyPose(inputs[0].pose!, view: 0).rotation
         var dR = Matrix3.zero, dt = Vec3.zero
-        if viewIndex > 0 {
-            let out = reconstruction.views[viewIndex], g = pointCotangents[viewIndex]
-            let rT = out.pose.rotation.transposed   // camera -> view 0 rotation, transposed: X_cam = R^T (X_0 - t)
-            for p in 0..<out.points.count {
-                let a = r0 * Vec3(Double(g[3 * p]), Double(g[3 * p + 1]), Double(g[3 * p + 2]))
-                let xCam = rT * (out.points[p].double - out.pose.translation)
-                dR = dR + Matrix3.outer(a, xCam)
-                dt += a
-            }
-        } else {
-            for j in 1..<max(1, reconstruction.views.count) {
-                let out = reconstruction.views[j], g = pointCotangents[j]
+        // Inner term: view k's own points.
+        let own = reconstruction.views[viewIndex], gOwn = pointCotangents[viewIndex]
+        let rT = own.pose.rotation.transposed      // X_cam = R^T (X_0 - t), with (R, t) view k -> view 0
+        for p in 0..<own.points.count {
+            let a = r0 * Vec3(Double(gOwn[3 * p]), Double(gOwn[3 * p + 1]), Double(gOwn[3 * p + 2]))
+            let xCam = rT * (own.points[p].double - own.pose.translation)
+            dR = dR + Matrix3.outer(a, xCam)
+            dt += a
+        }
+        // Outer term: the reference pose maps every view's points into view 0's frame.
+        if viewIndex == 0 {
+            for (j, out) in reconstruction.views.enumerated() {
+                let g = pointCotangents[j]
                 for p in 0..<out.points.count {
                     let gp = Vec3(Double(g[3 * p]), Double(g[3 * p + 1]), Double(g[3 * p + 2]))
-                    let yMinusT0 = r0 * out.points[p].double   // y_j - t_0 = R_0 X_0
-                    dR = dR + Matrix3.outer(yMinusT0, gp)
+                    dR = dR + Matrix3.outer(r0 * out.points[p].double, gp)    // y_j - t_0 = R_0 X_0
                     dt -= r0 * gp
                 }
             }

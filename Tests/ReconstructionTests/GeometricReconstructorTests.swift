@@ -46,8 +46,7 @@ final class GeometricReconstructorTests: XCTestCase {
     }
 
     /// Loss L = sum_points <w_p, X_p>: its pose VJP must match central differences of the loss with
-    /// respect to every entry of the pose input (L is linear in R and t, so differences are exact up to
-    /// rounding).
+    /// respect to every entry of the pose input.
     func checkVJP(viewIndex: Int) throws {
         let inputs = makeInputs()
         let backbone = try GeometricReconstructor()
@@ -63,7 +62,9 @@ final class GeometricReconstructorTests: XCTestCase {
             return total
         }
         let cot = try backbone.poseVJP(inputs: inputs, reconstruction: r, pointCotangents: weights, viewIndex: viewIndex)
-        let h = 1e-4
+        // L is at most quadratic in the pose entries (R_0^T ... R_0 for view 0), so central differences are
+        // exact but for float32 rounding of the points; h stays small enough for the det(R) = 1 check.
+        let h = 5e-4
         for row in 0..<3 {
             for col in 0..<4 {
                 var plus = inputs, minus = inputs

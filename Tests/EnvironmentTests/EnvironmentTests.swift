@@ -1,0 +1,212 @@
+import XCTest
+import Geometry
+import Scenes
+import Rendering
+import Reconstruction
+@testable import Environment
+
+/// A small, fast environment: procedural blobs at 48x48.
+func smallDefinition(_ changes: (inout EnvironmentDefinition) -> Void = { _ in }) throws -> EnvironmentDefinition {
+    var d = EnvironmentDefinition()
+    d.meshSources = ["procedural:blob"]
+    d.meshCount = 6
+    d.split = "all"
+    d.imageWidth = 48; d.imageHeight = 48
+    d.groundTruthSamples = 4000
+    d.budget = 6
+    d.initialViews = 1...2
+    changes(&d)
+    try d.validate()
+    return d
+}
+
+func observationsEqual(_ a: [String: ArrayValue], _ b: [String: ArrayValue]) -> Bool { a == b }
+
+final class EnvironmentTests: XCTestCase {
+    let actions: [[Float]] = [[0.5, -0.2, 0.8], [-0.9, 0.1, 0.3], [0.0, 0.9, -0.4], [0.2, 0.2, 0.2], [-0.3, -0.8, -0.6]]
+
+    func runEpisode(_ env: NBVEnvironment, seed: UInt64) throws -> [(obs: [String: ArrayValue], reward: Double, info: [String: InfoValue])] {
+        var out: [(obs: [String: ArrayValue], reward: Double, info: [String: InfoValue])] = []
+        let (obs, info) = try env.reset(seed: seed, options: ResetOptions())
+        out.append((obs, 0, info))
+        var i = 0
+        while env.isEpisodeRunning {
+            let r = try env.step(action: actions[i % actions.count]); i += 1
+            out.append((r.observation, r.reward, r.info))
+        }
+        return out
+    }
+
+    func testSameSeedSameEpisodeBitForBit() throws {
+        let d = try smallDefinition { $0.observationKeys = EnvironmentDefinition.allObservationKeys; $0.cloudPoints = 256 }
+        let a = try runEpisode(NBVEnvironment(definition: d), seed: 42)
+        let b = try runEpisode(NBVEnvironment(definition: d, seed: 99), seed: 42)
+        XCTAssertEqual(a.count, b.count)
+        for (x, y) in zip(a, b) {
+            XCTAssertTrue(observationsEqual(x.obs, y.obs))
+            XCTAssertEqual(x.reward.bitPattern, y.reward.bitPattern)
+            XCTAssertEqual(x.info, y.info)
+        }
+        let c = try runEpisode(NBVEnvironment(definition: d), seed: 43)
+        XCTAssertFalse(zip(a, c).allSatisfy { observationsEqual($0.obs, $1.obs) })
+    }
+
+    func testObservationMatchesSpace() throws {
+        let d = try smallDefinition { $0.observationKeys = EnvironmentDefinition.allObservationKeys; $0.cloudPoints = 300 }
+        let env = try NBVEnvironment(definition: d)
+        let (obs, info) = try env.reset(seed: 1, options: ResetOptions(initialViews: 2))
+        XCTAssertEqual(Set(obs.keys), Set(env.observationSpace.keys))
+        for (key, space) in env.observationSpace {
+            XCTAssertTrue(space.contains(obs[key]!), "\(key) outside its space")
+        }
+        XCTAssertEqual(obs["view_mask"]!.floats, [1, 1, 0, 0, 0, 0])
+        XCTAssertEqual(obs["tokens"]!.shape, [6, 64])
+        XCTAssertEqual(obs["patch_tokens"]!.shape, [6, 16, 64])     // ceil(48/14)^2 patches
+        XCTAssertEqual(obs["cloud_mask"]!.floats.filter { $0 == 1 }.count, 300)
+        // Positions of taken views lie on the shell (radius 2.5 = max radius: norm 1 after scaling).
+        let p = obs["positions"]!.floats
+        for v in 0..<2 { XCTAssertEqual(Double(p[3 * v] * p[3 * v] + p[3 * v + 1] * p[3 * v + 1] + p[3 * v + 2] * p[3 * v + 2]), 1, accuracy: 1e-5) }
+        // In view 0's axes (the action frame) view 0 looks along +Z at the object, so its own centre is at -Z.
+        XCTAssertEqual(p[2], -1, accuracy: 1e-5)
+        XCTAssertEqual(info["views_taken"], .int(2))
+    }
+
+    func testBadActionsAreRejectedAndLeaveTheEpisodeUnchanged() throws {
+        let d = try smallDefinition()
+        let env = try NBVEnvironment(definition: d), twin = try NBVEnvironment(definition: d)
+        _ = try env.reset(seed: 5, options: ResetOptions()); _ = try twin.reset(seed: 5, options: ResetOptions())
+        let bad: [([Float], String)] = [([.nan, 0, 0], "action[0]"), ([0, .infinity, 0], "action[1]"), ([0, 0, 1.5], "action[2]"),
+                                        ([0, 0], "action"), ([0, 0, 0, 0], "action"), ([], "action")]
+        for (action, field) in bad {
+            XCTAssertThrowsError(try env.step(action: action)) { error in
+                XCTAssertEqual((error as? EnvironmentError)?.field, field, "for \(action)")
+            }
+        }
+        let r1 = try env.step(action: actions[0]), r2 = try twin.step(action: actions[0])
+        XCTAssertEqual(r1.observation, r2.observation)
+        XCTAssertEqual(r1.reward, r2.reward)
+        XCTAssertEqual(r1.info, r2.info)
+    }
+
+    func testStepBeforeResetAfterEndAndBadResetOptions() throws {
+        let d = try smallDefinition()
+        let env = try NBVEnvironment(definition: d)
+        XCTAssertThrowsError(try env.step(action: [0, 0, 0])) { XCTAssertTrue("\($0)".contains("reset")) }
+        XCTAssertThrowsError(try env.reset(seed: 1, options: ResetOptions(initialViews: 6))) { XCTAssertEqual(($0 as? EnvironmentError)?.field, "initial_views") }
+        XCTAssertThrowsError(try env.reset(seed: 1, options: ResetOptions(initialViews: 0))) { XCTAssertEqual(($0 as? EnvironmentError)?.field, "initial_views") }
+        XCTAssertThrowsError(try env.reset(seed: 1, options: ResetOptions(mesh: "teapot"))) { XCTAssertEqual(($0 as? EnvironmentError)?.field, "mesh") }
+        XCTAssertThrowsError(try env.step(action: [0, 0, 0]))   // the failed resets started nothing
+        _ = try env.reset(seed: 1, options: ResetOptions(initialViews: 5, mesh: "blob-3"))
+        let r = try env.step(action: [0, 0, 0])
+        XCTAssertTrue(r.truncated)
+        XCTAssertFalse(r.terminated)
+        XCTAssertEqual(r.info["mesh"], .string("blob-3"))
+        XCTAssertThrowsError(try env.step(action: [0, 0, 0])) { XCTAssertTrue("\($0)".contains("ended")) }
+    }
+
+    func testIncrementalChamferEqualsFullRecomputation() throws {
+        for options in ChamferOptions.all {
+            let d = try smallDefinition { $0.chamfer = options }
+            let env = try NBVEnvironment(definition: d)
+            _ = try env.reset(seed: 8, options: ResetOptions())
+            var i = 0
+            while env.isEpisodeRunning {
+                let r = try env.step(action: actions[i]); i += 1
+                let full = ChamferDistance(reconstruction: env.worldCloud, groundTruth: env.groundTruthSamples, options: options).value
+                let incremental = r.info["chamfer_after"]!.doubleValue!
+                XCTAssertEqual(incremental, full, accuracy: 1e-6 * full, "\(options) after step \(i)")
+                let fullCoverage = coverage(of: env.worldCloud, groundTruth: env.groundTruthSamples, eps: d.coverageEpsilon)
+                XCTAssertEqual(r.info["coverage"]!.doubleValue!, fullCoverage, accuracy: 1e-12)
+            }
+        }
+    }
+
+    func testRewardModesSumToTheirClosedForms() throws {
+        for mode in RewardMode.allCases {
+            let env = try NBVEnvironment(definition: smallDefinition { $0.reward = mode })
+            let steps = try runEpisode(env, seed: 11)
+            let initial = steps[0].info["chamfer_initial"]!.doubleValue!, final = steps.last!.info["chamfer_after"]!.doubleValue!
+            let total = steps.dropFirst().map(\.reward).reduce(0, +)
+            switch mode {
+            case .delta: XCTAssertEqual(total, initial - final, accuracy: 1e-12)
+            case .normalizedDelta: XCTAssertEqual(total, 1 - final / initial, accuracy: 1e-12)
+            case .relative:
+                for s in steps.dropFirst() {
+                    let b = s.info["chamfer_before"]!.doubleValue!, a = s.info["chamfer_after"]!.doubleValue!
+                    XCTAssertEqual(s.reward, (b - a) / b, accuracy: 1e-12)
+                }
+            }
+        }
+    }
+
+    func testFixedFirstViewAndInitialViewRange() throws {
+        let d = try smallDefinition { $0.firstViewPosition = Vec3(0, 0, 7); $0.initialViews = 1...4 }
+        let env = try NBVEnvironment(definition: d)
+        var counts = Set<Int>()
+        for seed in 0..<40 as Range<UInt64> {
+            _ = try env.reset(seed: seed, options: ResetOptions())
+            XCTAssertLessThan(length(env.takenPositions[0] - Vec3(0, 0, 2.5)), 1e-12)
+            counts.insert(env.takenPositions.count)
+        }
+        XCTAssertEqual(counts, [1, 2, 3, 4])
+    }
+
+    func testActionMappingRoundTripsOnTheShell() {
+        let shell = CameraShell(minRadius: 2, maxRadius: 3, minElevationDegrees: -50, maxElevationDegrees: 70)
+        var rng = SeededGenerator(seed: 2)
+        let view0 = lookAtPose(eye: shell.randomPosition(using: &rng))
+        for mode in ActionMode.allCases {
+            for frame in ActionFrame.allCases {
+                let m = ActionMapping(mode: mode, frame: frame, shell: shell)
+                for _ in 0..<100 {
+                    let target = shell.randomPosition(using: &rng)
+                    let a = m.action(for: target, view0: view0)
+                    XCTAssertTrue((0..<3).allSatisfy { abs(a[$0]) <= 1 })
+                    let back = m.position(for: a, view0: view0)
+                    if mode == .spherical || abs(length(target) - 3) < 1e-9 {
+                        XCTAssertLessThan(length(back - target), 1e-9, "\(mode) \(frame)")
+                    }
+                    XCTAssertTrue(shell.contains(back, tolerance: 1e-9))
+                }
+            }
+        }
+    }
+
+    /// d(CD_after)/d(action) with the rendered view held fixed: finite differences move only the new
+    /// view's pose input (through look-at and the action mapping), keeping its depth image.
+    func testActionGradientMatchesFiniteDifferencesWithRenderDetached() throws {
+        let d = try smallDefinition { $0.actionGradient = true; $0.imageWidth = 64; $0.imageHeight = 64; $0.initialViews = 2...2 }
+        let env = try NBVEnvironment(definition: d)
+        _ = try env.reset(seed: 21, options: ResetOptions())
+        let action: [Float] = [0.4, 0.3, -0.5]
+        let result = try env.step(action: action)
+        let gradient = result.info["action_gradient"]!.doubleArray!
+        XCTAssertEqual(gradient.count, 3)
+        let e = env.episode!
+        let newView = e.views.last!
+        let view0 = e.view0
+        let backbone = env.reconstructor as! GeometricReconstructor
+        let earlier = e.reconstruction.dropLast().map { $0.points.transformed(by: view0) }
+        func chamfer(at a: Vec3) -> Double {
+            var input = ReconstructionInput(view: newView)
+            input.pose = lookAtPose(eye: env.mapping.position(for: a, view0: view0))
+            let out = backbone.reconstructView(input, index: e.views.count - 1, reference: view0).view
+            var cloud = PointCloud()
+            for c in earlier { cloud.append(contentsOf: c) }
+            cloud.append(contentsOf: out.points.transformed(by: view0))
+            return ChamferDistance(reconstruction: cloud, groundTruth: env.groundTruthSamples, options: d.chamfer).value
+        }
+        let a = Vec3(Double(action[0]), Double(action[1]), Double(action[2]))
+        XCTAssertEqual(chamfer(at: a), result.info["chamfer_after"]!.doubleValue!, accuracy: 1e-9)
+        let h = 1e-4
+        var norm = 0.0
+        for k in 0..<3 {
+            var hi = a, lo = a
+            hi[k] += h; lo[k] -= h
+            let fd = (chamfer(at: hi) - chamfer(at: lo)) / (2 * h)
+            norm = max(norm, abs(fd))
+            XCTAssertEqual(gradient[k], fd, accuracy: 0.05 * max(abs(fd), 1e-3), "component \(k)")
+        }
+        XCTAssertGreaterThan(norm, 0)
+    }
+}
