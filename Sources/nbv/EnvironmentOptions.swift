@@ -4,7 +4,7 @@ import Environment
 
 /// Options shared by every subcommand that builds an environment.
 struct EnvironmentOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("Environment definition file (JSON).", valueName: "FILE"))
+    @Option(name: .long, help: ArgumentHelp("Environment definition: a JSON file, or the name of one in envs/ (procedural-v0, assimp-v0).", valueName: "FILE|NAME"))
     var env: String = "envs/procedural-v0.json"
 
     @Option(name: .long, help: ArgumentHelp(
@@ -21,7 +21,7 @@ struct EnvironmentOptions: ParsableArguments {
     func definition(extra: [String] = []) throws -> EnvironmentDefinition {
         var all = overrides + extra
         if let meshes { all.insert("meshes.source=\"\(meshes)\"", at: 0) }
-        do { return try EnvironmentDefinition.load(path: env, overrides: all) } catch let e as EnvironmentError {
+        do { return try EnvironmentDefinition.load(path: resolveDefinitionPath(env), overrides: all) } catch let e as EnvironmentError {
             throw ValidationError("\(e)")
         }
     }
