@@ -3,7 +3,7 @@ import Foundation
 /// Pinhole intrinsics in OpenCV convention (ARCHITECTURE.md): pixel (u, v) has its centre at integer
 /// coordinates; a camera-frame point X projects to u = fx X/Z + cx, v = fy Y/Z + cy; the ray of pixel
 /// (u, v) is d = normalize((u - cx)/fx, (v - cy)/fy, 1).
-public struct Intrinsics: Equatable, Sendable, Codable {
+public struct Intrinsics: Hashable, Sendable, Codable {
     public var fx, fy, cx, cy: Double
     public var width, height: Int
 

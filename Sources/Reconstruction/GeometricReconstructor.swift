@@ -131,41 +131,87 @@ public final class GeometricReconstructor: Reconstructor {
     /// Views are independent given the reference, which lets the environment reconstruct incrementally.
     public func reconstructView(_ v: ReconstructionInput, index: Int, reference: RigidTransform)
         -> (view: ReconstructedView, tokens: [Float], patchCount: Int) {
-        let k = v.intrinsics!, w = v.width, h = v.height
+        let k = v.intrinsics!, w = v.width, h = v.height, n = w * h
         let depth = noisyDepth(v.depthZ!, view: index)
-        let poseInput = noisyPose(v.pose!, view: index)
-        let toReference = reference.inverse * poseInput    // camera i -> view 0's frame
+        let toReference = reference.inverse * noisyPose(v.pose!, view: index)    // camera i -> view 0's frame
+        let rays = rayTable(for: k)
         let r = toReference.rotation, t = toReference.translation
-        let n = w * h
-        var rays = [Float](repeating: 0, count: 3 * n)
         var depthAlongRay = [Float](repeating: 0, count: n)
         var confidence = [Float](repeating: 0, count: n)
         var mask = [UInt8](repeating: 0, count: n)
-        var points = [Float]()
-        var pixels = [Int32]()
-        points.reserveCapacity(3 * n / 2); pixels.reserveCapacity(n / 2)
-        let invFx = 1 / k.fx, invFy = 1 / k.fy
-        for row in 0..<h {
-            let y = (Double(row) - k.cy) * invFy
-            for col in 0..<w {
-                let i = row * w + col
-                let x = (Double(col) - k.cx) * invFx
-                let norm = (x * x + y * y + 1).squareRoot()
-                rays[3 * i] = Float(x / norm); rays[3 * i + 1] = Float(y / norm); rays[3 * i + 2] = Float(1 / norm)
-                let z = Double(depth[i])
-                guard z > 0 else { continue }
-                depthAlongRay[i] = Float(z * norm)
-                confidence[i] = 1
-                mask[i] = 1
-                let p = r * Vec3(x * z, y * z, z) + t
-                points.append(Float(p.x)); points.append(Float(p.y)); points.append(Float(p.z))
-                pixels.append(Int32(i))
+        var validCount = 0
+        for z in depth where z > 0 { validCount += 1 }
+        var points = [Float](repeating: 0, count: 3 * validCount)
+        var pixels = [Int32](repeating: 0, count: validCount)
+        // Camera-frame point z (x_u, y_v, 1) with x_u = (u - cx)/fx, y_v = (v - cy)/fy, mapped by (R, t).
+        let (r00, r01, r02) = (Float(r.c0.x), Float(r.c1.x), Float(r.c2.x))
+        let (r10, r11, r12) = (Float(r.c0.y), Float(r.c1.y), Float(r.c2.y))
+        let (r20, r21, r22) = (Float(r.c0.z), Float(r.c1.z), Float(r.c2.z))
+        let (tx, ty, tz) = (Float(t.x), Float(t.y), Float(t.z))
+        depth.withUnsafeBufferPointer { d in
+            rays.planeX.withUnsafeBufferPointer { px in
+                rays.planeY.withUnsafeBufferPointer { py in
+                    rays.rayNorm.withUnsafeBufferPointer { norm in
+                        depthAlongRay.withUnsafeMutableBufferPointer { along in
+                            confidence.withUnsafeMutableBufferPointer { conf in
+                                mask.withUnsafeMutableBufferPointer { m in
+                                    points.withUnsafeMutableBufferPointer { out in
+                                        pixels.withUnsafeMutableBufferPointer { pix in
+                                            var j = 0
+                                            for i in 0..<n where d[i] > 0 {
+                                                let z = d[i], x = px[i] * z, y = py[i] * z
+                                                along[i] = z * norm[i]; conf[i] = 1; m[i] = 1
+                                                out[3 * j] = r00 * x + r01 * y + r02 * z + tx
+                                                out[3 * j + 1] = r10 * x + r11 * y + r12 * z + ty
+                                                out[3 * j + 2] = r20 * x + r21 * y + r22 * z + tz
+                                                pix[j] = Int32(i)
+                                                j += 1
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
             }
         }
-        let out = ReconstructedView(rayDirections: rays, depthAlongRay: depthAlongRay, pose: toReference,
+        let out = ReconstructedView(rayDirections: rays.directions, depthAlongRay: depthAlongRay, pose: toReference,
                                     confidence: confidence, mask: mask, points: PointCloud(coordinates: points), pointPixels: pixels)
         let descriptors = PatchDescriptor.compute(view: out, width: w, height: h, patchSize: options.patchSize)
         return (out, featureMap.lift(descriptors), descriptors.count / PatchDescriptor.count)
+    }
+
+    /// Per-pixel ray data of one set of intrinsics, computed once and shared by every view.
+    struct RayTable {
+        /// (u - cx)/fx and (v - cy)/fy per pixel.
+        var planeX: [Float], planeY: [Float]
+        /// |(x, y, 1)| per pixel: depth along the ray = z |(x, y, 1)|.
+        var rayNorm: [Float]
+        /// [H, W, 3] unit ray directions.
+        var directions: [Float]
+    }
+    private var rayTables: [Intrinsics: RayTable] = [:]
+    private let rayTableLock = NSLock()
+
+    func rayTable(for k: Intrinsics) -> RayTable {
+        rayTableLock.lock(); defer { rayTableLock.unlock() }
+        if let table = rayTables[k] { return table }
+        let n = k.width * k.height
+        var table = RayTable(planeX: .init(repeating: 0, count: n), planeY: .init(repeating: 0, count: n),
+                             rayNorm: .init(repeating: 0, count: n), directions: .init(repeating: 0, count: 3 * n))
+        for row in 0..<k.height {
+            for col in 0..<k.width {
+                let i = row * k.width + col
+                let x = (Double(col) - k.cx) / k.fx, y = (Double(row) - k.cy) / k.fy
+                let norm = (x * x + y * y + 1).squareRoot()
+                table.planeX[i] = Float(x); table.planeY[i] = Float(y); table.rayNorm[i] = Float(norm)
+                table.directions[3 * i] = Float(x / norm); table.directions[3 * i + 1] = Float(y / norm); table.directions[3 * i + 2] = Float(1 / norm)
+            }
+        }
+        if rayTables.count > 16 { rayTables.removeAll() }
+        rayTables[k] = table
+        return table
     }
 
     /// Pose VJP, analytic. Every view j's points are X_0 = R_0^T (R_j X_cam + t_j - t_0), view 0's own

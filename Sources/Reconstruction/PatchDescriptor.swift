@@ -18,58 +18,67 @@ public enum PatchDescriptor {
 
     /// Descriptors of every patch of a reconstructed view, row-major [patchRows * patchCols, count];
     /// patches cover the image in rows of ceil(W / patchSize) from the top left.
+    ///
+    /// Work is done in the view's camera frame (point = ray * depth along the ray) and mapped to view 0's
+    /// frame once per patch: the mean of the points maps by the pose, the mean normal by its rotation.
     public static func compute(view: ReconstructedView, width w: Int, height h: Int, patchSize ps: Int) -> [Float] {
         let cols = (w + ps - 1) / ps, rows = (h + ps - 1) / ps
         var out = [Float](repeating: 0, count: rows * cols * count)
-        // Points of the view in pixel layout (view 0's frame); NaN where missing.
-        var grid = [Vec3](repeating: Vec3(.nan, .nan, .nan), count: w * h)
-        for (k, pixel) in view.pointPixels.enumerated() { grid[Int(pixel)] = view.points[k].double }
         let r = view.pose.rotation, centre = view.pose.translation, forward = r.c2
-        for pr in 0..<rows {
-            for pc in 0..<cols {
-                var valid = 0.0, meanPoint = Vec3.zero, meanNormal = Vec3.zero
-                var depthSum = 0.0, depthSquares = 0.0
-                var pixelCount = 0.0
-                for row in (pr * ps)..<min(h, (pr + 1) * ps) {
-                    for col in (pc * ps)..<min(w, (pc + 1) * ps) {
-                        pixelCount += 1
-                        let i = row * w + col
-                        guard view.mask[i] != 0 else { continue }
-                        valid += 1
-                        let p = grid[i]
-                        meanPoint += p
-                        let d = Double(view.depthAlongRay[i])
-                        depthSum += d; depthSquares += d * d
-                        if col + 1 < w, row + 1 < h {
-                            let px = grid[i + 1], py = grid[i + w]
-                            if px.x.isFinite && py.x.isFinite {
-                                var n = normalize(cross(px - p, py - p))
-                                if dot(n, p - centre) > 0 { n = -n }   // face the camera
-                                meanNormal += n
+        view.rayDirections.withUnsafeBufferPointer { ray in
+            view.depthAlongRay.withUnsafeBufferPointer { along in
+                view.mask.withUnsafeBufferPointer { mask in
+                    @inline(__always) func point(_ i: Int) -> SIMD3<Float> {
+                        SIMD3(ray[3 * i], ray[3 * i + 1], ray[3 * i + 2]) * along[i]
+                    }
+                    for pr in 0..<rows {
+                        for pc in 0..<cols {
+                            var valid = 0, pixelCount = 0
+                            var pointSum = SIMD3<Float>.zero, normalSum = SIMD3<Float>.zero
+                            var depthSum: Float = 0, depthSquares: Float = 0
+                            for row in (pr * ps)..<min(h, (pr + 1) * ps) {
+                                for col in (pc * ps)..<min(w, (pc + 1) * ps) {
+                                    pixelCount += 1
+                                    let i = row * w + col
+                                    guard mask[i] != 0 else { continue }
+                                    valid += 1
+                                    let p = point(i), d = along[i]
+                                    pointSum += p; depthSum += d; depthSquares += d * d
+                                    if col + 1 < w, row + 1 < h, mask[i + 1] != 0, mask[i + w] != 0 {
+                                        var nrm = cross(point(i + 1) - p, point(i + w) - p)
+                                        let len = (nrm * nrm).sum().squareRoot()
+                                        if len > 0 {
+                                            nrm /= len
+                                            if (nrm * p).sum() > 0 { nrm = -nrm }   // face the camera (at the origin)
+                                            normalSum += nrm
+                                        }
+                                    }
+                                }
                             }
+                            let centreU = min(w - 1, pc * ps + ps / 2), centreV = min(h - 1, pr * ps + ps / 2)
+                            let ci = centreV * w + centreU
+                            let rayWorld = r * Vec3(Double(ray[3 * ci]), Double(ray[3 * ci + 1]), Double(ray[3 * ci + 2]))
+                            var values = [Double](repeating: 0, count: count)
+                            values[0] = Double(valid) / Double(max(pixelCount, 1))
+                            if valid > 0 {
+                                let meanPoint = view.pose.apply(pointSum.double / Double(valid))
+                                let meanNormal = normalize(r * normalSum.double)
+                                let meanDepth = Double(depthSum) / Double(valid)
+                                values[1] = meanPoint.x; values[2] = meanPoint.y; values[3] = meanPoint.z
+                                values[4] = meanNormal.x; values[5] = meanNormal.y; values[6] = meanNormal.z
+                                values[7] = meanDepth
+                                values[8] = max(0, Double(depthSquares) / Double(valid) - meanDepth * meanDepth).squareRoot()
+                            }
+                            values[9] = rayWorld.x; values[10] = rayWorld.y; values[11] = rayWorld.z
+                            values[12] = centre.x; values[13] = centre.y; values[14] = centre.z
+                            values[15] = forward.x; values[16] = forward.y; values[17] = forward.z
+                            values[18] = 2 * Double(centreU) / Double(max(w - 1, 1)) - 1
+                            values[19] = 2 * Double(centreV) / Double(max(h - 1, 1)) - 1
+                            let base = (pr * cols + pc) * count
+                            for c in 0..<count { out[base + c] = Float(values[c]) }
                         }
                     }
                 }
-                let base = (pr * cols + pc) * count
-                let patchCentreU = Double(min(w - 1, pc * ps + ps / 2)), patchCentreV = Double(min(h - 1, pr * ps + ps / 2))
-                let rayCam = view.rayDirections, centreIndex = Int(patchCentreV) * w + Int(patchCentreU)
-                let ray = r * Vec3(Double(rayCam[3 * centreIndex]), Double(rayCam[3 * centreIndex + 1]), Double(rayCam[3 * centreIndex + 2]))
-                var values = [Double](repeating: 0, count: count)
-                values[0] = valid / max(pixelCount, 1)
-                if valid > 0 {
-                    let mp = meanPoint / valid, mn = normalize(meanNormal)
-                    let md = depthSum / valid
-                    values[1] = mp.x; values[2] = mp.y; values[3] = mp.z
-                    values[4] = mn.x; values[5] = mn.y; values[6] = mn.z
-                    values[7] = md
-                    values[8] = max(0, depthSquares / valid - md * md).squareRoot()
-                }
-                values[9] = ray.x; values[10] = ray.y; values[11] = ray.z
-                values[12] = centre.x; values[13] = centre.y; values[14] = centre.z
-                values[15] = forward.x; values[16] = forward.y; values[17] = forward.z
-                values[18] = 2 * patchCentreU / Double(max(w - 1, 1)) - 1
-                values[19] = 2 * patchCentreV / Double(max(h - 1, 1)) - 1
-                for c in 0..<count { out[base + c] = Float(values[c]) }
             }
         }
         return out
