@@ -184,8 +184,16 @@ public final class ProtocolHandler {
     }
 
     func make(_ request: WireMessage, id: String, requestID: InfoValue) throws -> [[UInt8]] {
-        if let cached = makeReplies[id] { return cached }
         let header = request.header
+        // A retried make is recognised by the client's nonce plus the request id (ids alone collide
+        // between clients); without a nonce a retry makes a second session and the first is reaped.
+        var cacheKey: String?
+        switch header["client"] {
+        case nil, .null?: break
+        case .string(let nonce)? where nonce.utf8.count >= 8 && nonce.utf8.count <= 128: cacheKey = nonce + "/" + id
+        default: throw WireError(.badHeader, field: "client", "expected a random client nonce string of 8 to 128 bytes")
+        }
+        if let cacheKey, let cached = makeReplies[cacheKey] { return cached }
         var makeRequest = MakeRequest()
         switch header["definition"] {
         case nil, .null?: makeRequest.definition = configuration.defaultDefinition
@@ -241,8 +249,10 @@ public final class ProtocolHandler {
             "observation_space": .object(session.observationSpace.mapValues(\.info)),
             "action_space": session.actionSpace.info,
         ], requestID: requestID)
-        makeReplies[id] = reply
-        makeOrder.append(id)
+        if let cacheKey {
+            makeReplies[cacheKey] = reply
+            makeOrder.append(cacheKey)
+        }
         if makeOrder.count > 1024 { makeReplies[makeOrder.removeFirst()] = nil }
         return reply
     }
@@ -300,8 +310,9 @@ public final class ProtocolHandler {
             switch result {
             case .success(let r): observations.append(r.observation); infos.append(.object(r.info))
             case .failure(let error):
-                // Members that did reset stay usable, but the vector needs one reset for all.
-                for j in 0..<session.count { session.needsReset[j] = true }
+                // A single environment is unchanged by a failed reset (the contract). In a vector the
+                // other members did reset, so the whole vector needs one more reset.
+                if session.isVector { for j in 0..<session.count { session.needsReset[j] = true } }
                 throw prefixed(error, member: session.isVector ? i : nil)
             }
         }

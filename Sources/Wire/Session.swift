@@ -34,20 +34,11 @@ final class Session {
 
     /// Runs `body` for every member, in parallel over the machine's cores when there are several.
     /// Each call touches only its own member, so members need not be thread-safe among themselves.
-    func forEachMember<T>(_ body: (Int, GymEnvironment) -> T) -> [T] {
+    func forEachMember<T>(_ body: @escaping (Int, GymEnvironment) -> T) -> [T] {
         if count == 1 { return [body(0, environments[0])] }
-        var results = [T?](repeating: nil, count: count)
-        withoutActuallyEscaping(body) { body in
-            results.withUnsafeMutableBufferPointer { buffer in
-                // Each iteration writes only its own slot and touches only its own member.
-                let shared = UncheckedSendable(value: (buffer, body, environments))
-                DispatchQueue.concurrentPerform(iterations: shared.value.2.count) { i in
-                    let (out, body, envs) = shared.value
-                    out[i] = body(i, envs[i])
-                }
-            }
-        }
-        return results.map { $0! }
+        let run = ParallelRun(environments: environments, body: body)
+        DispatchQueue.concurrentPerform(iterations: count) { i in run.perform(i) }
+        return run.results.map { $0! }
     }
 }
 
@@ -64,5 +55,26 @@ extension BoxSpace {
     }
 }
 
-/// Hands values that are used race-free by construction to `concurrentPerform`'s Sendable closure.
+/// One parallel pass over a vector's members. Unchecked Sendable because it is race-free by
+/// construction: iteration i touches only member i and writes only result slot i.
+final class ParallelRun<T>: @unchecked Sendable {
+    let environments: [GymEnvironment]
+    let body: (Int, GymEnvironment) -> T
+    let slots: UnsafeMutableBufferPointer<T?>
+
+    init(environments: [GymEnvironment], body: @escaping (Int, GymEnvironment) -> T) {
+        self.environments = environments
+        self.body = body
+        slots = .allocate(capacity: environments.count)
+        slots.initialize(repeating: nil)
+    }
+
+    deinit { slots.deinitialize(); slots.deallocate() }
+
+    func perform(_ i: Int) { slots[i] = body(i, environments[i]) }
+
+    var results: [T?] { Array(slots) }
+}
+
+/// Hands values that are used race-free by construction to a Sendable closure (tests).
 struct UncheckedSendable<T>: @unchecked Sendable { let value: T }
