@@ -55,7 +55,7 @@ final class ToyNBVEnvironment: GymEnvironment {
         for _ in 0..<initialViews { positions += (0..<3).map { _ in next() * 2 - 1 } }
         steps = 0
         running = true
-        lastAction = nil
+        lastAction = positions.isEmpty ? nil : Array(positions.suffix(3))  // the last initial view
         return (observation, ["mesh": .string("toy"), "initial_views": .int(initialViews)])
     }
 

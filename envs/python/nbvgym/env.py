@@ -22,6 +22,25 @@ def space_from_spec(spec: Mapping[str, Any]) -> gym.spaces.Box:
     return gym.spaces.Box(low=float(spec["low"]), high=float(spec["high"]), shape=tuple(spec["shape"]), dtype=dtype)
 
 
+def observation_space_from_spec(spec: Mapping[str, Any], flatten: bool) -> gym.spaces.Dict:
+    """The Dict observation space of a `make` reply; ``flatten`` makes every entry 1-D (for
+    Stable-Baselines3, whose checker and MultiInputPolicy want vectors or uint8 images)."""
+    spaces = {}
+    for key, entry in sorted(spec.items()):
+        box = space_from_spec(entry)
+        if flatten and len(box.shape) != 1:
+            box = gym.spaces.Box(low=box.low.reshape(-1), high=box.high.reshape(-1), dtype=box.dtype)
+        spaces[key] = box
+    return gym.spaces.Dict(spaces)
+
+
+def observation_from_tensors(space: gym.spaces.Dict, tensors: Mapping[str, np.ndarray], batch: int = 0) -> Dict[str, np.ndarray]:
+    """The observation dict of a reply's ``obs/<key>`` tensors, reshaped to ``space`` (with a leading
+    ``batch`` axis when batch > 0)."""
+    leading = (batch,) if batch else ()
+    return {key: tensors["obs/" + key].reshape(leading + box.shape) for key, box in space.spaces.items()}
+
+
 class _Connection:
     """The server (spawned or not), the client and the session shared by `NBVEnv` and `NBVVectorEnv`."""
 
@@ -95,6 +114,7 @@ class NBVEnv(gym.Env):
         curve: `CurveOptions` (or a dict of its fields) for a server running with CURVE.
         timeout, retries: per-attempt reply timeout in seconds and attempts (Lazy Pirate).
         server_args: extra `nbv serve` options for a spawned server.
+        flatten_observations: make every observation entry 1-D (what Stable-Baselines3 expects).
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 4}
@@ -102,7 +122,7 @@ class NBVEnv(gym.Env):
     def __init__(self, definition: Any = "procedural-v0", overrides: Optional[Mapping[str, Any]] = None,
                  endpoint: Optional[str] = None, spawn: Optional[bool] = None, render_mode: Optional[str] = None,
                  curve: Optional[CurveOptions] = None, timeout: float = 60.0, retries: int = 3,
-                 server_args: Sequence[str] = ()):
+                 server_args: Sequence[str] = (), flatten_observations: bool = False):
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode {render_mode!r}: expected None or 'rgb_array'")
         self.render_mode = render_mode
@@ -110,7 +130,7 @@ class NBVEnv(gym.Env):
                                        curve=curve, timeout=timeout, retries=retries, server_args=server_args,
                                        num_envs=1, vector=False)
         spec = self._connection.spec
-        self.observation_space = gym.spaces.Dict({k: space_from_spec(v) for k, v in sorted(spec["observation_space"].items())})
+        self.observation_space = observation_space_from_spec(spec["observation_space"], flatten_observations)
         self.action_space = space_from_spec(spec["action_space"])
         self._last_depth: Optional[np.ndarray] = None
 
@@ -123,7 +143,7 @@ class NBVEnv(gym.Env):
         return self._connection.session
 
     def _observation(self, tensors: Mapping[str, np.ndarray]) -> Dict[str, np.ndarray]:
-        return {key: tensors["obs/" + key] for key in self.observation_space.spaces}
+        return observation_from_tensors(self.observation_space, tensors)
 
     def reset(self, *, seed: Optional[int] = None, options: Optional[Dict[str, Any]] = None) -> Tuple[Dict[str, np.ndarray], Dict[str, Any]]:
         """Starts an episode. ``seed`` seeds ``self.np_random`` (gymnasium) and the server's episode;
@@ -152,11 +172,12 @@ class NBVEnv(gym.Env):
         return tensors["rgb"], tensors["depth"]
 
     def render(self) -> Optional[np.ndarray]:
-        """With ``render_mode="rgb_array"``: the last view's RGB image ``[H, W, 3]`` uint8."""
+        """With ``render_mode="rgb_array"``: the last view's RGB image ``[H, W, 3]`` uint8 (an empty
+        ``[0, 0, 3]`` image before the first view)."""
         if self.render_mode != "rgb_array":
             return None
         view = self.last_view()
-        return None if view is None else view[0]
+        return np.zeros((0, 0, 3), dtype=np.uint8) if view is None else view[0]
 
     def close(self) -> None:
         """Closes the session and, if spawned, the server. Harmless to call twice."""

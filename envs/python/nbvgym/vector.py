@@ -11,7 +11,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from .client import CurveOptions
-from .env import MAX_WIRE_SEED, _Connection, space_from_spec
+from .env import MAX_WIRE_SEED, _Connection, observation_from_tensors, observation_space_from_spec, space_from_spec
 
 
 class NBVVectorEnv(VectorEnv):
@@ -30,7 +30,8 @@ class NBVVectorEnv(VectorEnv):
     def __init__(self, num_envs: int = 1, definition: Any = "procedural-v0", overrides: Optional[Mapping[str, Any]] = None,
                  endpoint: Optional[str] = None, spawn: Optional[bool] = None, render_mode: Optional[str] = None,
                  curve: Optional[CurveOptions] = None, timeout: float = 60.0, retries: int = 3,
-                 server_args: Sequence[str] = (), max_episode_steps: Optional[int] = None):
+                 server_args: Sequence[str] = (), flatten_observations: bool = False,
+                 max_episode_steps: Optional[int] = None):
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode {render_mode!r}: expected None or 'rgb_array'")
         if int(num_envs) < 1:
@@ -41,14 +42,13 @@ class NBVVectorEnv(VectorEnv):
                                        curve=curve, timeout=timeout, retries=retries, server_args=server_args,
                                        num_envs=self.num_envs, vector=True)
         spec = self._connection.spec
-        self.single_observation_space = gym.spaces.Dict(
-            {k: space_from_spec(v) for k, v in sorted(spec["observation_space"].items())})
+        self.single_observation_space = observation_space_from_spec(spec["observation_space"], flatten_observations)
         self.single_action_space = space_from_spec(spec["action_space"])
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
 
     def _observation(self, tensors: Mapping[str, np.ndarray]) -> Dict[str, np.ndarray]:
-        return {key: tensors["obs/" + key] for key in self.single_observation_space.spaces}
+        return observation_from_tensors(self.single_observation_space, tensors, batch=self.num_envs)
 
     def _infos(self, infos: Sequence[Mapping[str, Any]]) -> Dict[str, Any]:
         vector_info: Dict[str, Any] = {}
