@@ -27,9 +27,9 @@ public enum JSON {
         case .bool(let b): out += b ? "true" : "false"
         case .int(let i): out += String(i)
         case .double(let d):
-            if !d.isFinite { out += "null" }
-            else if d == d.rounded(), abs(d) < 1e15 { out += String(d) }  // "3.0": stays a float in Python
-            else { out += "\(d)" }
+            // Swift's shortest round-trip form is valid JSON ("3.0", "1e-07"); whole numbers keep their
+            // ".0", so they stay floats in Python.
+            out += d.isFinite ? "\(d)" : "null"
         case .string(let s): writeString(s, to: &out)
         case .array(let items):
             out += "["

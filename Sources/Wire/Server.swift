@@ -1,3 +1,4 @@
+import CZeroMQ
 import Environment
 import Foundation
 
@@ -73,10 +74,10 @@ public final class Server: @unchecked Sendable {
         handler = ProtocolHandler(configuration: protocolConfiguration, factory: factory)
         socket = try ZMQSocket(context, .router)
         try socket.setOption(.maxMessageSize, protocolConfiguration.limits.hardMessageBytes)
-        try socket.setOption(ZMQ_SNDHWM_VALUE, Int32(10_000))
-        try socket.setOption(ZMQ_RCVHWM_VALUE, Int32(10_000))
+        try socket.setOption(ZMQ_SNDHWM, Int32(10_000))
+        try socket.setOption(ZMQ_RCVHWM, Int32(10_000))
         if let secret = configuration.curveSecretKey {
-            try socket.setOption(ZMQ_ZAP_DOMAIN_VALUE, string: "nbvgym")
+            try socket.setOption(ZMQ_ZAP_DOMAIN, string: "nbvgym")
             try socket.makeCurveServer(secretKey: secret)
         }
         zap?.start()
@@ -133,8 +134,3 @@ public final class Server: @unchecked Sendable {
         do { try socket.send(envelope + reply, dontWait: true) } catch { log("reply dropped: \(error)") }
     }
 }
-
-// libzmq option numbers (zmq.h) not imported as Int32 constants with these names.
-let ZMQ_SNDHWM_VALUE: Int32 = 23
-let ZMQ_RCVHWM_VALUE: Int32 = 24
-let ZMQ_ZAP_DOMAIN_VALUE: Int32 = 55
