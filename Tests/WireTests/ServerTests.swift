@@ -292,3 +292,33 @@ final class ServerTests: XCTestCase {
         }
     }
 }
+
+final class RemoteEnvironmentTests: XCTestCase {
+    func testRemoteEnvironmentKeepsTheContractAndMatchesInProcess() throws {
+        var configuration = Server.Configuration()
+        configuration.bind = "tcp://127.0.0.1:*"
+        let server = try Server(configuration: configuration, factory: ServerTests.toyFactory, log: { _ in })
+        let done = server.start()
+        defer { server.stop(); done.wait() }
+        let client = try WireClient(endpoint: server.endpoint, timeout: 5)
+        let remote = try RemoteEnvironment(client: client)
+        let local = ToyNBVEnvironment()
+        XCTAssertEqual(remote.observationSpace, local.observationSpace)
+        XCTAssertEqual(remote.actionSpace, local.actionSpace)
+        XCTAssertEqual(try remote.reset(seed: 9, options: ResetOptions()).observation, try local.reset(seed: 9, options: ResetOptions()).observation)
+        for k in 0..<5 {
+            let a: [Float] = [0.2, Float(k) * 0.1, -0.3]
+            let (r, l) = (try remote.step(action: a), try local.step(action: a))
+            XCTAssertEqual(r.reward, l.reward)
+            XCTAssertEqual(r.observation, l.observation)
+            XCTAssertEqual(r.info, l.info)
+        }
+        XCTAssertThrowsError(try remote.step(action: [.nan, 0, 0])) { XCTAssertEqual(($0 as? WireError)?.code, .badAction) }
+        XCTAssertNotNil(remote.renderLastView())
+    }
+
+    func testGoneServerIsReportedWithItsEndpoint() throws {
+        let client = try WireClient(endpoint: "tcp://127.0.0.1:9", timeout: 0.2, retries: 2)
+        XCTAssertThrowsError(try client.request("handshake")) { XCTAssertEqual(($0 as? EnvironmentError)?.field, "tcp://127.0.0.1:9") }
+    }
+}
