@@ -52,7 +52,7 @@ public enum WireBenchmark {
         defer { server.stop(); done.wait() }
         let client = try WireClient(endpoint: server.endpoint)
         var vectorMake = make; vectorMake.vectorSize = vectorSize
-        let remote = try RemoteEnvironment(client: client, make: vectorMake)
+        let remote = try RemoteEnvironment(client: client, make: vectorMake, vector: true)
         _ = try remote.resetAll(seed: 0)
         let remoteStart = ContinuousClock.now
         for _ in 0..<steps { _ = try remote.stepAll(actions: actions) }

@@ -72,12 +72,14 @@ public final class RemoteEnvironment: GymEnvironment {
     public let actionSpace: BoxSpace
     public let vectorSize: Int
 
-    public init(client: WireClient, make: MakeRequest = MakeRequest()) throws {
+    /// Makes a session; `vector` (default: vectorSize > 1) asks for a vector session, whose batched
+    /// `resetAll`/`stepAll` carry a leading member axis.
+    public init(client: WireClient, make: MakeRequest = MakeRequest(), vector: Bool? = nil) throws {
         self.client = client
         var fields: [String: InfoValue] = ["overrides": .object(make.overrides)]
         if let definition = make.definition { fields["definition"] = .string(definition) }
         if let inline = make.inlineDefinition { fields["definition"] = inline }
-        if make.vectorSize > 1 { fields["num_envs"] = .int(make.vectorSize); fields["vector"] = .bool(true) }
+        if vector ?? (make.vectorSize > 1) { fields["num_envs"] = .int(make.vectorSize); fields["vector"] = .bool(true) }
         let reply = try client.request("make", fields)
         guard case .string(let session)? = reply.header["session"], case .object(let spaces)? = reply.header["observation_space"],
               let action = reply.header["action_space"].flatMap(BoxSpace.init(info:))

@@ -6,7 +6,16 @@ import Environment
 import Wire
 
 struct NBVDev: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "nbv", subcommands: [Serve.self])
+    static let configuration = CommandConfiguration(commandName: "nbv", subcommands: [Serve.self, BenchWire.self])
+}
+
+struct BenchWire: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "bench-wire", abstract: "Temporary: WireBenchmark with the toy environment.")
+    @Option var vector = 8
+    @Option var steps = 2000
+    func run() throws {
+        print(try WireBenchmark.run(factory: { try makeEnvironmentForServer($0) }, vectorSize: vector, steps: steps, latencySteps: 2000))
+    }
 }
 
 func makeEnvironmentForServer(_ request: MakeRequest) throws -> GymEnvironment {
