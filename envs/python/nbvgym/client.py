@@ -59,7 +59,8 @@ def read_key(path: str, field: str) -> bytes:
 
 
 class Client:
-    """One connection to a server: request/reply with timeouts, reconnect and retry.
+    """One connection to a server: request/reply with timeouts, reconnect and retry. Not thread-safe
+    (like the zmq socket it owns): one client per thread; a forked child reconnects by itself.
 
     Args:
         endpoint: the server's ZeroMQ endpoint, e.g. ``tcp://127.0.0.1:5555``.
