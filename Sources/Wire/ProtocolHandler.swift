@@ -3,8 +3,12 @@ import Environment
 import Foundation
 
 /// The protocol, without sockets: turns one request (its frames) into one reply (frames). Holds the
-/// sessions, their reply caches and the idle reaper. Not thread-safe: the server calls it from one thread
-/// (vector members run in parallel inside a call). Never throws and never traps on client input.
+/// sessions, their reply caches and the idle reaper. Never throws and never traps on client input.
+///
+/// Threads: `handle` may run concurrently for requests of *different* sessions (the server does so for
+/// a batch of requests); requests of one session must be handled one at a time, in order. The session
+/// table and the caches are guarded by a lock; a session's environments and reply cache belong to the
+/// one thread handling that session's request.
 public final class ProtocolHandler {
     /// The protocol version this server speaks (docs/PROTOCOL.md). Every request carries it as `v`.
     public static let protocolVersion = 1
@@ -32,14 +36,19 @@ public final class ProtocolHandler {
     /// Replies of recent `make` requests by request id: a retried `make` gets the same session.
     var makeReplies: [String: [[UInt8]]] = [:]
     var makeOrder: [String] = []
-    var generator = SystemRandomNumberGenerator()
+    let lock = NSLock()
+
+    func locked<T>(_ body: () throws -> T) rethrows -> T {
+        lock.lock(); defer { lock.unlock() }
+        return try body()
+    }
 
     public init(configuration: Configuration, factory: @escaping EnvironmentFactory) {
         self.configuration = configuration
         self.factory = factory
     }
 
-    public var sessionCount: Int { sessions.count }
+    public var sessionCount: Int { locked { sessions.count } }
 
     // MARK: dispatch
 
@@ -84,7 +93,7 @@ public final class ProtocolHandler {
         case "handshake": return handshake(requestID: requestID)
         case "make": return try make(request, id: id, requestID: requestID)
         case "ping" where header["session"] == nil || header["session"] == .null:
-            return Self.okReply(["pong": .bool(true), "sessions": .int(sessions.count)], requestID: requestID)
+            return Self.okReply(["pong": .bool(true), "sessions": .int(sessionCount)], requestID: requestID)
         case "reset", "step", "render", "close", "ping":
             return try withSession(request, id: id, requestID: requestID) { session in
                 switch op {
@@ -94,7 +103,7 @@ public final class ProtocolHandler {
                 case "close":
                     remove(session, reason: "closed by the client")
                     return Self.okReply(["closed": .bool(true)], requestID: requestID)
-                default: return Self.okReply(["pong": .bool(true), "sessions": .int(sessions.count)], requestID: requestID)
+                default: return Self.okReply(["pong": .bool(true), "sessions": .int(sessionCount)], requestID: requestID)
                 }
             }
         default:
@@ -120,8 +129,8 @@ public final class ProtocolHandler {
         guard case .string(let sessionID)? = request.header["session"] else {
             throw WireError(.badHeader, field: "session", "expected the session id string returned by make")
         }
-        guard let session = sessions[sessionID] else {
-            if let entry = closed[sessionID] {
+        guard let session = locked({ sessions[sessionID] }) else {
+            if let entry = locked({ closed[sessionID] }) {
                 if let cached = entry.cachedReply, cached.requestID == id { return cached.frames }
                 throw WireError(.sessionClosed, field: "session", "session \(sessionID) was \(entry.reason); make a new one", fatal: true)
             }
@@ -138,15 +147,21 @@ public final class ProtocolHandler {
             remove(session, reason: "closed after an internal error")
             reply = Self.errorReply(WireError(.internal, field: "environment", "\(error); the session is closed", fatal: true), requestID: requestID)
         }
-        if sessions[sessionID] != nil {
-            session.cachedReply = (id, reply)
-        } else if closed[sessionID] != nil {
-            closed[sessionID]?.cachedReply = (id, reply)
+        locked {
+            if sessions[sessionID] != nil {
+                session.cachedReply = (id, reply)
+            } else if closed[sessionID] != nil {
+                closed[sessionID]?.cachedReply = (id, reply)
+            }
         }
         return reply
     }
 
     func remove(_ session: Session, reason: String) {
+        locked { removeLocked(session, reason: reason) }
+    }
+
+    func removeLocked(_ session: Session, reason: String) {
         sessions[session.id] = nil
         closed[session.id] = (reason, session.cachedReply)
         closedOrder.append(session.id)
@@ -158,16 +173,19 @@ public final class ProtocolHandler {
     public func reapIdleSessions(now: ContinuousClock.Instant = .now) -> [String] {
         guard configuration.idleTimeout > 0 else { return [] }
         let limit = Duration.milliseconds(Int64(configuration.idleTimeout * 1000))
-        let idle = sessions.values.filter { now - $0.lastActive > limit }.map(\.id).sorted()
-        for id in idle {
-            if let s = sessions[id] { remove(s, reason: "reaped after \(configuration.idleTimeout) s idle") }
+        // Called between batches (no request in flight), so lastActive is not being written.
+        return locked {
+            let idle = sessions.values.filter { now - $0.lastActive > limit }.map(\.id).sorted()
+            for id in idle {
+                if let s = sessions[id] { removeLocked(s, reason: "reaped after \(configuration.idleTimeout) s idle") }
+            }
+            return idle
         }
-        return idle
     }
 
     /// Closes every session (server shutdown).
     public func closeAll() {
-        for session in Array(sessions.values) { remove(session, reason: "closed by server shutdown") }
+        locked { for session in Array(sessions.values) { removeLocked(session, reason: "closed by server shutdown") } }
     }
 
     // MARK: operations
@@ -193,7 +211,7 @@ public final class ProtocolHandler {
         case .string(let nonce)? where nonce.utf8.count >= 8 && nonce.utf8.count <= 128: cacheKey = nonce + "/" + id
         default: throw WireError(.badHeader, field: "client", "expected a random client nonce string of 8 to 128 bytes")
         }
-        if let cacheKey, let cached = makeReplies[cacheKey] { return cached }
+        if let cacheKey, let cached = locked({ makeReplies[cacheKey] }) { return cached }
         var makeRequest = MakeRequest()
         switch header["definition"] {
         case nil, .null?: makeRequest.definition = configuration.defaultDefinition
@@ -220,7 +238,7 @@ public final class ProtocolHandler {
         guard isVector || makeRequest.vectorSize == 1 else {
             throw WireError(.badHeader, field: "num_envs", "expected 1 when vector is false")
         }
-        guard sessions.count < configuration.maxSessions else {
+        guard sessionCount < configuration.maxSessions else {
             throw WireError(.tooManySessions, field: "make", "the server holds its maximum of \(configuration.maxSessions) sessions; close one or wait for idle reaping")
         }
         var environments: [GymEnvironment] = []
@@ -239,21 +257,34 @@ public final class ProtocolHandler {
         for (i, env) in environments.enumerated() where env.observationSpace != first.observationSpace || env.actionSpace != first.actionSpace {
             throw WireError(.makeFailed, field: "num_envs", "vector member \(i) has different spaces than member 0")
         }
+        var generator = SystemRandomNumberGenerator()
         var idBytes = [UInt8](repeating: 0, count: 16)
         for i in idBytes.indices { idBytes[i] = UInt8.random(in: 0...255, using: &generator) }
         let sessionID = "s-" + idBytes.map { String(format: "%02x", $0) }.joined()
         let session = Session(id: sessionID, environments: environments, isVector: isVector)
-        sessions[sessionID] = session
+        // The factory ran unlocked (it may load meshes); the table may have filled meanwhile.
+        let added = locked { () -> Bool in
+            if let cacheKey, makeReplies[cacheKey] != nil { return false }
+            guard sessions.count < configuration.maxSessions else { return false }
+            sessions[sessionID] = session
+            return true
+        }
+        if !added {
+            if let cacheKey, let cached = locked({ makeReplies[cacheKey] }) { return cached }
+            throw WireError(.tooManySessions, field: "make", "the server holds its maximum of \(configuration.maxSessions) sessions; close one or wait for idle reaping")
+        }
         let reply = Self.okReply([
             "session": .string(sessionID), "num_envs": .int(session.count), "vector": .bool(isVector),
             "observation_space": .object(session.observationSpace.mapValues(\.info)),
             "action_space": session.actionSpace.info,
         ], requestID: requestID)
-        if let cacheKey {
-            makeReplies[cacheKey] = reply
-            makeOrder.append(cacheKey)
+        locked {
+            if let cacheKey {
+                makeReplies[cacheKey] = reply
+                makeOrder.append(cacheKey)
+            }
+            if makeOrder.count > 1024 { makeReplies[makeOrder.removeFirst()] = nil }
         }
-        if makeOrder.count > 1024 { makeReplies[makeOrder.removeFirst()] = nil }
         return reply
     }
 

@@ -4,8 +4,10 @@ import Foundation
 
 /// The NBVGym server: a ROUTER socket serving the protocol of `ProtocolHandler` to many clients at once.
 ///
-/// One thread owns the socket and the sessions and polls with a short timeout, so `stop()` (from any
-/// thread or a signal source) ends `run()` within ~100 ms; on the way out every session is closed.
+/// One thread owns the socket and polls with a short timeout, so `stop()` (from any thread or a signal
+/// source) ends `run()` within ~100 ms; on the way out every session is closed. Each wake-up drains up
+/// to 64 requests and runs those of different sessions in parallel over the cores (and a vector's
+/// members in parallel inside its request).
 /// Clients may be DEALER sockets (frames: header, tensors...) or REQ sockets (an empty delimiter first).
 public final class Server: @unchecked Sendable {
     public struct Configuration: Sendable {
@@ -93,13 +95,17 @@ public final class Server: @unchecked Sendable {
         var lastReap = ContinuousClock.now
         serve: while !stopFlag.isRaised {
             if socket.pollIn(timeoutMilliseconds: 100) {
-                for _ in 0..<256 {
+                var batch: [[[UInt8]]] = []
+                while batch.count < 64 {
                     let frames: [[UInt8]]?
                     do { frames = try socket.receive(dontWait: true) } catch {
                         log("receive failed: \(error)"); break serve
                     }
                     guard let frames else { break }
-                    serveOne(frames)
+                    batch.append(frames)
+                }
+                for reply in serve(batch) {
+                    do { try socket.send(reply, dontWait: true) } catch { log("reply dropped: \(error)") }
                 }
             }
             if ContinuousClock.now - lastReap > .milliseconds(250) {
@@ -124,13 +130,64 @@ public final class Server: @unchecked Sendable {
     /// Asks `run()` to return; safe from any thread.
     public func stop() { stopFlag.raise() }
 
-    /// Splits the routing envelope (identity, plus REQ's empty delimiter) from the request and answers it.
-    func serveOne(_ frames: [[UInt8]]) {
-        guard frames.count >= 1 else { return }
-        var envelopeCount = 1
-        if frames.count >= 2, frames[1].isEmpty { envelopeCount = 2 }
-        let envelope = Array(frames[0..<envelopeCount])
-        let reply = handler.handle(Array(frames[envelopeCount...]))
-        do { try socket.send(envelope + reply, dontWait: true) } catch { log("reply dropped: \(error)") }
+    /// Answers a batch of requests: requests of different sessions run in parallel over the cores,
+    /// requests of one session (and requests naming none, such as make) one at a time in arrival order.
+    /// Returns the replies, routing envelopes included, in the batch's order.
+    func serve(_ batch: [[[UInt8]]]) -> [[[UInt8]]] {
+        let requests = batch.map(Self.splitEnvelope)
+        var groups: [String: [Int]] = [:]
+        var order: [String] = []
+        for (index, request) in requests.enumerated() {
+            let key = Self.sessionKey(request.payload, limits: handler.configuration.limits)
+            if groups[key] == nil { order.append(key) }
+            groups[key, default: []].append(index)
+        }
+        let run = BatchRun(handler: handler, requests: requests, groups: order.map { groups[$0]! })
+        if run.groups.count == 1 {
+            run.perform(0)
+        } else {
+            DispatchQueue.concurrentPerform(iterations: run.groups.count) { run.perform($0) }
+        }
+        return run.replies
     }
+
+    /// Splits the routing envelope (identity, plus REQ's empty delimiter) from the request.
+    static func splitEnvelope(_ frames: [[UInt8]]) -> (envelope: [[UInt8]], payload: [[UInt8]]) {
+        var envelopeCount = min(1, frames.count)
+        if frames.count >= 2, frames[1].isEmpty { envelopeCount = 2 }
+        return (Array(frames[0..<envelopeCount]), Array(frames[envelopeCount...]))
+    }
+
+    /// The session a request names ("" when none or unreadable): the unit of ordering.
+    static func sessionKey(_ payload: [[UInt8]], limits: WireLimits) -> String {
+        guard let header = payload.first, header.count <= limits.maxHeaderBytes,
+              case .string(let session)? = (try? JSON.parse(header))?["session"] else { return "" }
+        return session
+    }
+}
+
+/// One batch in flight: group g's requests are handled in order by one thread; groups touch
+/// different sessions and write disjoint reply slots, so the batch is race-free by construction.
+final class BatchRun: @unchecked Sendable {
+    let handler: ProtocolHandler
+    let requests: [(envelope: [[UInt8]], payload: [[UInt8]])]
+    let groups: [[Int]]
+    private let slots: UnsafeMutableBufferPointer<[[UInt8]]>
+
+    init(handler: ProtocolHandler, requests: [(envelope: [[UInt8]], payload: [[UInt8]])], groups: [[Int]]) {
+        self.handler = handler; self.requests = requests; self.groups = groups
+        slots = .allocate(capacity: requests.count)
+        slots.initialize(repeating: [])
+    }
+
+    deinit { slots.deinitialize(); slots.deallocate() }
+
+    func perform(_ group: Int) {
+        for index in groups[group] {
+            let request = requests[index]
+            slots[index] = request.envelope + handler.handle(request.payload)
+        }
+    }
+
+    var replies: [[[UInt8]]] { Array(slots) }
 }

@@ -266,6 +266,28 @@ final class ServerTests: XCTestCase {
         XCTAssertEqual(problems, [])
     }
 
+    /// Pipelined requests arrive in one batch: those of one session run in order, others in parallel.
+    func testPipelinedRequestsOfOneSessionRunInOrder() throws {
+        try startServer()
+        let a = try client(), b = try client()
+        let sessions = [try make(a, ["overrides": .object(["budget": .int(100)])]), try make(b, ["overrides": .object(["budget": .int(100)])])]
+        for (c, s) in zip([a, b], sessions) { XCTAssertTrue(try c.call(["op": .string("reset"), "session": .string(s), "seed": .int(1)]).ok) }
+        for n in 0..<50 {
+            for (c, s) in zip([a, b], sessions) {
+                try c.socket.send(WireMessage(header: ["v": .int(1), "id": .int(1000 + n), "op": .string("step"), "session": .string(s)],
+                                              tensors: [action([0.5, 0.5, 0.5])]).encode())
+            }
+        }
+        for c in [a, b] {
+            for n in 0..<50 {
+                XCTAssertTrue(c.socket.pollIn(timeoutMilliseconds: 5000))
+                let reply = try WireMessage.decode(try XCTUnwrap(try c.socket.receive(dontWait: true)), limits: WireLimits())
+                XCTAssertEqual(reply.header["id"], .int(1000 + n))
+                XCTAssertEqual(reply.header["info"]?["step"], .int(n + 1))
+            }
+        }
+    }
+
     func testCurveAcceptsAllowedClientsAndRejectsOthers() throws {
         try XCTSkipUnless(ZMQContext.has("curve"), "libzmq without CURVE")
         let serverKeys = try CurveKeyPair.generate()
