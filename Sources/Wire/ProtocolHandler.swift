@@ -60,7 +60,9 @@ public final class ProtocolHandler {
             if let id = request.header["id"] { requestID = id }
             return try dispatch(request, requestID: &requestID)
         } catch let error as WireError {
-            if requestID == .null, let header = try? JSON.parse(frames.first ?? []), let id = header["id"] { requestID = id }
+            // Echo the id when the header is readable (and not itself the oversized part).
+            if requestID == .null, let first = frames.first, first.count <= configuration.limits.maxHeaderBytes,
+               let header = try? JSON.parse(first), let id = header["id"] { requestID = id }
             return Self.errorReply(error, requestID: requestID)
         } catch {
             return Self.errorReply(WireError(.internal, field: "server", "\(error)"), requestID: requestID)
