@@ -1,0 +1,103 @@
+import ArgumentParser
+import Dispatch
+import Environment
+import Foundation
+import Wire
+
+/// `nbv serve`: the environment over ZeroMQ (docs/PROTOCOL.md) for Python and any other client.
+struct Serve: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Serve NBVGym environments over ZeroMQ (protocol v1, docs/PROTOCOL.md).",
+        discussion: """
+        One ROUTER socket serves many clients and many sessions at once. A session holds one environment \
+        or a vector of them (`make` with num_envs); a vector's reset and step run in parallel on this \
+        machine's cores. Every bad request gets a structured error reply; no client input stops the server.
+        On start the server prints `listening on <endpoint>` (and its CURVE public key) to stdout.
+        SIGINT or SIGTERM closes every session and exits cleanly.
+
+        Examples:
+          nbv serve                                        # tcp://127.0.0.1:5555
+          nbv serve --bind tcp://127.0.0.1:* --env envs/procedural-v0.json
+          nbv serve --bind tcp://0.0.0.0:5555 --allow-remote \\
+                    --curve-secret-key keys/server.key_secret --allowed-clients keys/clients/
+        """)
+
+    @Option(help: ArgumentHelp("ZeroMQ endpoint to listen on. `*` as the port picks a free one (see the printed endpoint).",
+                               valueName: "endpoint"))
+    var bind = "tcp://127.0.0.1:5555"
+
+    @Flag(help: "Allow an endpoint beyond loopback (for example tcp://0.0.0.0:5555). Use with --curve-secret-key on shared networks.")
+    var allowRemote = false
+
+    @Option(help: ArgumentHelp("Environment definition used when a client's `make` names none: a name (procedural-v0) or a path (envs/procedural-v0.json).",
+                               valueName: "definition"))
+    var env: String?
+
+    @Option(help: "Most sessions held at once; `make` beyond it gets too_many_sessions.")
+    var maxSessions = 64
+
+    @Option(help: ArgumentHelp("Seconds a session may stay idle before it is closed and its environments freed (0 disables reaping).",
+                               valueName: "seconds"))
+    var idleTimeout: Double = 600
+
+    @Option(help: ArgumentHelp("Largest tensor frame accepted, in bytes; larger frames get frame_too_large.", valueName: "bytes"))
+    var maxFrameBytes = WireLimits().maxFrameBytes
+
+    @Option(help: "Largest vector of environments per session (`make` num_envs).")
+    var maxVectorSize = WireLimits().maxVectorSize
+
+    @Option(help: ArgumentHelp("Enable CURVE encryption with this server secret key: a file holding a 40-character Z85 key or a zmq certificate (`secret-key = \"...\"`, as zmq.auth.create_certificates writes).",
+                               valueName: "file"))
+    var curveSecretKey: String?
+
+    @Option(help: ArgumentHelp("With --curve-secret-key: only clients whose public key is in a file of this directory may connect (bare Z85 keys or `public-key = \"...\"` certificates; re-read at each connection). Without it any client that knows the server key may connect.",
+                               valueName: "dir"))
+    var allowedClients: String?
+
+    func validate() throws {
+        guard maxSessions >= 1 else { throw ValidationError("--max-sessions must be at least 1") }
+        guard idleTimeout >= 0, idleTimeout.isFinite else { throw ValidationError("--idle-timeout must be a non-negative number of seconds") }
+        guard maxFrameBytes >= 1024 else { throw ValidationError("--max-frame-bytes must be at least 1024") }
+        guard maxVectorSize >= 1 else { throw ValidationError("--max-vector-size must be at least 1") }
+        if allowedClients != nil && curveSecretKey == nil { throw ValidationError("--allowed-clients needs --curve-secret-key") }
+    }
+
+    func run() throws {
+        var configuration = Server.Configuration()
+        configuration.bind = bind
+        configuration.allowRemote = allowRemote
+        configuration.allowedClientsDirectory = allowedClients
+        if let curveSecretKey {
+            configuration.curveSecretKey = try CurveKeyFile.readKey(at: curveSecretKey, field: "secret-key")
+        }
+        configuration.protocolConfiguration.maxSessions = maxSessions
+        configuration.protocolConfiguration.idleTimeout = idleTimeout
+        configuration.protocolConfiguration.defaultDefinition = env
+        configuration.protocolConfiguration.limits.maxFrameBytes = maxFrameBytes
+        configuration.protocolConfiguration.limits.maxVectorSize = maxVectorSize
+
+        let server: Server
+        do {
+            server = try Server(configuration: configuration, factory: { try makeEnvironmentForServer($0) })
+        } catch let error as EnvironmentError {
+            throw ValidationError(error.description)
+        }
+        // Unbuffered, so that a parent process (the Python client's spawn) reads the endpoint at once.
+        var banner = "listening on \(server.endpoint)\n"
+        if let key = server.curvePublicKey { banner += "curve public key \(key.z85)\n" }
+        FileHandle.standardOutput.write(Data(banner.utf8))
+
+        // Signals only raise the stop flag; the serving loop notices within its 100 ms poll.
+        let signals = [SIGINT, SIGTERM].map { number -> DispatchSourceSignal in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { server.stop() }
+            source.resume()
+            return source
+        }
+        server.run()
+        signals.forEach { $0.cancel() }
+        FileHandle.standardError.write(Data("nbv serve: stopped\n".utf8))
+    }
+}
