@@ -18,6 +18,11 @@ import Geometry
 ///   the depth is at most ceil(log2(count / leafSize)) + 1 and a fixed 64-entry stack suffices;
 /// - a query is an iterative depth-first descent, nearer child first, far children on the stack; a subtree
 ///   is visited only if its box is closer than the best squared distance so far. No heap allocation per query.
+/// - batch queries are answered bottom-up from the previous query's answer: starting in the leaf that holds
+///   it, the search climbs towards the root, visiting each sibling subtree that is closer than the best so
+///   far, and stops as soon as the ball around the query with the best distance lies inside the current
+///   subtree's box (nothing outside can be closer). Consecutive queries that are neighbours (tree order,
+///   pixel order) then touch a few leaves instead of a root-to-leaf path.
 ///
 /// Queries on an empty index return +inf (and index -1). Coordinates must be finite; non-finite
 /// points never crash the build but give unspecified answers.
@@ -35,6 +40,10 @@ public struct NearestNeighborIndex: Sendable {
     }
 
     @usableFromInline let nodes: [Node]
+    /// `parents[node]`: the node's parent (-1 for the root).
+    @usableFromInline let parents: [Int32]
+    /// `leafOfSlot[slot]`: the leaf whose bucket holds the slot.
+    @usableFromInline let leafOfSlot: [Int32]
     /// Row-major [count, 3] coordinates in tree order.
     @usableFromInline let treePoints: [Float]
     /// `treeOrder[slot]` is the index, in the cloud the index was built from, of the point at `slot`.
@@ -56,7 +65,7 @@ public struct NearestNeighborIndex: Sendable {
         self.count = n
         self.leafSize = leafSize
         guard n > 0 else {
-            nodes = []; treePoints = []; treeOrder = []; lowerBound = .zero; upperBound = .zero
+            nodes = []; parents = []; leafOfSlot = []; treePoints = []; treeOrder = []; lowerBound = .zero; upperBound = .zero
             return
         }
         // Working copy: xyz plus the original index in w (as bits), so partitioning moves 16-byte records
@@ -83,7 +92,18 @@ public struct NearestNeighborIndex: Sendable {
                               nextFree: 1, parallelDepth: parallel && n >= 1 << 12 ? 1 : 0)
             }
         }
+        var parents = [Int32](repeating: -1, count: nodeCount)
+        var leafOfSlot = [Int32](repeating: 0, count: n)
+        for (i, node) in nodes.enumerated() {
+            if node.end < 0 {
+                parents[Int(node.first)] = Int32(i); parents[Int(node.first) + 1] = Int32(i)
+            } else {
+                for slot in Int(node.first)..<Int(node.end) { leafOfSlot[slot] = Int32(i) }
+            }
+        }
         self.nodes = nodes
+        self.parents = parents
+        self.leafOfSlot = leafOfSlot
         self.treePoints = [Float](unsafeUninitializedCapacity: 3 * n) { buffer, initialized in
             for i in 0..<n {
                 buffer[3 * i] = work[i].x; buffer[3 * i + 1] = work[i].y; buffer[3 * i + 2] = work[i].z
@@ -276,12 +296,13 @@ extension NearestNeighborIndex {
             let sink = BatchSink(queries: queries, distances: squaredDistances, slots: slots)
             forEachChunk(count: m, parallel: parallel) { range in
                 withUnsafeTemporaryAllocation(of: SearchStackEntry.self, capacity: searchStackCapacity) { stack in
-                    var hint: Int32 = -1
+                    var hint: Int32 = -1, previous = Float.infinity
                     for i in range {
                         let qx = sink.queries[3 * i], qy = sink.queries[3 * i + 1], qz = sink.queries[3 * i + 2]
                         var best = Float.infinity, slot: Int32 = -1
-                        if hint >= 0 { best = searcher.squaredDistance(qx, qy, qz, slot: hint); slot = hint }
-                        searcher.search(qx, qy, qz, best: &best, slot: &slot, stack: stack.baseAddress!)
+                        searcher.search(qx, qy, qz, best: &best, slot: &slot, near: hint, trustWithin: 4 * previous,
+                                        stack: stack.baseAddress!)
+                        previous = best
                         sink.distances[i] = best
                         sink.slots?[i] = slot
                         hint = slot
@@ -295,7 +316,12 @@ extension NearestNeighborIndex {
     @inline(__always) func withSearcher<R>(_ body: (Searcher) -> R) -> R {
         nodes.withUnsafeBufferPointer { nd in
             treePoints.withUnsafeBufferPointer { pts in
-                body(Searcher(nodes: nd.baseAddress, points: pts.baseAddress))
+                parents.withUnsafeBufferPointer { up in
+                    leafOfSlot.withUnsafeBufferPointer { leaves in
+                        body(Searcher(nodes: nd.baseAddress, points: pts.baseAddress, parents: up.baseAddress,
+                                      leafOfSlot: leaves.baseAddress))
+                    }
+                }
             }
         }
     }
@@ -320,6 +346,8 @@ struct SearchStackEntry {
 struct Searcher: @unchecked Sendable {
     let nodes: UnsafePointer<NearestNeighborIndex.Node>?
     let points: UnsafePointer<Float>?
+    let parents: UnsafePointer<Int32>?
+    let leafOfSlot: UnsafePointer<Int32>?
 
     @inline(__always) func squaredDistance(_ qx: Float, _ qy: Float, _ qz: Float, slot: Int32) -> Float {
         let p = points! + 3 * Int(slot)
@@ -347,9 +375,47 @@ struct Searcher: @unchecked Sendable {
     @inline(__always)
     func search(_ qx: Float, _ qy: Float, _ qz: Float, best: inout Float, slot: inout Int32,
                 stack: UnsafeMutablePointer<SearchStackEntry>) {
+        searchSubtree(0, qx, qy, qz, best: &best, slot: &slot, stack: stack)
+    }
+
+    /// `search`, started from tree slot `near` (a likely close point, -1 for none; used as the start only if
+    /// its squared distance is at most `trustWithin`) and climbing from its leaf: each ancestor's other child is searched if its box is closer than the best so far, and the
+    /// climb stops once the ball of radius sqrt(best) around the query lies inside the subtree's box,
+    ///     min_axis min(x - lower, upper - x) >= sqrt(best),
+    /// since every point outside that box is then at least that far.
+    @inline(__always)
+    func search(_ qx: Float, _ qy: Float, _ qz: Float, best: inout Float, slot: inout Int32, near: Int32,
+                trustWithin: Float, stack: UnsafeMutablePointer<SearchStackEntry>) {
+        guard near >= 0, let nodes, let parents, let leafOfSlot else {
+            return search(qx, qy, qz, best: &best, slot: &slot, stack: stack)
+        }
+        let h = squaredDistance(qx, qy, qz, slot: near)
+        if h < best { best = h; slot = near }
+        // A hint farther than `trustWithin` is only a bound: climbing from a far leaf would search the
+        // tree inside out, so such queries go top-down.
+        guard h <= trustWithin else { return searchSubtree(0, qx, qy, qz, best: &best, slot: &slot, stack: stack) }
+        var child = Int(leafOfSlot[Int(near)])
+        searchSubtree(child, qx, qy, qz, best: &best, slot: &slot, stack: stack)
+        while child != 0 {
+            let c = nodes[child]
+            let margin = min(min(min(qx - c.lowerX, c.upperX - qx), min(qy - c.lowerY, c.upperY - qy)),
+                             min(qz - c.lowerZ, c.upperZ - qz))
+            if margin > 0 && margin * margin >= best { return }
+            let parent = Int(parents[child])
+            let first = Int(nodes[parent].first)
+            let sibling = child == first ? first + 1 : first
+            searchSubtree(sibling, qx, qy, qz, best: &best, slot: &slot, stack: stack)
+            child = parent
+        }
+    }
+
+    /// The top-down search restricted to the subtree at `start`.
+    @inline(__always)
+    func searchSubtree(_ start: Int, _ qx: Float, _ qy: Float, _ qz: Float, best: inout Float, slot: inout Int32,
+                       stack: UnsafeMutablePointer<SearchStackEntry>) {
         guard let nodes, let points else { return }
-        if !(Self.boxDistance(nodes[0], qx, qy, qz) < best) { return }
-        var node = 0
+        if !(Self.boxDistance(nodes[start], qx, qy, qz) < best) { return }
+        var node = start
         var top = 0
         while true {
             let n = nodes[node]
