@@ -444,11 +444,14 @@ struct Searcher: @unchecked Sendable {
     }
 }
 
+/// Cores available to this process, read once.
+let activeCoreCount = ProcessInfo.processInfo.activeProcessorCount
+
 /// Contiguous chunks covering 0..<count: a few per core when `parallel` and the batch is large enough to
 /// pay for the dispatch, else the whole range as one chunk (none for count 0).
 func chunkRanges(count: Int, parallel: Bool, minimumChunk: Int = 1024) -> [Range<Int>] {
     guard count > 0 else { return [] }
-    let cores = ProcessInfo.processInfo.activeProcessorCount
+    let cores = activeCoreCount
     guard parallel, cores > 1, count >= 2 * minimumChunk else { return [0..<count] }
     // A few chunks per core even out uneven query costs.
     let chunks = min(4 * cores, count / minimumChunk)
