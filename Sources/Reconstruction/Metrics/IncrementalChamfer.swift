@@ -176,7 +176,7 @@ public struct IncrementalChamfer: Sendable {
                     runChunks(ranges.count) { c in
                         withUnsafeTemporaryAllocation(of: SearchStackEntry.self, capacity: searchStackCapacity) { stack in
                             var delta = SideSums()
-                            var hint: Int32 = -1, previous = Float.infinity
+                            var hint: Int32 = -1
                             for s in ranges[c] {
                                 let old = shared.best[s]
                                 let q = shared.truth + 3 * s
@@ -184,11 +184,9 @@ public struct IncrementalChamfer: Sendable {
                                 // The prune: no new point is closer than N's bounding box.
                                 if !(searcher.boundsDistance(qx, qy, qz) < old) { continue }
                                 var new = old, slot: Int32 = -1
-                                searcher.search(qx, qy, qz, best: &new, slot: &slot, near: hint, trustWithin: 4 * previous,
-                                                stack: stack.baseAddress!)
+                                searcher.search(qx, qy, qz, best: &new, slot: &slot, near: hint, stack: stack.baseAddress!)
                                 guard slot >= 0 else { continue }
                                 hint = slot
-                                previous = new
                                 let oldD = Double(old), newD = Double(new)
                                 if old == .infinity {
                                     delta.sumOfSquares += newD

@@ -296,13 +296,11 @@ extension NearestNeighborIndex {
             let sink = BatchSink(queries: queries, distances: squaredDistances, slots: slots)
             forEachChunk(count: m, parallel: parallel) { range in
                 withUnsafeTemporaryAllocation(of: SearchStackEntry.self, capacity: searchStackCapacity) { stack in
-                    var hint: Int32 = -1, previous = Float.infinity
+                    var hint: Int32 = -1
                     for i in range {
                         let qx = sink.queries[3 * i], qy = sink.queries[3 * i + 1], qz = sink.queries[3 * i + 2]
                         var best = Float.infinity, slot: Int32 = -1
-                        searcher.search(qx, qy, qz, best: &best, slot: &slot, near: hint, trustWithin: 4 * previous,
-                                        stack: stack.baseAddress!)
-                        previous = best
+                        searcher.search(qx, qy, qz, best: &best, slot: &slot, near: hint, stack: stack.baseAddress!)
                         sink.distances[i] = best
                         sink.slots?[i] = slot
                         hint = slot
@@ -378,23 +376,27 @@ struct Searcher: @unchecked Sendable {
         searchSubtree(0, qx, qy, qz, best: &best, slot: &slot, stack: stack)
     }
 
-    /// `search`, started from tree slot `near` (a likely close point, -1 for none; used as the start only if
-    /// its squared distance is at most `trustWithin`) and climbing from its leaf: each ancestor's other child is searched if its box is closer than the best so far, and the
+    /// `search`, started from tree slot `near` (a likely close point, -1 for none; a start only if it is
+    /// within two of its leaf's diagonals, else just a bound) and climbing from its leaf: each ancestor's other child is searched if its box is closer than the best so far, and the
     /// climb stops once the ball of radius sqrt(best) around the query lies inside the subtree's box,
     ///     min_axis min(x - lower, upper - x) >= sqrt(best),
     /// since every point outside that box is then at least that far.
     @inline(__always)
     func search(_ qx: Float, _ qy: Float, _ qz: Float, best: inout Float, slot: inout Int32, near: Int32,
-                trustWithin: Float, stack: UnsafeMutablePointer<SearchStackEntry>) {
+                stack: UnsafeMutablePointer<SearchStackEntry>) {
         guard near >= 0, let nodes, let parents, let leafOfSlot else {
             return search(qx, qy, qz, best: &best, slot: &slot, stack: stack)
         }
         let h = squaredDistance(qx, qy, qz, slot: near)
         if h < best { best = h; slot = near }
-        // A hint farther than `trustWithin` is only a bound: climbing from a far leaf would search the
+        // A hint more than two leaf diagonals away is only a bound: climbing from a far leaf would search the
         // tree inside out, so such queries go top-down.
-        guard h <= trustWithin else { return searchSubtree(0, qx, qy, qz, best: &best, slot: &slot, stack: stack) }
         var child = Int(leafOfSlot[Int(near)])
+        let leaf = nodes[child]
+        let ex = leaf.upperX - leaf.lowerX, ey = leaf.upperY - leaf.lowerY, ez = leaf.upperZ - leaf.lowerZ
+        guard h <= 4 * (ex * ex + ey * ey + ez * ez) else {
+            return searchSubtree(0, qx, qy, qz, best: &best, slot: &slot, stack: stack)
+        }
         searchSubtree(child, qx, qy, qz, best: &best, slot: &slot, stack: stack)
         while child != 0 {
             let c = nodes[child]
