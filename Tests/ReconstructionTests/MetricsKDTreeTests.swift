@@ -32,6 +32,32 @@ final class MetricsKDTreeTests: XCTestCase {
         }
     }
 
+    /// Queries in another tree's order take the bottom-up path (each starts from the previous answer).
+    func testTreeOrderQueriesMatchBruteForce() {
+        var rng = SeededGenerator(seed: 16)
+        let planar = PointCloud((0..<3000).map { _ in Vec3f(Float(rng.nextUnit()), Float(rng.nextUnit()), 0) })
+        let identical = PointCloud([Vec3f](repeating: Vec3f(0.1, 0.2, 0.3), count: 500))
+        let cases: [(PointCloud, PointCloud)] = [
+            (MetricsFixtures.sphere(4000, seed: 17, noise: 0), MetricsFixtures.sphere(6000, seed: 18, noise: 0.01)),
+            (MetricsFixtures.cube(3000, seed: 19), MetricsFixtures.cube(2500, seed: 20, scale: 2)),
+            (planar, MetricsFixtures.cube(3000, seed: 21)),
+            (identical, MetricsFixtures.cube(100, seed: 22)),
+            (MetricsFixtures.cube(100, seed: 23), identical),
+            (MetricsFixtures.cube(50, seed: 24), PointCloud()),
+            (PointCloud(), MetricsFixtures.cube(50, seed: 25)),
+        ]
+        for (k, (cloud, queries)) in cases.enumerated() {
+            let index = NearestNeighborIndex(cloud), queryIndex = NearestNeighborIndex(queries)
+            for parallel in [false, true] {
+                let distances = index.nearestSquaredDistances(ofPointsOf: queryIndex, parallel: parallel)
+                XCTAssertEqual(distances.count, queries.count)
+                for i in 0..<queries.count {
+                    XCTAssertEqual(distances[i], MetricsFixtures.bruteNearest(queries[i], in: cloud).squaredDistance, "case \(k) query \(i)")
+                }
+            }
+        }
+    }
+
     func testRandomCloudsOfSeveralSizes() {
         for (k, n) in [1, 2, 7, 10, 11, 33, 100, 1000, 5000].enumerated() {
             assertMatchesBruteForce(MetricsFixtures.cube(n, seed: UInt64(k)), queries: MetricsFixtures.cube(300, seed: 100 + UInt64(k), scale: 1.2))

@@ -68,8 +68,9 @@ public struct ChamferDistance: Sendable, Equatable {
 
     /// Reuses the ground truth's index; builds one on the reconstruction.
     public init(reconstruction: PointCloud, groundTruth: GroundTruth, options: ChamferOptions = ChamferOptions()) {
-        let toTruth = groundTruth.index.nearestSquaredDistances(of: reconstruction)
-        let toReconstruction = NearestNeighborIndex(reconstruction).nearestSquaredDistances(of: groundTruth.samples)
+        let reconstructionIndex = NearestNeighborIndex(reconstruction)
+        let toTruth = groundTruth.index.nearestSquaredDistances(ofPointsOf: reconstructionIndex)
+        let toReconstruction = reconstructionIndex.nearestSquaredDistances(ofPointsOf: groundTruth.index)
         accuracy = Self.term(toTruth, options)
         completeness = Self.term(toReconstruction, options)
     }

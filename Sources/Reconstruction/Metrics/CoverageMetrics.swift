@@ -25,7 +25,7 @@ func fractionWithin(_ squaredDistances: [Float], radius: Double) -> Double {
 /// surface that the reconstruction reaches. 0 when P is empty; 0 when Q is empty.
 public func coverage(of reconstruction: PointCloud, groundTruth: PointCloud,
                      eps: Double = MetricThresholds.coverage) -> Double {
-    fractionWithin(NearestNeighborIndex(reconstruction).nearestSquaredDistances(of: groundTruth), radius: eps)
+    fractionWithin(NearestNeighborIndex(reconstruction).nearestSquaredDistances(ofPointsOf: NearestNeighborIndex(groundTruth)), radius: eps)
 }
 
 /// F-score@tau, the harmonic mean of
@@ -52,8 +52,9 @@ public struct FScore: Sendable, Equatable {
     }
 
     public init(reconstruction: PointCloud, groundTruth: GroundTruth, tau: Double = MetricThresholds.fScore) {
-        self.init(reconstructionToTruth: groundTruth.index.nearestSquaredDistances(of: reconstruction),
-                  truthToReconstruction: NearestNeighborIndex(reconstruction).nearestSquaredDistances(of: groundTruth.samples),
+        let reconstructionIndex = NearestNeighborIndex(reconstruction)
+        self.init(reconstructionToTruth: groundTruth.index.nearestSquaredDistances(ofPointsOf: reconstructionIndex),
+                  truthToReconstruction: reconstructionIndex.nearestSquaredDistances(ofPointsOf: groundTruth.index),
                   tau: tau)
     }
 

@@ -23,6 +23,9 @@ public struct IncrementalChamfer: Sendable {
     public let coverageRadius: Double
     /// The tau of `fScore()`: see `MetricThresholds.fScore`.
     public let fScoreRadius: Double
+    /// Whether an update splits its queries over the cores (turn off when every core already runs its own
+    /// environment).
+    public var parallel: Bool
 
     /// b(q) = d(q, P)^2 for each ground-truth sample, in the ground-truth tree's slot order.
     var truthSquaredDistances: [Float]
@@ -45,8 +48,9 @@ public struct IncrementalChamfer: Sendable {
     }
 
     public init(groundTruth: GroundTruth, coverageRadius: Double = MetricThresholds.coverage,
-                fScoreRadius: Double = MetricThresholds.fScore) {
+                fScoreRadius: Double = MetricThresholds.fScore, parallel: Bool = true) {
         self.groundTruth = groundTruth
+        self.parallel = parallel
         self.coverageRadius = coverageRadius
         self.fScoreRadius = fScoreRadius
         truthSquaredDistances = [Float](repeating: .infinity, count: groundTruth.count)
@@ -66,13 +70,13 @@ public struct IncrementalChamfer: Sendable {
     /// Adds a view's points to P and updates every metric.
     public mutating func add(points: PointCloud) {
         guard !points.isEmpty else { return }
-        let distances = groundTruth.index.nearestSquaredDistances(of: points)
+        let newIndex = NearestNeighborIndex(points, parallel: parallel)
+        let distances = groundTruth.index.nearestSquaredDistances(ofPointsOf: newIndex, parallel: parallel)
         accuracy = accuracy + sums(of: distances)
         reconstructionSquaredDistances.append(contentsOf: distances)
-        let newIndex = NearestNeighborIndex(points)
         let radii = (coverageRadius, fScoreRadius)
         let delta = truthSquaredDistances.withUnsafeMutableBufferPointer { best in
-            Self.updateTruthSide(groundTruth.index, best: best.baseAddress!, against: newIndex, radii: radii, write: true)
+            Self.updateTruthSide(groundTruth.index, best: best.baseAddress!, against: newIndex, radii: radii, write: true, parallel: parallel)
         }
         completeness = completeness + delta
     }
@@ -82,12 +86,12 @@ public struct IncrementalChamfer: Sendable {
     /// views (greedy oracle).
     public func previewAdd(points: PointCloud, options: ChamferOptions = ChamferOptions()) -> Double {
         guard !points.isEmpty else { return chamfer(options) }
-        let added = sums(of: groundTruth.index.nearestSquaredDistances(of: points))
-        let newIndex = NearestNeighborIndex(points)
+        let newIndex = NearestNeighborIndex(points, parallel: parallel)
+        let added = sums(of: groundTruth.index.nearestSquaredDistances(ofPointsOf: newIndex, parallel: parallel))
         let radii = (coverageRadius, fScoreRadius)
         let delta = truthSquaredDistances.withUnsafeBufferPointer { best in
             Self.updateTruthSide(groundTruth.index, best: UnsafeMutablePointer(mutating: best.baseAddress!),
-                                 against: newIndex, radii: radii, write: false)
+                                 against: newIndex, radii: radii, write: false, parallel: parallel)
         }
         return Self.chamfer(accuracy: accuracy + added, pointCount: reconstructionCount + points.count,
                             completeness: completeness + delta, truthCount: groundTruth.count, options: options)
@@ -160,16 +164,15 @@ public struct IncrementalChamfer: Sendable {
     /// change of the Q side's sums and counts. Stores the new b only when `write` (else `best` is only read).
     static func updateTruthSide(_ truth: NearestNeighborIndex, best: UnsafeMutablePointer<Float>,
                                 against newPoints: NearestNeighborIndex, radii: (coverage: Double, fScore: Double),
-                                write: Bool) -> SideSums {
+                                write: Bool, parallel: Bool) -> SideSums {
         guard truth.count > 0, newPoints.count > 0 else { return SideSums() }
-        let ranges = chunkRanges(count: truth.count, parallel: true, minimumChunk: 2048)
+        let ranges = chunkRanges(count: truth.count, parallel: parallel, minimumChunk: 2048)
         var deltas = [SideSums](repeating: SideSums(), count: ranges.count)
         let coverage2 = radii.coverage * radii.coverage, fScore2 = radii.fScore * radii.fScore
         truth.treePoints.withUnsafeBufferPointer { truthPoints in
             newPoints.withSearcher { searcher in
                 deltas.withUnsafeMutableBufferPointer { out in
                     let shared = TruthUpdateBuffers(truth: truthPoints.baseAddress!, best: best, deltas: out.baseAddress!)
-                    let box = newPoints.nodes[0]
                     runChunks(ranges.count) { c in
                         withUnsafeTemporaryAllocation(of: SearchStackEntry.self, capacity: searchStackCapacity) { stack in
                             var delta = SideSums()
@@ -179,13 +182,9 @@ public struct IncrementalChamfer: Sendable {
                                 let q = shared.truth + 3 * s
                                 let qx = q[0], qy = q[1], qz = q[2]
                                 // The prune: no new point is closer than N's bounding box.
-                                if !(Searcher.boxDistance(box, qx, qy, qz) < old) { continue }
+                                if !(searcher.boundsDistance(qx, qy, qz) < old) { continue }
                                 var new = old, slot: Int32 = -1
-                                if hint >= 0 {
-                                    let h = searcher.squaredDistance(qx, qy, qz, slot: hint)
-                                    if h < new { new = h; slot = hint }
-                                }
-                                searcher.search(qx, qy, qz, best: &new, slot: &slot, stack: stack.baseAddress!)
+                                searcher.search(qx, qy, qz, best: &new, slot: &slot, near: hint, stack: stack.baseAddress!)
                                 guard slot >= 0 else { continue }
                                 hint = slot
                                 let oldD = Double(old), newD = Double(new)

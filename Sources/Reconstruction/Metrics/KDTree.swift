@@ -9,12 +9,20 @@ import Geometry
 /// Built once (O(n log n)) and never changed. Layout, chosen for the hot path:
 /// - the points are copied into one flat [count, 3] Float array in tree order, so a leaf's bucket is
 ///   contiguous (`treeOrder` maps a tree slot back to the index in the input cloud);
-/// - nodes live in one array; the two children of an inner node are adjacent, and every node keeps its
-///   axis-aligned bounding box, so a subtree is pruned by the exact squared distance to its box;
+/// - nodes live in one array; the two children of an inner node are adjacent, and every node keeps the
+///   exact bounding box of its points, so a subtree is pruned by the squared distance
+///   from the query to its box, sum_axis max(lower - x, 0, x - upper)^2. Exact boxes keep far queries
+///   cheap (the incremental reward queries points far from a new view), which per-axis split bounds
+///   (nanoflann's) do not;
 /// - a node is split on the widest axis of its box at the median (quickselect, nth_element style), so
 ///   the depth is at most ceil(log2(count / leafSize)) + 1 and a fixed 64-entry stack suffices;
-/// - a query is an iterative depth-first descent (nearer child first) with that stack on the call
-///   stack: no heap allocation per query.
+/// - a query is an iterative depth-first descent, nearer child first, far children on the stack; a subtree
+///   is visited only if its box is closer than the best squared distance so far. No heap allocation per query.
+/// - batch queries are answered bottom-up from the previous query's answer: starting in the leaf that holds
+///   it, the search climbs towards the root, visiting each sibling subtree that is closer than the best so
+///   far, and stops as soon as the ball around the query with the best distance lies inside the current
+///   subtree's box (nothing outside can be closer). Consecutive queries that are neighbours (tree order,
+///   pixel order) then touch a few leaves instead of a root-to-leaf path.
 ///
 /// Queries on an empty index return +inf (and index -1). Coordinates must be finite; non-finite
 /// points never crash the build but give unspecified answers.
@@ -23,15 +31,19 @@ public struct NearestNeighborIndex: Sendable {
     public static let defaultLeafSize = 10
 
     @usableFromInline struct Node: Sendable {
-        var lowerX, lowerY, lowerZ: Float
-        var upperX, upperY, upperZ: Float
-        /// The node's points are tree slots start..<end.
-        var start, end: Int32
-        /// Index of the left child (the right one follows it); -1 for a leaf.
-        var firstChild: Int32
+        /// Bounding box of the node's points.
+        var lowerX, lowerY, lowerZ, upperX, upperY, upperZ: Float
+        /// Inner node: index of the left child (the right one follows it). Leaf: its first tree slot.
+        var first: Int32
+        /// Leaf: one past its last tree slot. Inner node: -1.
+        var end: Int32
     }
 
     @usableFromInline let nodes: [Node]
+    /// `parents[node]`: the node's parent (-1 for the root).
+    @usableFromInline let parents: [Int32]
+    /// `leafOfSlot[slot]`: the leaf whose bucket holds the slot.
+    @usableFromInline let leafOfSlot: [Int32]
     /// Row-major [count, 3] coordinates in tree order.
     @usableFromInline let treePoints: [Float]
     /// `treeOrder[slot]` is the index, in the cloud the index was built from, of the point at `slot`.
@@ -39,18 +51,21 @@ public struct NearestNeighborIndex: Sendable {
     /// Number of indexed points.
     public let count: Int
     public let leafSize: Int
+    /// Axis-aligned bounds of all points (zero for the empty index).
+    public let lowerBound: Vec3f, upperBound: Vec3f
 
     public var isEmpty: Bool { count == 0 }
 
-    /// Indexes `cloud`; `leafSize` (>= 1) is the largest bucket a leaf holds.
-    public init(_ cloud: PointCloud, leafSize: Int = NearestNeighborIndex.defaultLeafSize) {
+    /// Indexes `cloud`; `leafSize` (>= 1) is the largest bucket a leaf holds. With `parallel`, the two
+    /// halves of a large cloud are built on two cores.
+    public init(_ cloud: PointCloud, leafSize: Int = NearestNeighborIndex.defaultLeafSize, parallel: Bool = true) {
         precondition(leafSize >= 1, "NearestNeighborIndex leafSize must be >= 1, got \(leafSize)")
         let n = cloud.count
         precondition(n < Int(Int32.max), "NearestNeighborIndex holds fewer than 2^31 points, got \(n)")
         self.count = n
         self.leafSize = leafSize
         guard n > 0 else {
-            nodes = []; treePoints = []; treeOrder = []
+            nodes = []; parents = []; leafOfSlot = []; treePoints = []; treeOrder = []; lowerBound = .zero; upperBound = .zero
             return
         }
         // Working copy: xyz plus the original index in w (as bits), so partitioning moves 16-byte records
@@ -63,18 +78,32 @@ public struct NearestNeighborIndex: Sendable {
             }
             initialized = n
         }
+        var lo = work[0], hi = work[0]
+        for v in work { lo.replace(with: v, where: v .< lo); hi.replace(with: v, where: v .> hi) }
+        lowerBound = Vec3f(lo.x, lo.y, lo.z); upperBound = Vec3f(hi.x, hi.y, hi.z)
         let nodeCount = Self.nodeCount(n, leafSize: leafSize)
-        var nodes = [Node](repeating: Node(lowerX: 0, lowerY: 0, lowerZ: 0, upperX: 0, upperY: 0, upperZ: 0,
-                                           start: 0, end: 0, firstChild: -1), count: nodeCount)
+        var nodes = [Node](repeating: Node(lowerX: 0, lowerY: 0, lowerZ: 0, upperX: 0, upperY: 0, upperZ: 0, first: 0, end: 0), count: nodeCount)
         work.withUnsafeMutableBufferPointer { w in
             nodes.withUnsafeMutableBufferPointer { nd in
                 let builder = Builder(points: w.baseAddress!, nodes: nd.baseAddress!, leafSize: leafSize)
                 // The shape of the tree depends only on the count, so the two halves below the root can be
                 // built at the same time into node ranges fixed in advance.
-                builder.build(node: 0, start: 0, end: n, nextFree: 1, parallelDepth: n >= 1 << 12 ? 1 : 0)
+                builder.build(node: 0, start: 0, end: n, lower: Vec3f(lo.x, lo.y, lo.z), upper: Vec3f(hi.x, hi.y, hi.z),
+                              nextFree: 1, parallelDepth: parallel && n >= 1 << 12 ? 1 : 0)
+            }
+        }
+        var parents = [Int32](repeating: -1, count: nodeCount)
+        var leafOfSlot = [Int32](repeating: 0, count: n)
+        for (i, node) in nodes.enumerated() {
+            if node.end < 0 {
+                parents[Int(node.first)] = Int32(i); parents[Int(node.first) + 1] = Int32(i)
+            } else {
+                for slot in Int(node.first)..<Int(node.end) { leafOfSlot[slot] = Int32(i) }
             }
         }
         self.nodes = nodes
+        self.parents = parents
+        self.leafOfSlot = leafOfSlot
         self.treePoints = [Float](unsafeUninitializedCapacity: 3 * n) { buffer, initialized in
             for i in 0..<n {
                 buffer[3 * i] = work[i].x; buffer[3 * i + 1] = work[i].y; buffer[3 * i + 2] = work[i].z
@@ -96,56 +125,87 @@ public struct NearestNeighborIndex: Sendable {
         let nodes: UnsafeMutablePointer<Node>
         let leafSize: Int
 
-        /// Builds the subtree over slots start..<end at `node`; its descendants go to nextFree onwards.
-        func build(node: Int, start: Int, end: Int, nextFree: Int, parallelDepth: Int) {
-            var lo = points[start], hi = points[start]
-            for i in (start + 1)..<max(start + 1, end) {
-                lo = pointwiseMin(lo, points[i]); hi = pointwiseMax(hi, points[i])
-            }
+        /// The coordinate `axis` of slot i.
+        @inline(__always) func key(_ i: Int, _ axis: Int) -> Float {
+            UnsafeMutableRawPointer(points + i).load(fromByteOffset: 4 * axis, as: Float.self)
+        }
+
+        /// Builds the subtree over slots start..<end, whose points lie in [lower, upper], at `node`; its
+        /// descendants go to nextFree onwards.
+        func build(node: Int, start: Int, end: Int, lower: Vec3f, upper: Vec3f, nextFree: Int, parallelDepth: Int) {
             let count = end - start
-            nodes[node] = Node(lowerX: lo.x, lowerY: lo.y, lowerZ: lo.z, upperX: hi.x, upperY: hi.y, upperZ: hi.z,
-                               start: Int32(start), end: Int32(end), firstChild: -1)
+            nodes[node] = Node(lowerX: lower.x, lowerY: lower.y, lowerZ: lower.z, upperX: upper.x, upperY: upper.y, upperZ: upper.z,
+                               first: Int32(start), end: Int32(end))
             guard count > leafSize else { return }
-            let extent = hi - lo
+            let extent = upper - lower
             let axis = extent.x >= extent.y ? (extent.x >= extent.z ? 0 : 2) : (extent.y >= extent.z ? 1 : 2)
             let middle = start + count / 2
             select(start: start, end: end, k: middle, axis: axis)
-            let left = nextFree, right = nextFree + 1
-            nodes[node].firstChild = Int32(left)
+            // Children's boxes: one scan of each half.
+            let (leftLower, leftUpper) = bounds(start, middle)
+            let (rightLower, rightUpper) = bounds(middle, end)
+            let left = nextFree
+            let (leftLow, leftHigh) = (Vec3f(leftLower.x, leftLower.y, leftLower.z), Vec3f(leftUpper.x, leftUpper.y, leftUpper.z))
+            let (rightLow, rightHigh) = (Vec3f(rightLower.x, rightLower.y, rightLower.z), Vec3f(rightUpper.x, rightUpper.y, rightUpper.z))
+            nodes[node].first = Int32(left)
+            nodes[node].end = -1
             let leftSize = NearestNeighborIndex.nodeCount(count / 2, leafSize: leafSize) - 1
             let leftFree = nextFree + 2, rightFree = leftFree + leftSize
+            let buildLeft: @Sendable () -> Void = {
+                build(node: left, start: start, end: middle, lower: leftLow, upper: leftHigh, nextFree: leftFree, parallelDepth: parallelDepth - 1)
+            }
+            let buildRight: @Sendable () -> Void = {
+                build(node: left + 1, start: middle, end: end, lower: rightLow, upper: rightHigh, nextFree: rightFree, parallelDepth: parallelDepth - 1)
+            }
             if parallelDepth > 0 {
-                DispatchQueue.concurrentPerform(iterations: 2) { half in
-                    if half == 0 {
-                        build(node: left, start: start, end: middle, nextFree: leftFree, parallelDepth: parallelDepth - 1)
-                    } else {
-                        build(node: right, start: middle, end: end, nextFree: rightFree, parallelDepth: parallelDepth - 1)
-                    }
-                }
+                DispatchQueue.concurrentPerform(iterations: 2) { half in if half == 0 { buildLeft() } else { buildRight() } }
             } else {
-                build(node: left, start: start, end: middle, nextFree: leftFree, parallelDepth: 0)
-                build(node: right, start: middle, end: end, nextFree: rightFree, parallelDepth: 0)
+                buildLeft(); buildRight()
             }
         }
 
-        /// Reorders slots start..<end so that slot k holds the point of rank k along `axis`, the ones before
-        /// it are <= and the ones after it >= (Hoare partitioning around a median of three).
-        func select(start: Int, end: Int, k: Int, axis: Int) {
-            var lo = start, hi = end - 1
-            while hi > lo {
-                let mid = lo + (hi - lo) / 2
-                if points[mid][axis] < points[lo][axis] { swap(mid, lo) }
-                if points[hi][axis] < points[lo][axis] { swap(hi, lo) }
-                if points[hi][axis] < points[mid][axis] { swap(hi, mid) }
-                let pivot = points[mid][axis]
-                var i = lo, j = hi
-                while i <= j {
-                    while i <= hi && points[i][axis] < pivot { i += 1 }
-                    while j >= lo && points[j][axis] > pivot { j -= 1 }
-                    if i <= j { swap(i, j); i += 1; j -= 1 }
-                }
-                if k <= j { hi = j } else if k >= i { lo = i } else { return }
+        /// Box of slots start..<end (non-empty); vector compare-and-blend rather than the generic element-wise min/max.
+        @inline(__always) func bounds(_ start: Int, _ end: Int) -> (SIMD4<Float>, SIMD4<Float>) {
+            var lower = points[start], upper = points[start]
+            for i in (start + 1)..<end {
+                let v = points[i]
+                lower.replace(with: v, where: v .< lower)
+                upper.replace(with: v, where: v .> upper)
             }
+            return (lower, upper)
+        }
+
+        /// Reorders slots start..<end so that slot k holds the point of rank k along `axis`, the ones before
+        /// it are <= and the ones after it >= (quickselect, nth_element style). The pivot is the median of
+        /// three keys; partitioning is branch-free (see `partition`), since on random keys a branch per
+        /// element mispredicts half the time.
+        func select(start: Int, end: Int, k: Int, axis: Int) {
+            var lo = start, hi = end
+            while hi - lo > 1 {
+                let a = key(lo, axis), b = key(lo + (hi - lo) / 2, axis), c = key(hi - 1, axis)
+                let pivot = max(min(a, b), min(max(a, b), c))
+                // [lo, less) < pivot <= [less, hi); then [less, notGreater) == pivot < [notGreater, hi).
+                let less = partition(lo, hi, axis) { $0 < pivot }
+                if k < less { hi = less; continue }
+                let notGreater = partition(less, hi, axis) { $0 <= pivot }
+                if k < notGreater { return }
+                lo = notGreater
+            }
+        }
+
+        /// Moves the slots of lo..<hi whose key satisfies `isFront` to the front, keeping the rest behind;
+        /// returns the first slot of the rest. Every element is swapped unconditionally and only the
+        /// front's end moves on the predicate (Lomuto's scheme without branches).
+        @inline(__always) func partition(_ lo: Int, _ hi: Int, _ axis: Int, _ isFront: (Float) -> Bool) -> Int {
+            var front = lo
+            for i in lo..<hi {
+                let v = points[i]
+                let goesFront = isFront(UnsafeMutableRawPointer(points + i).load(fromByteOffset: 4 * axis, as: Float.self))
+                points[i] = points[front]
+                points[front] = v
+                front &+= Int(unsafeBitCast(goesFront, to: UInt8.self))
+            }
+            return front
         }
 
         @inline(__always) func swap(_ a: Int, _ b: Int) {
@@ -205,6 +265,23 @@ extension NearestNeighborIndex {
         return (slots.map { $0 < 0 ? -1 : Int(treeOrder[Int($0)]) }, distances)
     }
 
+    /// Squared distance from each point indexed by `other` to its nearest point in this index, in `other`'s
+    /// input order. The queries run in `other`'s tree order, where neighbours are consecutive: each answer is
+    /// a tight starting bound for the next query and the visited nodes stay in cache.
+    public func nearestSquaredDistances(ofPointsOf other: NearestNeighborIndex, parallel: Bool = true) -> [Float] {
+        let m = other.count
+        var inTreeOrder = [Float](repeating: .infinity, count: m)
+        other.treePoints.withUnsafeBufferPointer { q in
+            inTreeOrder.withUnsafeMutableBufferPointer { d in
+                batchNearest(queries: q.baseAddress, count: m, parallel: parallel, squaredDistances: d.baseAddress!, slots: nil)
+            }
+        }
+        return [Float](unsafeUninitializedCapacity: m) { out, initialized in
+            for slot in 0..<m { out[Int(other.treeOrder[slot])] = inTreeOrder[slot] }
+            initialized = m
+        }
+    }
+
     /// The batch kernel: writes squared distances (and tree slots, if asked) for `count` queries stored as
     /// flat xyz. Each query starts from the previous answer as an upper bound (consecutive queries, like a
     /// depth image's pixels, are usually close), which prunes most of the descent.
@@ -223,8 +300,7 @@ extension NearestNeighborIndex {
                     for i in range {
                         let qx = sink.queries[3 * i], qy = sink.queries[3 * i + 1], qz = sink.queries[3 * i + 2]
                         var best = Float.infinity, slot: Int32 = -1
-                        if hint >= 0 { best = searcher.squaredDistance(qx, qy, qz, slot: hint); slot = hint }
-                        searcher.search(qx, qy, qz, best: &best, slot: &slot, stack: stack.baseAddress!)
+                        searcher.search(qx, qy, qz, best: &best, slot: &slot, near: hint, stack: stack.baseAddress!)
                         sink.distances[i] = best
                         sink.slots?[i] = slot
                         hint = slot
@@ -238,7 +314,12 @@ extension NearestNeighborIndex {
     @inline(__always) func withSearcher<R>(_ body: (Searcher) -> R) -> R {
         nodes.withUnsafeBufferPointer { nd in
             treePoints.withUnsafeBufferPointer { pts in
-                body(Searcher(nodes: nd.baseAddress, points: pts.baseAddress))
+                parents.withUnsafeBufferPointer { up in
+                    leafOfSlot.withUnsafeBufferPointer { leaves in
+                        body(Searcher(nodes: nd.baseAddress, points: pts.baseAddress, parents: up.baseAddress,
+                                      leafOfSlot: leaves.baseAddress))
+                    }
+                }
             }
         }
     }
@@ -253,6 +334,7 @@ struct BatchSink: @unchecked Sendable {
 
 let searchStackCapacity = 64
 
+/// A subtree still to visit and the squared distance from the query to its box.
 struct SearchStackEntry {
     var node: Int32
     var squaredDistance: Float
@@ -262,6 +344,8 @@ struct SearchStackEntry {
 struct Searcher: @unchecked Sendable {
     let nodes: UnsafePointer<NearestNeighborIndex.Node>?
     let points: UnsafePointer<Float>?
+    let parents: UnsafePointer<Int32>?
+    let leafOfSlot: UnsafePointer<Int32>?
 
     @inline(__always) func squaredDistance(_ qx: Float, _ qy: Float, _ qz: Float, slot: Int32) -> Float {
         let p = points! + 3 * Int(slot)
@@ -270,7 +354,7 @@ struct Searcher: @unchecked Sendable {
     }
 
     /// Squared distance from (qx, qy, qz) to the node's box (0 inside):
-    ///     sum_axis max(lower - q, 0, q - upper)^2
+    ///     sum_axis max(lower - x, 0, x - upper)^2
     @inline(__always) static func boxDistance(_ n: NearestNeighborIndex.Node, _ qx: Float, _ qy: Float, _ qz: Float) -> Float {
         let dx = max(max(n.lowerX - qx, qx - n.upperX), 0)
         let dy = max(max(n.lowerY - qy, qy - n.upperY), 0)
@@ -278,27 +362,75 @@ struct Searcher: @unchecked Sendable {
         return dx * dx + dy * dy + dz * dz
     }
 
+    /// Squared distance from (qx, qy, qz) to the box of all points: no point is closer (+inf when empty).
+    @inline(__always) func boundsDistance(_ qx: Float, _ qy: Float, _ qz: Float) -> Float {
+        guard let nodes else { return .infinity }
+        return Self.boxDistance(nodes[0], qx, qy, qz)
+    }
+
     /// Looks for a point strictly closer than `best` (squared); on success lowers `best` and sets `slot`
     /// to its tree slot. Subtrees whose box is not closer than the current best are skipped.
     @inline(__always)
     func search(_ qx: Float, _ qy: Float, _ qz: Float, best: inout Float, slot: inout Int32,
                 stack: UnsafeMutablePointer<SearchStackEntry>) {
+        searchSubtree(0, qx, qy, qz, best: &best, slot: &slot, stack: stack)
+    }
+
+    /// `search`, started from tree slot `near` (a likely close point, -1 for none; a start only if it is
+    /// within two of its leaf's diagonals, else just a bound) and climbing from its leaf: each ancestor's other child is searched if its box is closer than the best so far, and the
+    /// climb stops once the ball of radius sqrt(best) around the query lies inside the subtree's box,
+    ///     min_axis min(x - lower, upper - x) >= sqrt(best),
+    /// since every point outside that box is then at least that far.
+    @inline(__always)
+    func search(_ qx: Float, _ qy: Float, _ qz: Float, best: inout Float, slot: inout Int32, near: Int32,
+                stack: UnsafeMutablePointer<SearchStackEntry>) {
+        guard near >= 0, let nodes, let parents, let leafOfSlot else {
+            return search(qx, qy, qz, best: &best, slot: &slot, stack: stack)
+        }
+        let h = squaredDistance(qx, qy, qz, slot: near)
+        if h < best { best = h; slot = near }
+        // A hint more than two leaf diagonals away is only a bound: climbing from a far leaf would search the
+        // tree inside out, so such queries go top-down.
+        var child = Int(leafOfSlot[Int(near)])
+        let leaf = nodes[child]
+        let ex = leaf.upperX - leaf.lowerX, ey = leaf.upperY - leaf.lowerY, ez = leaf.upperZ - leaf.lowerZ
+        guard h <= 4 * (ex * ex + ey * ey + ez * ez) else {
+            return searchSubtree(0, qx, qy, qz, best: &best, slot: &slot, stack: stack)
+        }
+        searchSubtree(child, qx, qy, qz, best: &best, slot: &slot, stack: stack)
+        while child != 0 {
+            let c = nodes[child]
+            let margin = min(min(min(qx - c.lowerX, c.upperX - qx), min(qy - c.lowerY, c.upperY - qy)),
+                             min(qz - c.lowerZ, c.upperZ - qz))
+            if margin > 0 && margin * margin >= best { return }
+            let parent = Int(parents[child])
+            let first = Int(nodes[parent].first)
+            let sibling = child == first ? first + 1 : first
+            searchSubtree(sibling, qx, qy, qz, best: &best, slot: &slot, stack: stack)
+            child = parent
+        }
+    }
+
+    /// The top-down search restricted to the subtree at `start`.
+    @inline(__always)
+    func searchSubtree(_ start: Int, _ qx: Float, _ qy: Float, _ qz: Float, best: inout Float, slot: inout Int32,
+                       stack: UnsafeMutablePointer<SearchStackEntry>) {
         guard let nodes, let points else { return }
-        var node = 0
-        if !(Self.boxDistance(nodes[0], qx, qy, qz) < best) { return }
+        if !(Self.boxDistance(nodes[start], qx, qy, qz) < best) { return }
+        var node = start
         var top = 0
         while true {
             let n = nodes[node]
-            if n.firstChild < 0 {
-                var p = points + 3 * Int(n.start)
-                for s in n.start..<n.end {
+            if n.end >= 0 {
+                var p = points + 3 * Int(n.first)
+                for s in n.first..<n.end {
                     let dx = qx - p[0], dy = qy - p[1], dz = qz - p[2]
                     let d = dx * dx + dy * dy + dz * dz
                     if d < best { best = d; slot = s }
                     p += 3
                 }
             } else {
-                let a = Int(n.firstChild), b = a + 1
+                let a = Int(n.first), b = a + 1
                 let da = Self.boxDistance(nodes[a], qx, qy, qz), db = Self.boxDistance(nodes[b], qx, qy, qz)
                 let (near, nearDistance, far, farDistance) = da <= db ? (a, da, b, db) : (b, db, a, da)
                 if farDistance < best { stack[top] = SearchStackEntry(node: Int32(far), squaredDistance: farDistance); top += 1 }
@@ -307,19 +439,21 @@ struct Searcher: @unchecked Sendable {
             var resumed = false
             while top > 0 {
                 top -= 1
-                let e = stack[top]
-                if e.squaredDistance < best { node = Int(e.node); resumed = true; break }
+                if stack[top].squaredDistance < best { node = Int(stack[top].node); resumed = true; break }
             }
             if !resumed { return }
         }
     }
 }
 
+/// Cores available to this process, read once.
+let activeCoreCount = ProcessInfo.processInfo.activeProcessorCount
+
 /// Contiguous chunks covering 0..<count: a few per core when `parallel` and the batch is large enough to
 /// pay for the dispatch, else the whole range as one chunk (none for count 0).
 func chunkRanges(count: Int, parallel: Bool, minimumChunk: Int = 1024) -> [Range<Int>] {
     guard count > 0 else { return [] }
-    let cores = ProcessInfo.processInfo.activeProcessorCount
+    let cores = activeCoreCount
     guard parallel, cores > 1, count >= 2 * minimumChunk else { return [0..<count] }
     // A few chunks per core even out uneven query costs.
     let chunks = min(4 * cores, count / minimumChunk)

@@ -1,0 +1,127 @@
+#!/usr/bin/env python3
+"""Reference peer for NBVGym's metrics (Sources/Reconstruction/Metrics), computed with scipy's cKDTree.
+
+Clouds are raw little-endian float32 files, row-major [n, 3] (the layout of PointCloud.coordinates).
+
+    chamfer_peer.py P.bin Q.bin [--eps E] [--tau T]
+        prints JSON: the Chamfer distance CD(P, Q) for every reduction/norm, its two sides,
+        coverage@eps of Q by P, and precision / recall / F-score at tau.
+
+    chamfer_peer.py --bench [P.bin Q.bin] [--repeat N]
+        times cKDTree build + query in both directions (what one Chamfer evaluation costs), with
+        workers=-1 and workers=1, and Open3D's compute_point_cloud_distance both ways if open3d
+        imports; without files, uses 50k vs 20k noisy unit-sphere points. Prints JSON (seconds, median).
+
+Exit status 2 with a message on stderr when numpy or scipy is missing.
+"""
+import argparse
+import json
+import math
+import sys
+import time
+
+try:
+    import numpy as np
+    from scipy.spatial import cKDTree
+except ImportError as error:  # the Swift test reports this verbatim
+    print(f"chamfer_peer.py needs numpy and scipy: {error}", file=sys.stderr)
+    sys.exit(2)
+
+
+def load(path):
+    data = np.fromfile(path, dtype="<f4")
+    if data.size % 3:
+        sys.exit(f"{path}: {data.size} float32 values, expected a multiple of 3 ([n, 3])")
+    return data.reshape(-1, 3)
+
+
+def squared_nearest(a, b, workers=-1):
+    """min_{y in b} |x - y|^2 for every x in a (float64)."""
+    if len(b) == 0:
+        return np.full(len(a), np.inf)
+    d, _ = cKDTree(b).query(a, k=1, workers=workers)
+    return np.asarray(d, dtype=np.float64) ** 2
+
+
+def metrics(p, q, eps, tau):
+    dp = squared_nearest(p, q)  # P -> Q
+    dq = squared_nearest(q, p)  # Q -> P
+    out = {"count_p": len(p), "count_q": len(q), "eps": eps, "tau": tau, "chamfer": {}, "accuracy": {}, "completeness": {}}
+    for reduction in ("mean", "sum"):
+        for norm in ("squared", "l1"):
+            key = f"{reduction}/{norm}"
+            if len(p) == 0 or len(q) == 0:
+                a = c = math.inf
+            else:
+                tp = dp if norm == "squared" else np.sqrt(dp)
+                tq = dq if norm == "squared" else np.sqrt(dq)
+                a = float(tp.mean() if reduction == "mean" else tp.sum())
+                c = float(tq.mean() if reduction == "mean" else tq.sum())
+            out["accuracy"][key], out["completeness"][key], out["chamfer"][key] = a, c, a + c
+    out["coverage"] = float(np.mean(np.sqrt(dq) <= eps)) if len(q) else 0.0
+    precision = float(np.mean(np.sqrt(dp) <= tau)) if len(p) else 0.0
+    recall = float(np.mean(np.sqrt(dq) <= tau)) if len(q) else 0.0
+    out["precision"], out["recall"] = precision, recall
+    out["fscore"] = 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
+    # JSON has no infinity: write it as a string the Swift side parses.
+    return json.loads(json.dumps(out).replace("Infinity", '"inf"'))
+
+
+def sphere(n, seed, noise=0.005):
+    rng = np.random.default_rng(seed)
+    v = rng.normal(size=(n, 3))
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    return (v * (1 + noise * rng.normal(size=(n, 1)))).astype(np.float32)
+
+
+def median_time(fn, repeat):
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def bench(p, q, repeat):
+    def scipy_chamfer(workers):
+        return lambda: (cKDTree(q).query(p, k=1, workers=workers), cKDTree(p).query(q, k=1, workers=workers))
+
+    out = {"count_p": len(p), "count_q": len(q), "repeat": repeat,
+           "scipy_version": __import__("scipy").__version__,
+           "scipy_workers_all_s": median_time(scipy_chamfer(-1), repeat),
+           "scipy_workers_1_s": median_time(scipy_chamfer(1), repeat)}
+    try:
+        import open3d as o3d
+        pp = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(p.astype(np.float64)))
+        qq = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(q.astype(np.float64)))
+        out["open3d_version"] = o3d.__version__
+        out["open3d_s"] = median_time(lambda: (pp.compute_point_cloud_distance(qq), qq.compute_point_cloud_distance(pp)), repeat)
+    except Exception as error:  # open3d is optional
+        out["open3d_unavailable"] = f"{type(error).__name__}: {error}"
+    return out
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("p", nargs="?", help="reconstruction P, float32 [n, 3]")
+    parser.add_argument("q", nargs="?", help="ground truth Q, float32 [m, 3]")
+    parser.add_argument("--eps", type=float, default=math.sqrt(5e-5), help="coverage radius (default sqrt(5e-5))")
+    parser.add_argument("--tau", type=float, default=0.01, help="F-score radius (default 0.01)")
+    parser.add_argument("--bench", action="store_true", help="time cKDTree (and Open3D) instead")
+    parser.add_argument("--repeat", type=int, default=7, help="timing repetitions (median reported)")
+    args = parser.parse_args()
+    if args.bench:
+        if args.p and args.q:
+            p, q = load(args.p), load(args.q)
+        else:
+            p, q = sphere(50_000, 1), sphere(20_000, 2)
+        print(json.dumps(bench(p, q, args.repeat)))
+        return
+    if not (args.p and args.q):
+        parser.error("two cloud files P and Q are required (or --bench)")
+    print(json.dumps(metrics(load(args.p), load(args.q), args.eps, args.tau)))
+
+
+if __name__ == "__main__":
+    main()
