@@ -49,7 +49,7 @@ struct Bench: ParsableCommand {
 
     func run() throws {
         let loaded: TriangleMesh
-        do { loaded = try loadMesh(path: mesh) } catch { throw ValidationError("--mesh: \(error)") }
+        do { loaded = try loadMesh(path: mesh) } catch { throw CommandError("--mesh: \(error)") }
         let cores = ProcessInfo.processInfo.activeProcessorCount
         var figures: [String: Any] = ["mesh": mesh, "triangles": loaded.triangleCount, "cores": cores]
         if let export { try FileManager.default.createDirectory(atPath: export, withIntermediateDirectories: true) }

@@ -22,7 +22,7 @@ struct EnvironmentOptions: ParsableArguments {
         var all = overrides + extra
         if let meshes { all.insert("meshes.source=\"\(meshes)\"", at: 0) }
         do { return try EnvironmentDefinition.load(path: resolveDefinitionPath(env), overrides: all) } catch let e as EnvironmentError {
-            throw ValidationError("\(e)")
+            throw CommandError("\(e)")
         }
     }
 }

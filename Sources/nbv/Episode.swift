@@ -21,12 +21,17 @@ struct Episode: ParsableCommand {
     @Option(help: "Candidates of the greedy oracle.") var oracleCandidates: Int = 16
     @Option(help: ArgumentHelp("Folder for cloud.ply and ground_truth.ply.", valueName: "DIR")) var out: String?
 
+    func validate() throws {
+        guard baselinePolicy(named: policy) != nil else {
+            throw ValidationError("--policy: expected random, uniform or oracle, got \"\(policy)\"")
+        }
+        guard oracleCandidates >= 1 else { throw ValidationError("--oracle-candidates: expected >= 1, got \(oracleCandidates)") }
+    }
+
     func run() throws {
         let definition = try environment.definition()
         let env = try makeEnvironment(definition)
-        guard let chosen = baselinePolicy(named: policy, oracleCandidates: oracleCandidates) else {
-            throw ValidationError("--policy: expected random, uniform or oracle, got \"\(policy)\"")
-        }
+        let chosen = baselinePolicy(named: policy, oracleCandidates: oracleCandidates)!
         chosen.beginEpisode(seed: seed)
         var (observation, info) = try env.reset(seed: seed, options: ResetOptions(initialViews: initialViews, mesh: mesh))
         print("mesh \(info["mesh"]?.stringValue ?? "?")  definition \(definition.name)  policy \(chosen.name)  seed \(seed)")
@@ -61,6 +66,6 @@ struct Episode: ParsableCommand {
 /// Builds the environment, turning definition errors into usage errors that name the key.
 func makeEnvironment(_ definition: EnvironmentDefinition, seed: UInt64 = 0) throws -> NBVEnvironment {
     do { return try NBVEnvironment(definition: definition, seed: seed) } catch let e as EnvironmentError {
-        throw ValidationError("\(e)")
+        throw CommandError("\(e)")
     }
 }

@@ -35,3 +35,10 @@ final class Progress {
 
 /// Prints to standard error.
 func note(_ text: String) { FileHandle.standardError.write(Data((text + "\n").utf8)) }
+
+/// A failure while running a command (a bad file, a definition error found at run time): printed as
+/// "Error: <message>" with exit status 1 and no usage text, unlike `ValidationError` (bad options).
+struct CommandError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}

@@ -40,11 +40,14 @@ struct Render: ParsableCommand {
 
     func run() throws {
         let loaded: TriangleMesh
-        do { loaded = try loadMesh(path: mesh, options: MeshLoadOptions(normalize: !metric)) } catch { throw ValidationError("\(error)") }
+        do { loaded = try loadMesh(path: mesh, options: MeshLoadOptions(normalize: !metric)) } catch { throw CommandError("\(error)") }
         let renderable = RenderableMesh(loaded)
         let intrinsics = Intrinsics(width: width, height: height, horizontalFOVDegrees: fov)
         let shell = CameraShell(minRadius: radius, maxRadius: radius, minElevationDegrees: minElevation, maxElevationDegrees: maxElevation)
         if let problem = shell.validationError { throw ValidationError(problem) }
+        do { try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true) } catch {
+            throw CommandError("--out: cannot create folder \(out): \(error.localizedDescription)")
+        }
         let cameras = shell.fibonacciPositions(count: views).map { Camera(intrinsics: intrinsics, pose: lookAtPose(eye: $0)) }
         let progress = Progress("render", total: views)
         let renderer = Renderer()
