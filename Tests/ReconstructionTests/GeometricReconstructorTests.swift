@@ -53,18 +53,20 @@ final class GeometricReconstructorTests: XCTestCase {
         let r = try backbone.reconstruct(inputs)
         var rng = SeededGenerator(seed: 9)
         let weights = r.views.map { v in (0..<v.points.coordinates.count).map { _ in Float(rng.nextGaussian()) } }
+        // The loss through reconstructView, which `reconstruct` runs per view after validating the inputs;
+        // validation would refuse the perturbed (no longer exactly rotation) matrices of a large step.
         func loss(_ views: [ReconstructionInput]) throws -> Double {
-            let out = try backbone.reconstruct(views)
             var total = 0.0
-            for (v, o) in out.views.enumerated() {
+            for (v, input) in views.enumerated() {
+                let o = backbone.reconstructView(input, index: v, reference: views[0].pose!).view
                 for i in 0..<o.points.coordinates.count { total += Double(weights[v][i]) * Double(o.points.coordinates[i]) }
             }
             return total
         }
         let cot = try backbone.poseVJP(inputs: inputs, reconstruction: r, pointCotangents: weights, viewIndex: viewIndex)
         // L is at most quadratic in the pose entries (R_0^T ... R_0 for view 0), so central differences are
-        // exact but for float32 rounding of the points; h stays small enough for the det(R) = 1 check.
-        let h = 5e-4
+        // exact but for float32 rounding of the points, which a large step keeps small.
+        let h = 1e-2
         for row in 0..<3 {
             for col in 0..<4 {
                 var plus = inputs, minus = inputs
@@ -77,7 +79,7 @@ final class GeometricReconstructorTests: XCTestCase {
                 }
                 let fd = (try loss(plus) - loss(minus)) / (2 * h)
                 let analytic = col < 3 ? cot.rotation[row, col] : cot.translation[row]
-                XCTAssertEqual(analytic, fd, accuracy: 2e-3 * max(1, abs(fd)), "view \(viewIndex) entry (\(row), \(col))")
+                XCTAssertEqual(analytic, fd, accuracy: 1e-3 * max(1, abs(fd)), "view \(viewIndex) entry (\(row), \(col))")
             }
         }
     }
