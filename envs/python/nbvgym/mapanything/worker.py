@@ -89,6 +89,8 @@ class MapAnythingWorker:
         self.amp_dtype = self._amp_dtype()
         self.token_width = 0
         self.requests = 0
+        #: What the last request asked for (op and view count), for the log.
+        self.last_request = ""
 
     def _amp_dtype(self):
         torch = self.torch
@@ -109,6 +111,7 @@ class MapAnythingWorker:
     def handle(self, frames: List[bytes]) -> List[bytes]:
         """One request's frames -> the reply's frames (never raises)."""
         request_id = None
+        self.last_request = "unreadable request"
         try:
             try:
                 header, tensors = protocol.decode(frames)
@@ -118,6 +121,7 @@ class MapAnythingWorker:
             except TypeError as error:
                 raise WorkerError("bad_tensor", "tensors", f"expected {{name, dtype, shape}} descriptors: {error}") from None
             request_id = header.get("id")
+            self.last_request = f"{header.get('op')}" + (f" ({tensors['rgb'].shape[0]} views)" if "rgb" in tensors and tensors["rgb"].ndim == 4 else "")
             if header.get("v") != protocol.PROTOCOL_VERSION:
                 raise WorkerError("unsupported_version", "v", f"expected {protocol.PROTOCOL_VERSION}, got {header.get('v')!r}")
             op = header.get("op")
@@ -360,7 +364,7 @@ def serve(worker: MapAnythingWorker, bind: str, stop: Optional[threading.Event] 
             reply = worker.handle(body)
             socket.send_multipart(envelope + reply)
             header = json.loads(reply[0])
-            print(f"[mapanything-worker] request {worker.requests}: {'ok' if header.get('ok') else header['error']['code']} "
+            print(f"[mapanything-worker] {worker.last_request}: {'ok' if header.get('ok') else header['error']['code']} "
                   f"in {time.perf_counter() - started:.3f} s", file=sys.stderr, flush=True)
     finally:
         socket.close(0)
