@@ -19,4 +19,6 @@ struct NBV: ParsableCommand {
           nbv bench --json out/bench.json
         """,
         subcommands: NBV.allSubcommands)
+
+    static func main() { registerBackbones(); main(nil) }
 }
