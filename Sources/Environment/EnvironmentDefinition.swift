@@ -109,20 +109,22 @@ public struct EnvironmentDefinition: Sendable {
                             maxRadius: try t.double("camera.max_radius", default: shell.maxRadius),
                             minElevationDegrees: try t.double("camera.min_elevation", default: shell.minElevationDegrees),
                             maxElevationDegrees: try t.double("camera.max_elevation", default: shell.maxElevationDegrees))
+        // Both backbones' keys are read whatever the type, so `--set backbone.type=...` can switch a
+        // definition's backbone; only the chosen type's keys are used.
         let kind = try t.choice("backbone.type", default: "geometric", among: ["geometric", "mapanything"])
+        var o = GeometricBackboneOptions()
+        o.depthNoise = try t.double("backbone.depth_noise", default: o.depthNoise)
+        o.depthKeepFraction = try t.double("backbone.depth_keep_fraction", default: o.depthKeepFraction)
+        o.poseNoiseDegrees = try t.double("backbone.pose_noise_degrees", default: o.poseNoiseDegrees)
+        o.poseNoiseTranslation = try t.double("backbone.pose_noise_translation", default: o.poseNoiseTranslation)
+        o.patchSize = try t.int("backbone.patch_size", default: o.patchSize)
+        o.tokenWidth = try t.int("backbone.token_width", default: o.tokenWidth)
+        let endpoint = try t.string("backbone.endpoint", default: "tcp://127.0.0.1:5570")
+        let timeout = try t.double("backbone.timeout", default: 60)
         if kind == "geometric" {
-            var o = GeometricBackboneOptions()
-            o.depthNoise = try t.double("backbone.depth_noise", default: o.depthNoise)
-            o.depthKeepFraction = try t.double("backbone.depth_keep_fraction", default: o.depthKeepFraction)
-            o.poseNoiseDegrees = try t.double("backbone.pose_noise_degrees", default: o.poseNoiseDegrees)
-            o.poseNoiseTranslation = try t.double("backbone.pose_noise_translation", default: o.poseNoiseTranslation)
-            o.patchSize = try t.int("backbone.patch_size", default: o.patchSize)
-            o.tokenWidth = try t.int("backbone.token_width", default: o.tokenWidth)
             if let problem = o.validationError { throw EnvironmentError(field: "backbone", problem) }
             backbone = .geometric(o)
         } else {
-            let endpoint = try t.string("backbone.endpoint", default: "tcp://127.0.0.1:5570")
-            let timeout = try t.double("backbone.timeout", default: 60)
             guard timeout > 0 else { throw EnvironmentError(field: "backbone.timeout", "expected seconds > 0, got \(timeout)") }
             backbone = .mapAnything(endpoint: endpoint, timeoutSeconds: timeout)
         }

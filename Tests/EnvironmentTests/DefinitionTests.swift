@@ -31,6 +31,14 @@ final class DefinitionTests: XCTestCase {
         XCTAssertEqual(o.depthNoise, 0.02)
     }
 
+    func testBackboneTypeCanBeSwitchedByOverride() throws {
+        let d = try EnvironmentDefinition.load(path: repoRoot + "/envs/procedural-v0.json", overrides: [
+            "backbone.type=mapanything", "backbone.endpoint=tcp://127.0.0.1:6000", "backbone.timeout=5"])
+        XCTAssertEqual(d.backbone, .mapAnything(endpoint: "tcp://127.0.0.1:6000", timeoutSeconds: 5))
+        assertRejects(["backbone.type=mapanything", "backbone.timeout=0"], naming: "backbone.timeout")
+        assertRejects(["backbone.endpont=x"], naming: "backbone.endpont")
+    }
+
     func assertRejects(_ overrides: [String], naming field: String, file: StaticString = #filePath, line: UInt = #line) {
         XCTAssertThrowsError(try EnvironmentDefinition.load(path: repoRoot + "/envs/procedural-v0.json", overrides: overrides), file: file, line: line) { error in
             XCTAssertTrue("\(error)".contains(field), "error \"\(error)\" does not name \(field)", file: file, line: line)
