@@ -20,28 +20,22 @@ public class Adam: Optimizer {
     private var firstMoments: [[Float]]
     private var secondMoments: [[Float]]
 
-    public init(parameters: [(String, Tensor)], learningRate: Float = 1e-3, beta1: Float = 0.9, beta2: Float = 0.999,
-                epsilon: Float = 1e-8, weightDecay: Float = 0) {
-        self.parameters = parameters
-        self.learningRate = learningRate
-        self.beta1 = beta1
-        self.beta2 = beta2
-        self.epsilon = epsilon
-        self.weightDecay = weightDecay
-        decoupledWeightDecay = false
-        firstMoments = parameters.map { [Float](repeating: 0, count: $0.1.count) }
-        secondMoments = firstMoments
+    /// Adam; `weightDecay` adds the L2 term weightDecay * p to each gradient (not decoupled: see AdamW).
+    public convenience init(parameters: [(String, Tensor)], learningRate: Float = 1e-3, beta1: Float = 0.9, beta2: Float = 0.999,
+                            epsilon: Float = 1e-8, weightDecay: Float = 0) {
+        self.init(parameters: parameters, learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon,
+                  weightDecay: weightDecay, decoupled: false)
     }
 
     init(parameters: [(String, Tensor)], learningRate: Float, beta1: Float, beta2: Float,
-         epsilon: Float, decoupledWeightDecay weightDecay: Float) {
+         epsilon: Float, weightDecay: Float, decoupled: Bool) {
         self.parameters = parameters
         self.learningRate = learningRate
         self.beta1 = beta1
         self.beta2 = beta2
         self.epsilon = epsilon
         self.weightDecay = weightDecay
-        decoupledWeightDecay = true
+        decoupledWeightDecay = decoupled
         firstMoments = parameters.map { [Float](repeating: 0, count: $0.1.count) }
         secondMoments = firstMoments
     }
@@ -94,9 +88,9 @@ public class Adam: Optimizer {
 /// AdamW (Loshchilov & Hutter 2019): Adam with decoupled weight decay, as `torch.optim.AdamW`:
 /// p ← p - lr · λ p before the Adam update, so decay does not pass through the moments.
 public final class AdamW: Adam {
-    override public init(parameters: [(String, Tensor)], learningRate: Float = 1e-3, beta1: Float = 0.9, beta2: Float = 0.999,
-                epsilon: Float = 1e-8, weightDecay: Float = 1e-2) {
-        super.init(parameters: parameters, learningRate: learningRate, beta1: beta1, beta2: beta2,
-                   epsilon: epsilon, decoupledWeightDecay: weightDecay)
+    public convenience init(parameters: [(String, Tensor)], learningRate: Float = 1e-3, beta1: Float = 0.9, beta2: Float = 0.999,
+                                     epsilon: Float = 1e-8, weightDecay: Float = 1e-2) {
+        self.init(parameters: parameters, learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon,
+                  weightDecay: weightDecay, decoupled: true)
     }
 }
