@@ -252,6 +252,6 @@ public func openRun(_ run: RunDirectory, config: RunConfig, resume: Bool) throws
         throw AgentError("\(run.url.path): already holds a run (log.jsonl); pass --resume to continue it or choose another --out")
     }
     let trainer = try makeTrainer(config: config)
-    try run.writeConfig(config)
+    try run.writeConfig(trainer.state.config)   // with the network's input width filled in
     return trainer
 }
