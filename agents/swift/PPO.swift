@@ -166,13 +166,11 @@ public final class PPOTrainer: Trainer {
         for _ in 0..<t {
             let encoded = try encode(observations!, observe: args.normalizeObservations)
             let x = input(encoded)
-            let (mean, value, sampled, logProbability) = Tensor.noGrad { () -> (Tensor, Tensor, Tensor, Tensor) in
-                let mean = model.meanAction(x)
-                let distribution = DiagonalGaussian(mean: mean, logStd: model.logStd)
+            let (value, sampled, logProbability) = Tensor.noGrad { () -> (Tensor, Tensor, Tensor) in
+                let distribution = DiagonalGaussian(mean: model.meanAction(x), logStd: model.logStd)
                 let a = distribution.sample(using: &state.random)
-                return (mean, model.value(x), a, distribution.logProbability(a))
+                return (model.value(x), a, distribution.logProbability(a))
             }
-            _ = mean
             let stepActions = (0..<n).map { Array(sampled.data[(3 * $0)..<(3 * $0 + 3)]) }
             let results = try vector.step(Array(0..<n), actions: stepActions)
 
@@ -201,7 +199,7 @@ public final class PPOTrainer: Trainer {
                 episodeReturns[i] += results[i].reward
                 if done[i] {
                     let outcome = EpisodeOutcome(initialViews: starts[i].initialViews, episodeReturn: episodeReturns[i], info: results[i].info,
-                                                 steps: 0)
+                                                 steps: (results[i].info["views_taken"]?.intValue ?? 0) - starts[i].initialViews)
                     outcomes.append(outcome)
                     state.curriculum.record(episodeReturn: outcome.episodeReturn, step: state.step)
                     episodeReturns[i] = 0

@@ -59,8 +59,8 @@ public final class SupervisedTrainer: Trainer {
         var losses: [Double] = [], gradientNorms: [Double] = []
         var outcomes: [EpisodeOutcome] = []
         let waves = max(1, args.episodesPerUpdate / args.numEnvs)
-        // Gradients are averaged over the steps of the update: each step's cotangent is scaled by 1/S,
-        // S estimated as the episodes times the steps of the first wave's episodes.
+        // Each step keeps its action tensor (with its graph) and gets its cotangent from the environment;
+        // the backward passes run after collection, scaled by 1/S to average over the S steps.
         var pending: [(action: Tensor, running: [Int])] = []
         var cotangents: [[Float]] = []
         for _ in 0..<waves {
