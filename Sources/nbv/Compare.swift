@@ -8,17 +8,23 @@ struct Compare: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Compare trained runs with the random, uniform and greedy-oracle baselines on the same seeds and meshes.",
         discussion: """
-        Every policy plays the same episodes (episode i uses seed --seed + i: same mesh, same initial
-        views) on the chosen split, with protocol P10 (1 initial view, budget 10) or the initial-view
-        grid (1, 2, 4). Writes to --out:
-          results.md    mean ± 95% CI (Student's t) per policy and initial-view count, with the episodes,
-                        split and seeds, and each run's agent and training steps
-          results.csv   the same numbers, one row per policy and initial-view count
-          curves.csv    mean coverage and Chamfer distance after each view, per policy
-          episodes.json every episode
-          coverage.png, chamfer.png, learning_curves.png   through scripts/plot (matplotlib, installed
-                        into the project venv by scripts/setup on first use; skipped with a note if
-                        that fails or with --no-plots)
+        Every policy plays the same episodes (episode i uses seed --seed + i:
+        same mesh, same initial views) on the chosen split, with protocol P10
+        (1 initial view, budget 10) or the initial-view grid (1, 2, 4).
+        Trained runs act with their deterministic mean action. Writes to --out:
+          results.md     mean ± 95% CI (Student's t) per policy and initial-view
+                         count, episodes, split, seeds, each run's training
+          results.csv    the same numbers, one row per policy and count
+          curves.csv     mean coverage and Chamfer after each view
+          episodes.json  every episode
+          coverage.png, chamfer.png, learning_curves.png  drawn by
+                         scripts/plot (matplotlib, installed into the project
+                         venv by scripts/setup on first use; skipped with a
+                         note if that fails, or with --no-plots)
+
+        Example:
+          nbv compare --agents runs/ppo,runs/supervised --episodes 40 \\
+            --out out/compare
         """)
 
     @OptionGroup var environment: EnvironmentOptions

@@ -7,20 +7,29 @@ struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train a next-best-view policy: supervised (through the action gradient), REINFORCE or PPO.",
         discussion: """
-        Writes RUN/config.json, RUN/log.jsonl (one JSON line per iteration: losses, returns, Chamfer,
-        coverage, gradient norm, curriculum stage; entropy and approximate KL for PPO) and atomic
-        checkpoints RUN/checkpoints/step-N.safetensors + .json (parameters, optimiser, observation and
-        reward normalisation, curriculum stage, random state). --resume continues from the newest
-        loadable checkpoint, also after kill -9; the log is cut back to that checkpoint's step.
+        Writes RUN/config.json, RUN/log.jsonl (one JSON line per iteration:
+        losses, returns, Chamfer, coverage, gradient norm, curriculum stage;
+        entropy and approximate KL for PPO) and atomic checkpoints
+        RUN/checkpoints/step-N.safetensors + .json (parameters, optimiser,
+        observation and reward normalisation, curriculum stage, random state).
+        --resume continues from the newest loadable checkpoint, also after
+        kill -9; the log is cut back to that checkpoint's step.
 
-        Algorithm arguments (CleanRL names) are set with --arg KEY=VALUE, e.g. --arg learning_rate=1e-3
-        --arg num_envs=2; config.json of a run lists them all. Episodes are drawn from the definition's
+        Algorithm arguments (CleanRL names) are set with --arg KEY=VALUE;
+        RUN/config.json lists them all. Episodes use the definition's
         meshes.split (train by default).
 
-        Examples:
-          nbv train --agent ppo --env envs/procedural-v0.json --steps 20000 --out runs/ppo
-          nbv train --agent supervised --set 'episode.first_view=[0,0,2.5]' --steps 4000 --out runs/sup-fixed
-          nbv train --agent reinforce --curriculum staged:1,2,4@0.6 --steps 20000 --out runs/reinforce
+        Examples (each beats the random baseline on the test split):
+          nbv train --agent supervised --curriculum range:1-8 --steps 2400 \\
+            --out runs/supervised
+          nbv train --agent ppo --policy-net mlp --set reward.mode=relative \\
+            --arg learning_rate=3e-3 --arg initial_log_std=-1 \\
+            --arg num_steps=64 --arg gamma=0.9 --arg update_epochs=10 \\
+            --arg max_grad_norm=1 --steps 12000 --out runs/ppo
+          nbv train --agent reinforce --policy-net mlp \\
+            --set reward.mode=relative --arg learning_rate=3e-3 \\
+            --arg initial_log_std=-1 --arg gamma=0.9 --arg max_grad_norm=1 \\
+            --steps 12000 --out runs/reinforce
         """)
 
     @Option(help: "Algorithm: supervised, reinforce or ppo.") var agent: String
