@@ -20,8 +20,10 @@ struct Train: ParsableCommand {
         meshes.split (train by default).
 
         Examples (each beats the random baseline on the test split):
-          nbv train --agent supervised --curriculum range:1-8 --steps 2400 \\
+          nbv train --agent supervised --arg mode=episode --steps 2400 \\
             --out runs/supervised
+          nbv train --agent supervised --curriculum range:1-8 --steps 2400 \\
+            --out runs/supervised-single-step
           nbv train --agent ppo --policy-net mlp --set reward.mode=relative \\
             --arg learning_rate=3e-3 --arg initial_log_std=-1 \\
             --arg num_steps=64 --arg gamma=0.9 --arg update_epochs=10 \\
