@@ -71,9 +71,11 @@ struct Compare: ParsableCommand {
         }
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         let table = resultsTable(summaries, definition: definition, seeds: seeds)
-        var markdown = "# Comparison\n\n" + table + "\n\n## Trained runs\n\n| run | agent | network | curriculum | steps | checkpoint |\n|---|---|---|---|---:|---|\n"
+        var markdown = "# Comparison\n\n" + table + "\n\n## Trained runs\n\n| run | agent | network | curriculum | environment overrides | steps | checkpoint |\n|---|---|---|---|---|---:|---|\n"
         for t in trained {
-            markdown += "| \(t.name) | \(t.config.agent.rawValue) | \(t.config.network.architecture.rawValue) (hidden \(t.config.network.hidden)) | \(t.config.curriculum) | \(t.step) | \(t.checkpoint.lastPathComponent) |\n"
+            let agent = t.config.agent.rawValue + (t.config.supervised.map { " (\($0.mode.rawValue))" } ?? "")
+            let overrides = t.config.environmentOverrides.isEmpty ? "none" : t.config.environmentOverrides.joined(separator: " ")
+            markdown += "| \(t.name) | \(agent) | \(t.config.network.architecture.rawValue) (hidden \(t.config.network.hidden)) | \(t.config.curriculum) | \(overrides) | \(t.step) | \(t.checkpoint.lastPathComponent) |\n"
         }
         markdown += "\nCoverage AUC = mean coverage after views 1...10 (EVALUATION.md). Separation from random: "
         let randomSummary = summaries.filter { $0.policy == "random" }
