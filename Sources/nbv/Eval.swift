@@ -8,17 +8,20 @@ struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Evaluate policies with protocol P10 and the initial-view grid (EVALUATION.md).",
         discussion: """
-        P10: 1 random initial view + 9 chosen views. Grid: 1, 2 and 4 initial views, budget 10.
-        Every policy sees the same meshes and initial views: episode i uses seed --seed + i.
-        Reports mean and 95% confidence interval (Student's t) of coverage AUC, final coverage,
-        final Chamfer distance and F-score, with the number of episodes, the split and the seeds.
+        P10: 1 random initial view + 9 chosen views. Grid: 1, 2 and 4 initial views,
+        budget 10. Every policy sees the same meshes and initial views: episode i
+        uses seed --seed + i. Reports mean and 95% confidence interval (Student's t)
+        of coverage AUC, final coverage, final Chamfer distance and F-score, with
+        the number of episodes, the split and the seeds.
 
-        Policies: random, uniform, oracle (greedy over --oracle-candidates candidates, uses ground
-        truth: an upper reference, not a policy).
+        Policies: random, uniform, oracle (greedy over --oracle-candidates
+        candidates, uses ground truth: an upper reference, not a policy), or a run
+        folder made by `nbv train` (its newest checkpoint, deterministic mean
+        action, observation statistics frozen).
         """)
 
     @OptionGroup var environment: EnvironmentOptions
-    @Option(help: "Comma-separated policies: random, uniform, oracle.") var policy: String = "random,uniform,oracle"
+    @Option(help: "Comma-separated policies: random, uniform, oracle, or run folders (runs/NAME).") var policy: String = "random,uniform,oracle"
     @Option(help: "Episodes per policy and protocol cell.") var episodes: Int = 20
     @Option(help: "Mesh split to evaluate on: train, test or all.") var split: String = "test"
     @Option(name: .customLong("protocol"), help: "Protocol: p10, grid or both.") var protocolName: String = "both"
@@ -32,8 +35,8 @@ struct Eval: ParsableCommand {
         guard ["train", "test", "all"].contains(split) else { throw ValidationError("--split: expected train, test or all, got \"\(split)\"") }
         guard ["p10", "grid", "both"].contains(protocolName) else { throw ValidationError("--protocol: expected p10, grid or both, got \"\(protocolName)\"") }
         guard jobs >= 1 else { throw ValidationError("--jobs: expected >= 1") }
-        for name in policyNames where baselinePolicy(named: name) == nil {
-            throw ValidationError("--policy: unknown policy \"\(name)\"; expected random, uniform or oracle")
+        for name in policyNames where baselinePolicy(named: name) == nil && !TrainedPolicy.isRun(name) {
+            throw ValidationError("--policy: unknown policy \"\(name)\"; expected random, uniform, oracle or a run folder (with config.json)")
         }
     }
 
@@ -51,11 +54,11 @@ struct Eval: ParsableCommand {
         for name in policyNames {
             for initial in initialCounts {
                 let records = try evaluateEpisodes(makeEnvironment: { try makeEnvironment(definition) },
-                                                   makePolicy: { baselinePolicy(named: name, oracleCandidates: oracleCandidates)! },
+                                                   makePolicy: { try Agents.policy(named: name, oracleCandidates: oracleCandidates) },
                                                    seeds: seeds, initialViews: initial, workers: jobs,
                                                    onEpisode: { _ in progress.advance(note: "\(name), \(initial) initial") })
                 allRecords += records
-                summaries.append(PolicySummary(policy: name, initialViews: initial, records: records))
+                summaries.append(PolicySummary(policy: records.first?.policy ?? name, initialViews: initial, records: records))
             }
         }
         print(resultsTable(summaries, definition: definition, seeds: seeds))

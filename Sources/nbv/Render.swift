@@ -8,10 +8,12 @@ struct Render: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Render RGB and depth PNGs of a mesh from cameras around it, and a contact sheet.",
         discussion: """
-        The mesh (any format assimp reads) is normalised to the unit sphere unless --metric is given.
-        Cameras sit on a Fibonacci lattice of the view shell and look at the object centre.
+        The mesh (any format assimp reads) is normalised to the unit sphere unless
+        --metric is given. Cameras sit on a Fibonacci lattice of the view shell and
+        look at the object centre.
 
-        Writes to DIR: rgb_NNN.png (8-bit sRGB), depth_NNN.png (16-bit z-depth in units of
+        Writes to DIR: rgb_NNN.png (8-bit sRGB), depth_NNN.png (16-bit z-depth in
+        units of
         --depth-scale, 0 = missing), cameras.json (intrinsics, camera-to-world poses (OpenCV axes),
         depth scale) and contact_sheet.png (all RGB views in a grid).
         """)

@@ -1,0 +1,93 @@
+import XCTest
+import Learning
+@testable import Agents
+
+final class NormalisationTests: XCTestCase {
+    /// Merging batches with the parallel update equals numpy's mean and population variance of all rows.
+    func testRunningMeanStdMatchesBatchFormulas() {
+        var generator = SplitMix64(seed: 3)
+        let rows = (0..<37).map { _ in (0..<3).map { _ in Double(generator.next() % 1000) / 100 - 5 } }
+        var running = RunningMeanStd(width: 3)
+        running.update(Array(rows[0..<10]))
+        running.update(Array(rows[10..<11]))
+        running.update(Array(rows[11...]))
+        for c in 0..<3 {
+            let column = rows.map { $0[c] }
+            let mean = column.reduce(0, +) / Double(column.count)
+            let variance = column.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(column.count)
+            // The 1e-4 prior count shifts the result by O(1e-4 / n).
+            XCTAssertEqual(running.mean[c], mean, accuracy: 1e-4)
+            XCTAssertEqual(running.variance[c], variance, accuracy: 1e-3 * max(1, variance))
+        }
+        XCTAssertEqual(running.count, 37 + 1e-4, accuracy: 1e-9)
+    }
+
+    func testEncoderNormalisesTakenViewsAndZeroesPadding() {
+        var encoder = ObservationEncoder(tokenWidth: 1)
+        encoder.statistics.mean = [2, 0, 0, 0]
+        encoder.statistics.variance = [4, 1, 1, 1e-12]
+        let features: [Float] = [4, 1, 2, 5, 9, 9, 9, 9]     // two views of width 4
+        let out = encoder.normalize(features, mask: [1, 0])
+        XCTAssertEqual(out[0], 1, accuracy: 1e-5)            // (4 - 2) / 2
+        XCTAssertEqual(out[3], 10)                            // clipped
+        XCTAssertEqual(Array(out[4...]), [0, 0, 0, 0])       // padding
+    }
+
+    func testRewardScalerDividesByReturnStd() {
+        var scaler = RewardScaler(gamma: 0.5, environments: 1)
+        _ = scaler.scale([1], done: [false])
+        let scaled = scaler.scale([1], done: [true])     // returns 1 then 1.5
+        let s = (scaler.statistics.variance[0] + 1e-8).squareRoot()
+        XCTAssertEqual(scaled[0], 1 / s, accuracy: 1e-12)
+        XCTAssertEqual(scaler.returns, [0])
+    }
+}
+
+final class CurriculumTests: XCTestCase {
+    func testParsing() throws {
+        XCTAssertEqual(try Curriculum(parsing: "fixed:2").counts, [2])
+        let r = try Curriculum(parsing: "range:1-4")
+        XCTAssertEqual(r.kind, .range); XCTAssertEqual(r.counts, [1, 4])
+        let s = try Curriculum(parsing: "staged:1,2,4@0.6/500")
+        XCTAssertEqual(s.counts, [1, 2, 4]); XCTAssertEqual(s.threshold, 0.6); XCTAssertEqual(s.stepsPerStage, 500)
+        for bad in ["fixed", "fixed:0", "range:3-1", "staged:1,2", "staged:1,x@0.5", "curly:1"] {
+            XCTAssertThrowsError(try Curriculum(parsing: bad), bad) { XCTAssertTrue("\($0)".contains("--curriculum")) }
+        }
+    }
+
+    func testRangeDrawsEveryCount() throws {
+        let c = try Curriculum(parsing: "range:1-3")
+        var g = SplitMix64(seed: 1)
+        XCTAssertEqual(Set((0..<100).map { _ in c.initialViews(using: &g) }), [1, 2, 3])
+    }
+
+    func testStagesAdvanceOnMovingAverageThenOnBudget() throws {
+        var c = try Curriculum(parsing: "staged:1,2,4@0.5/1000")
+        c.window = 4
+        var g = SplitMix64(seed: 0)
+        XCTAssertEqual(c.initialViews(using: &g), 1)
+        // Below the threshold: no advance, even with a full window.
+        for s in 1...4 { XCTAssertFalse(c.record(episodeReturn: 0.4, step: s)) }
+        // The average reaches 0.5 when the window holds 0.4, 0.4, 0.6, 0.6.
+        XCTAssertFalse(c.record(episodeReturn: 0.6, step: 5))
+        XCTAssertTrue(c.record(episodeReturn: 0.6, step: 6))
+        XCTAssertEqual(c.stage, 1); XCTAssertEqual(c.initialViews(using: &g), 2)
+        XCTAssertEqual(c.recentReturns, [])
+        // Budget: 1000 steps after the stage began (step 6).
+        XCTAssertFalse(c.record(episodeReturn: 0, step: 1005))
+        XCTAssertTrue(c.record(episodeReturn: 0, step: 1006))
+        XCTAssertEqual(c.stage, 2)
+        // The last stage stays.
+        XCTAssertFalse(c.record(episodeReturn: 1, step: 100_000))
+        XCTAssertEqual(c.initialViews(using: &g), 4)
+    }
+
+    func testStateSurvivesEncoding() throws {
+        var c = try Curriculum(parsing: "staged:1,2@0.1")
+        c.window = 1
+        c.record(episodeReturn: 1, step: 7)
+        let decoded = try JSONDecoder().decode(Curriculum.self, from: try JSONEncoder().encode(c))
+        XCTAssertEqual(decoded, c)
+        XCTAssertEqual(decoded.stage, 1); XCTAssertEqual(decoded.stageStartStep, 7)
+    }
+}

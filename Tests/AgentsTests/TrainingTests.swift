@@ -1,0 +1,148 @@
+import XCTest
+import Learning
+import Environment
+@testable import Agents
+
+/// A tiny environment (32x32 images, budget 4, few ground-truth samples) so runs take seconds.
+let environmentFile = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent().appendingPathComponent("envs/procedural-v0.json").path
+let tinyOverrides = ["image.width=32", "image.height=32", "episode.budget=4", "ground_truth_samples=1024", "meshes.count=12",
+                     "backbone.patch_size=8", "backbone.token_width=16", "reward.mode=\"relative\""]
+
+func tinyConfig(_ agent: AgentKind, steps: Int, curriculum: String = "fixed:1", architecture: PolicyArchitecture = .mlp,
+                extra: [String] = [], arguments: [String] = []) throws -> RunConfig {
+    var c = RunConfig(agent: agent, environmentFile: environmentFile, environmentOverrides: tinyOverrides + extra, curriculum: curriculum,
+                      network: PolicyNetworkConfig(architecture: architecture, inputWidth: 0, hidden: 16, layers: 1, heads: 2),
+                      seed: 7, totalSteps: steps)
+    let defaults: [AgentKind: [String]] = [
+        .ppo: ["num_envs=2", "num_steps=8", "num_minibatches=2", "update_epochs=2"],
+        .reinforce: ["num_envs=2", "episodes_per_update=4"],
+        .supervised: ["num_envs=2", "episodes_per_update=4"],
+    ]
+    for a in defaults[agent]! + arguments { try c.setArgument(a) }
+    return c
+}
+
+func temporaryRun(_ name: String) -> RunDirectory {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("nbv-agents-tests-\(getpid())-\(name)")
+    try? FileManager.default.removeItem(at: url)
+    return RunDirectory(url.path)
+}
+
+/// Log lines without the wall-clock fields.
+func deterministicLog(_ run: RunDirectory) throws -> [String] {
+    try run.readLog().map { record in
+        record.filter { $0.key != "elapsed_s" && $0.key != "sps" }.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+    }
+}
+
+final class TrainingTests: XCTestCase {
+    func testSameSeedGivesTheSameLog() throws {
+        for agent in AgentKind.allCases {
+            var logs: [[String]] = []
+            for attempt in 0..<2 {
+                let run = temporaryRun("determinism-\(agent)-\(attempt)")
+                let trainer = try openRun(run, config: try tinyConfig(agent, steps: 24, architecture: .attention), resume: false)
+                try train(trainer, run: run, totalSteps: 24, checkpointEvery: 1000)
+                logs.append(try deterministicLog(run))
+            }
+            XCTAssertFalse(logs[0].isEmpty)
+            XCTAssertEqual(logs[0], logs[1], "\(agent)")
+        }
+    }
+
+    /// A crash after the tensors of a checkpoint were written but before its sidecar (and after a log
+    /// line was half written): resume loads the checkpoint before, cuts the log back to it, keeps the
+    /// curriculum stage and continues to the total.
+    func testResumeAfterSimulatedCrash() throws {
+        let run = temporaryRun("crash")
+        let config = try tinyConfig(.ppo, steps: 32, curriculum: "staged:1,2/20")
+        let first = try openRun(run, config: config, resume: false)
+        try train(first, run: run, totalSteps: 32, checkpointEvery: 16)
+        XCTAssertEqual(first.state.step, 32)
+        XCTAssertEqual(first.state.curriculum.stage, 1)
+        // The crash: one more iteration logged, its checkpoint's tensors written, the sidecar not.
+        let record = try first.iterate()
+        first.state.iteration += 1
+        var line = record; line["step"] = Double(first.state.step)
+        try JSONLLog(run.logURL).append(line)
+        try Checkpoint.save(module: first.model, optimizer: first.optimizer, state: first.state, to: run.checkpointURL(step: first.state.step))
+        try FileManager.default.removeItem(at: Checkpoint.sidecarURL(for: run.checkpointURL(step: first.state.step)))
+        let handle = try FileHandle(forWritingTo: run.logURL); handle.seekToEndOfFile(); handle.write(Data("{\"step\":4".utf8)); try handle.close()
+
+        var more = config; more.totalSteps = 64
+        let resumed = try openRun(run, config: more, resume: true)
+        XCTAssertEqual(resumed.state.step, 32, "resumes from the last complete checkpoint")
+        XCTAssertEqual(resumed.state.curriculum.stage, 1, "the curriculum stage survives resume")
+        XCTAssertEqual(try run.readLog().compactMap { $0["step"] as? Double }, [16, 32])
+        try train(resumed, run: run, totalSteps: 64, checkpointEvery: 16)
+
+        let text = try String(contentsOf: run.logURL, encoding: .utf8)
+        let lines = text.split(separator: "\n")
+        XCTAssertTrue(text.hasSuffix("\n"))
+        let records = try lines.map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+        XCTAssertEqual(records.map { $0["step"] as! Double }, [16, 32, 48, 64])
+        XCTAssertEqual(records.map { $0["iteration"] as! Double }, [1, 2, 3, 4])
+        XCTAssertEqual(records.last?["stage"] as? Double, 1)
+        XCTAssertEqual(records.last?["initial_views"] as? Double, 2)
+        // Every checkpoint left loads; the newest is the final one.
+        for url in run.checkpoints() {
+            let model = ActorCritic(actor: resumed.state.config.network, seed: 0)
+            XCTAssertNoThrow(try Checkpoint.load(TrainerState.self, into: model, from: url), url.lastPathComponent)
+        }
+        XCTAssertEqual(run.checkpoints().first?.lastPathComponent, "step-0000000064.safetensors")
+        let policy = try TrainedPolicy(runPath: run.url.path)
+        XCTAssertEqual(policy.step, 64)
+    }
+
+    func testTrainedPolicyLoadsAndActsDeterministically() throws {
+        let run = temporaryRun("policy")
+        let trainer = try openRun(run, config: try tinyConfig(.reinforce, steps: 12, architecture: .attention), resume: false)
+        try train(trainer, run: run, totalSteps: 12, checkpointEvery: 1000)
+        let a = try TrainedPolicy(runPath: run.url.path), b = try TrainedPolicy(runPath: run.url.path)
+        XCTAssertEqual(a.encoder, trainer.state.encoder)
+        let env = try NBVEnvironment(definition: try trainer.state.config.definition(), seed: 0)
+        var (observation, _) = try env.reset(seed: 5, options: ResetOptions(initialViews: 1))
+        for _ in 0..<3 {
+            let x = try a.act(observation: observation)
+            XCTAssertEqual(x, try a.act(observation: observation))
+            XCTAssertEqual(x, try b.act(observation: observation))
+            XCTAssertEqual(x.count, 3)
+            XCTAssertTrue(x.allSatisfy { $0 >= -1 && $0 <= 1 })
+            // The same action as the trainer's own network with its statistics.
+            let (row, mask, views) = try trainer.state.encoder.encodeRow(observation)
+            let expected = Tensor.noGrad { trainer.model.meanAction(PolicyInput(rows: [row], masks: [mask], views: views, featureWidth: trainer.state.encoder.featureWidth)) }
+            XCTAssertEqual(x, expected.data)
+            guard env.isEpisodeRunning else { break }
+            observation = try env.step(action: x).observation
+        }
+        XCTAssertThrowsError(try TrainedPolicy(runPath: "/nonexistent/run")) { XCTAssertTrue("\($0)".contains("config")) }
+    }
+
+    /// The supervised update moves the actor only (the environment's gradient reaches it) and the
+    /// critic and log-std stay as initialised.
+    func testSupervisedUpdateReachesTheActorOnly() throws {
+        let run = temporaryRun("supervised-path")
+        let trainer = try openRun(run, config: try tinyConfig(.supervised, steps: 4), resume: false)
+        let before = trainer.model.stateDictionary()
+        let record = try trainer.iterate()
+        XCTAssertGreaterThan(record["grad_norm"] ?? 0, 0)
+        XCTAssertGreaterThan(record["action_gradient_norm"] ?? 0, 0)
+        XCTAssertTrue((record["loss"] ?? .nan).isFinite)
+        for (name, p) in trainer.model.parameters() {
+            let changed = p.data != before[name]!.data
+            if name.hasPrefix("actor.") && name.contains("head.layers.1") { XCTAssertTrue(changed, name) }
+            if !name.hasPrefix("actor.") { XCTAssertFalse(changed, name) }
+        }
+    }
+
+    func testBadArgumentsAreNamed() throws {
+        var c = try tinyConfig(.ppo, steps: 8)
+        XCTAssertThrowsError(try c.setArgument("learning_rat=1")) { XCTAssertTrue("\($0)".contains("learning_rat")) }
+        XCTAssertThrowsError(try c.setArgument("num_envs=two")) { XCTAssertTrue("\($0)".contains("num_envs")) }
+        try c.setArgument("target_kl=0.02")
+        XCTAssertEqual(c.ppo?.targetKl, 0.02)
+        let tooMany = try tinyConfig(.ppo, steps: 8, curriculum: "fixed:4")
+        XCTAssertThrowsError(try makeTrainer(config: tooMany)) { XCTAssertTrue("\($0)".contains("budget")) }
+    }
+}

@@ -1,0 +1,52 @@
+import Foundation
+import Learning
+import Environment
+
+/// A trained run (`RUN/config.json` + its newest loadable checkpoint) as an `NBVPolicy`: the
+/// deterministic mean action tanh(actor(x)) with the observation statistics frozen as saved.
+public final class TrainedPolicy: NBVPolicy {
+    public let name: String
+    public let config: RunConfig
+    public let model: ActorCritic
+    public let encoder: ObservationEncoder
+    /// Environment steps the checkpoint was trained for.
+    public let step: Int
+    public let checkpoint: URL
+
+    /// Loads `path` (a run folder); `name` defaults to the folder's name.
+    public init(runPath path: String, name: String? = nil) throws {
+        let run = RunDirectory(path)
+        config = try run.readConfig()
+        model = ActorCritic(actor: config.network, seed: config.seed)
+        let (state, url) = try run.loadLatest(into: model, optimizer: nil)
+        encoder = state.encoder
+        step = state.step
+        checkpoint = url
+        self.name = name ?? run.url.lastPathComponent
+    }
+
+    /// Whether `path` looks like a run folder (has config.json).
+    public static func isRun(_ path: String) -> Bool {
+        FileManager.default.fileExists(atPath: RunDirectory(path).configURL.path)
+    }
+
+    public func beginEpisode(seed: UInt64) {}
+
+    public func act(observation: [String: ArrayValue], environment: NBVEnvironment) throws -> [Float] {
+        try act(observation: observation)
+    }
+
+    /// The action for an observation (deterministic).
+    public func act(observation: [String: ArrayValue]) throws -> [Float] {
+        let (row, mask, views) = try encoder.encodeRow(observation)
+        let x = PolicyInput(rows: [row], masks: [mask], views: views, featureWidth: encoder.featureWidth)
+        return Tensor.noGrad { model.meanAction(x) }.data
+    }
+}
+
+/// A policy by name: a baseline (random, uniform, oracle) or a run folder.
+public func policy(named name: String, oracleCandidates: Int = 16) throws -> NBVPolicy {
+    if let baseline = baselinePolicy(named: name, oracleCandidates: oracleCandidates) { return baseline }
+    if TrainedPolicy.isRun(name) { return try TrainedPolicy(runPath: name) }
+    throw AgentError("policy \"\(name)\": expected random, uniform, oracle or a run folder made by nbv train (with config.json)")
+}
