@@ -95,28 +95,49 @@ public struct PatchFeatureMap: Sendable {
     public let width: Int
     /// Row-major [width, inputCount].
     let weights: [Float]
+    /// The same weights column-major, [inputCount, width]: a descriptor entry times a row of this is one
+    /// term of every output at once.
+    let transposedWeights: [Float]
     let bias: [Float]
 
     public init(inputCount: Int, width: Int, seed: UInt64) {
         self.inputCount = inputCount; self.width = width
         var rng = SeededGenerator(seed: seed)
         let scale = 1 / Double(inputCount).squareRoot()
-        weights = (0..<(width * inputCount)).map { _ in Float(rng.nextGaussian() * scale) }
+        let weights = (0..<(width * inputCount)).map { _ in Float(rng.nextGaussian() * scale) }
+        self.weights = weights
+        transposedWeights = (0..<(width * inputCount)).map { k in weights[(k % width) * inputCount + k / width] }
         bias = (0..<width).map { _ in Float(rng.nextGaussian() * 0.1) }
     }
 
-    /// Lifts row-major [n, inputCount] descriptors to [n, width] tokens.
+    /// Lifts row-major [n, inputCount] descriptors to [n, width] tokens. Eight outputs at a time, each
+    /// summed in the scalar order b_j + A_j0 d_0 + A_j1 d_1 + ..., so the result is bit for bit the formula's.
     public func lift(_ descriptors: [Float]) -> [Float] {
         let n = descriptors.count / inputCount
         var out = [Float](repeating: 0, count: n * width)
-        weights.withUnsafeBufferPointer { a in
-            descriptors.withUnsafeBufferPointer { d in
-                out.withUnsafeMutableBufferPointer { o in
-                    for row in 0..<n {
-                        for j in 0..<width {
-                            var s = bias[j]
-                            for i in 0..<inputCount { s += a[j * inputCount + i] * d[row * inputCount + i] }
-                            o[row * width + j] = tanh(s)
+        let blocks = width / 8
+        transposedWeights.withUnsafeBufferPointer { at in
+            weights.withUnsafeBufferPointer { a in
+                bias.withUnsafeBufferPointer { bias in
+                    descriptors.withUnsafeBufferPointer { d in
+                        out.withUnsafeMutableBufferPointer { o in
+                            for row in 0..<n {
+                                let dRow = d.baseAddress! + row * inputCount, oRow = o.baseAddress! + row * width
+                                for block in 0..<blocks {
+                                    let j = 8 * block
+                                    var s = UnsafeRawPointer(bias.baseAddress! + j).loadUnaligned(as: SIMD8<Float>.self)
+                                    for i in 0..<inputCount {
+                                        let w = UnsafeRawPointer(at.baseAddress! + i * width + j).loadUnaligned(as: SIMD8<Float>.self)
+                                        s = s + w * dRow[i]
+                                    }
+                                    for lane in 0..<8 { oRow[j + lane] = tanh(s[lane]) }
+                                }
+                                for j in (8 * blocks)..<width {
+                                    var s = bias[j]
+                                    for i in 0..<inputCount { s += a[j * inputCount + i] * dRow[i] }
+                                    oRow[j] = tanh(s)
+                                }
+                            }
                         }
                     }
                 }
