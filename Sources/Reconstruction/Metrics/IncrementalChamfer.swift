@@ -117,10 +117,21 @@ public struct IncrementalChamfer: Sendable {
                                                      best: best.baseAddress!, stack: stack.baseAddress!, radiusSquared: r2)
                                 var hint: Int32 = -1
                                 let c = coordinates.baseAddress!
-                                for i in 0..<n {
-                                    let nearest = walk.visit(c[3 * i], c[3 * i + 1], c[3 * i + 2], hint: &hint)
-                                    out[first + i] = nearest
-                                    added.add(nearest, coverage2: radii.coverage, fScore2: radii.fScore)
+                                // Groups of up to 8 consecutive points (neighbouring pixels) within a box of side 2R.
+                                let extentLimit = 4 * r2
+                                var i = 0
+                                while i < n {
+                                    var lower = SIMD3<Float>(c[3 * i], c[3 * i + 1], c[3 * i + 2]), upper = lower
+                                    var end = i + 1
+                                    while end < n && end - i < RangeWalk.groupCapacity {
+                                        let v = SIMD3<Float>(c[3 * end], c[3 * end + 1], c[3 * end + 2])
+                                        let l = pointwiseMin(lower, v), u = pointwiseMax(upper, v), e = u - l
+                                        guard e.x * e.x <= extentLimit, e.y * e.y <= extentLimit, e.z * e.z <= extentLimit else { break }
+                                        lower = l; upper = u; end += 1
+                                    }
+                                    walk.visit(c + 3 * i, count: end - i, lower: lower, upper: upper, hint: &hint, nearest: out.baseAddress! + first + i)
+                                    for k in i..<end { added.add(out[first + k], coverage2: radii.coverage, fScore2: radii.fScore) }
+                                    i = end
                                 }
                             }
                         }
@@ -336,29 +347,96 @@ public struct IncrementalChamfer: Sendable {
         return count
     }
 
-    /// b(q) <- min(b(q), d(q, N)^2) for the ground-truth slots `slots[0..<count]`, N being `newPoints`'
-    /// cloud (each query bounded by b(q) and started from the previous query's answer).
+    /// b(q) <- min(b(q), d(q, N)^2) for the ground-truth slots `slots[0..<count]` (ascending), N being
+    /// `newPoints`' cloud. Slots of one leaf of Q's tree (neighbours) are searched together: one walk of
+    /// N's tree per group enters a subtree when the distance between its box and the group's box is below
+    /// the group's largest b, and scans a leaf for each q of the group whose b exceeds the q-to-box
+    /// distance. The walk's descent is shared by the group (far samples all have long searches).
     static func forwardUpdate(_ truth: NearestNeighborIndex, best: UnsafeMutablePointer<Float>,
                               slots: UnsafePointer<Int32>, count: Int, against newPoints: NearestNeighborIndex, parallel: Bool) {
         let ranges = chunkRanges(count: count, parallel: parallel, minimumChunk: 2048)
         truth.treePoints.withUnsafeBufferPointer { truthPoints in
-            newPoints.withSearcher { searcher in
-                let shared = TruthUpdateBuffers(truth: truthPoints.baseAddress!, best: best, slots: slots)
-                runChunks(ranges.count) { c in
-                    withUnsafeTemporaryAllocation(of: SearchStackEntry.self, capacity: searchStackCapacity) { stack in
-                        var hint: Int32 = -1
-                        for k in ranges[c] {
-                            let s = Int(shared.slots[k])
-                            let q = shared.truth + 3 * s
-                            var new = shared.best[s], slot: Int32 = -1
-                            searcher.search(q[0], q[1], q[2], best: &new, slot: &slot, near: hint, stack: stack.baseAddress!)
-                            guard slot >= 0 else { continue }
-                            hint = slot
-                            shared.best[s] = new
+            truth.leafOfSlot.withUnsafeBufferPointer { leafOfSlot in
+                newPoints.withSearcher { searcher in
+                    let shared = TruthUpdateBuffers(truth: truthPoints.baseAddress!, best: best, slots: slots,
+                                                    leafOfSlot: leafOfSlot.baseAddress!)
+                    runChunks(ranges.count) { c in
+                        withUnsafeTemporaryAllocation(of: SearchStackEntry.self, capacity: searchStackCapacity) { stack in
+                            var k = ranges[c].lowerBound
+                            while k < ranges[c].upperBound {
+                                var end = k + 1
+                                let leaf = shared.leafOfSlot[Int(shared.slots[k])]
+                                while end < ranges[c].upperBound && shared.leafOfSlot[Int(shared.slots[end])] == leaf { end += 1 }
+                                GroupWalk(searcher: searcher, shared: shared, stack: stack.baseAddress!).update(k..<end)
+                                k = end
+                            }
                         }
                     }
                 }
             }
+        }
+    }
+}
+
+/// One group's walk of N's tree in `IncrementalChamfer.forwardUpdate`.
+struct GroupWalk {
+    let searcher: Searcher
+    let shared: TruthUpdateBuffers
+    let stack: UnsafeMutablePointer<SearchStackEntry>
+
+    /// Squared distance between two boxes: sum_axis max(lowerA - upperB, lowerB - upperA, 0)^2.
+    @inline(__always) static func boxDistance(_ n: NearestNeighborIndex.Node, _ lower: SIMD3<Float>, _ upper: SIMD3<Float>) -> Float {
+        let dx = max(max(n.lowerX - upper.x, lower.x - n.upperX), 0)
+        let dy = max(max(n.lowerY - upper.y, lower.y - n.upperY), 0)
+        let dz = max(max(n.lowerZ - upper.z, lower.z - n.upperZ), 0)
+        return dx * dx + dy * dy + dz * dz
+    }
+
+    @inline(__always) func update(_ group: Range<Int>) {
+        guard let nodes = searcher.nodes, let points = searcher.points else { return }
+        var lower = SIMD3<Float>(repeating: .infinity), upper = SIMD3<Float>(repeating: -.infinity)
+        var bound: Float = 0
+        for k in group {
+            let s = Int(shared.slots[k]), q = shared.truth + 3 * s
+            let v = SIMD3<Float>(q[0], q[1], q[2])
+            lower = pointwiseMin(lower, v); upper = pointwiseMax(upper, v)
+            bound = max(bound, shared.best[s])
+        }
+        if !(Self.boxDistance(nodes[0], lower, upper) < bound) { return }
+        var node = 0, top = 0
+        while true {
+            let n = nodes[node]
+            if n.end >= 0 {
+                bound = 0
+                for k in group {
+                    let s = Int(shared.slots[k]), q = shared.truth + 3 * s
+                    let qx = q[0], qy = q[1], qz = q[2]
+                    var b = shared.best[s]
+                    if Searcher.boxDistance(n, qx, qy, qz) < b {
+                        var x = points + 3 * Int(n.first)
+                        for _ in n.first..<n.end {
+                            let dx = qx - x[0], dy = qy - x[1], dz = qz - x[2]
+                            let d = dx * dx + dy * dy + dz * dz
+                            if d < b { b = d }
+                            x += 3
+                        }
+                        shared.best[s] = b
+                    }
+                    bound = max(bound, b)
+                }
+            } else {
+                let a = Int(n.first), b = a + 1
+                let da = Self.boxDistance(nodes[a], lower, upper), db = Self.boxDistance(nodes[b], lower, upper)
+                let (near, nearDistance, far, farDistance) = da <= db ? (a, da, b, db) : (b, db, a, da)
+                if farDistance < bound { stack[top] = SearchStackEntry(node: Int32(far), squaredDistance: farDistance); top += 1 }
+                if nearDistance < bound { node = near; continue }
+            }
+            var resumed = false
+            while top > 0 {
+                top -= 1
+                if stack[top].squaredDistance < bound { node = Int(stack[top].node); resumed = true; break }
+            }
+            if !resumed { return }
         }
     }
 }
@@ -368,13 +446,17 @@ struct TruthUpdateBuffers: @unchecked Sendable {
     let truth: UnsafePointer<Float>
     let best: UnsafeMutablePointer<Float>
     let slots: UnsafePointer<Int32>
+    let leafOfSlot: UnsafePointer<Int32>
 }
-/// Stage 1 of an update for one new point p: a depth-first walk of Q's tree (nearer child first) that
-/// enters a subtree when its box is closer than p's nearest sample so far (p's nearest-neighbour query),
-/// or when the box lies within R and closer than the subtree's largest b (some sample there may improve).
-/// Scanned samples lower b(q) to |p - q|^2 when smaller. The walk starts from the previous point's nearest
-/// sample as an upper bound (`hint`; consecutive points are neighbouring pixels).
+/// Stage 1 of an update for a group of consecutive new points (neighbouring pixels, in a small box): one
+/// depth-first walk of Q's tree (nearer child first) enters a subtree when its box is closer to the
+/// group's box than the group's largest nearest-sample distance so far (the points' nearest-neighbour
+/// queries), or lies within R of the group's box and closer than the subtree's largest b (some sample there
+/// may improve). At a leaf, each point of the group scans the bucket under the same two tests with its own
+/// distance to the leaf's box: a scanned sample q lowers b(q) to |p - q|^2 when smaller. Each point starts
+/// from the previous group's nearest sample as an upper bound (`hint`).
 struct RangeWalk {
+    static let groupCapacity = 8
     let nodes: UnsafePointer<NearestNeighborIndex.Node>
     let points: UnsafePointer<Float>
     let maxima: UnsafePointer<Float>
@@ -386,34 +468,57 @@ struct RangeWalk {
         boxDistance < nearest || (boxDistance <= radiusSquared && boxDistance < maxima[node])
     }
 
-    /// Returns p's squared distance to its nearest sample and updates `hint` to that sample's slot.
+    /// Writes each point's squared distance to its nearest sample to `nearest[0..<count]` and sets `hint`
+    /// to the last point's nearest slot. `lower`/`upper` bound the points.
     @inline(__always)
-    func visit(_ px: Float, _ py: Float, _ pz: Float, hint: inout Int32) -> Float {
-        var nearest = Float.infinity, nearestSlot: Int32 = -1
-        if hint >= 0 {
-            let h = points + 3 * Int(hint)
-            let dx = px - h[0], dy = py - h[1], dz = pz - h[2]
-            nearest = dx * dx + dy * dy + dz * dz
-            nearestSlot = hint
+    func visit(_ p: UnsafePointer<Float>, count: Int, lower: SIMD3<Float>, upper: SIMD3<Float>, hint: inout Int32,
+               nearest: UnsafeMutablePointer<Float>) {
+        var slots = (Int32(-1), Int32(-1), Int32(-1), Int32(-1), Int32(-1), Int32(-1), Int32(-1), Int32(-1))
+        var groupBound: Float = 0
+        for k in 0..<count {
+            var d = Float.infinity
+            if hint >= 0 {
+                let h = points + 3 * Int(hint)
+                let dx = p[3 * k] - h[0], dy = p[3 * k + 1] - h[1], dz = p[3 * k + 2] - h[2]
+                d = dx * dx + dy * dy + dz * dz
+            }
+            nearest[k] = d
+            groupBound = max(groupBound, d)
         }
+        if hint >= 0 { withUnsafeMutableBytes(of: &slots) { $0.bindMemory(to: Int32.self).initialize(repeating: hint) } }
         var node = 0, top = 0
-        if wanted(0, Searcher.boxDistance(nodes[0], px, py, pz), nearest: nearest) {
+        if wanted(0, GroupWalk.boxDistance(nodes[0], lower, upper), nearest: groupBound) {
             while true {
                 let n = nodes[node]
                 if n.end >= 0 {
-                    var x = points + 3 * Int(n.first)
-                    for s in Int(n.first)..<Int(n.end) {
-                        let dx = px - x[0], dy = py - x[1], dz = pz - x[2]
-                        let d = dx * dx + dy * dy + dz * dz
-                        if d < nearest { nearest = d; nearestSlot = Int32(s) }
-                        if d < best[s] { best[s] = d }
-                        x += 3
+                    let leafMaximum = maxima[node]
+                    groupBound = 0
+                    for k in 0..<count {
+                        let px = p[3 * k], py = p[3 * k + 1], pz = p[3 * k + 2]
+                        var mine = nearest[k]
+                        let boxDistance = Searcher.boxDistance(n, px, py, pz)
+                        if boxDistance < mine || (boxDistance <= radiusSquared && boxDistance < leafMaximum) {
+                            var x = points + 3 * Int(n.first)
+                            var slot: Int32 = -1
+                            for s in Int(n.first)..<Int(n.end) {
+                                let dx = px - x[0], dy = py - x[1], dz = pz - x[2]
+                                let d = dx * dx + dy * dy + dz * dz
+                                if d < mine { mine = d; slot = Int32(s) }
+                                if d < best[s] { best[s] = d }
+                                x += 3
+                            }
+                            if slot >= 0 {
+                                nearest[k] = mine
+                                withUnsafeMutableBytes(of: &slots) { $0.storeBytes(of: slot, toByteOffset: 4 * k, as: Int32.self) }
+                            }
+                        }
+                        groupBound = max(groupBound, mine)
                     }
                 } else {
                     let a = Int(n.first), b = a + 1
-                    let da = Searcher.boxDistance(nodes[a], px, py, pz), db = Searcher.boxDistance(nodes[b], px, py, pz)
+                    let da = GroupWalk.boxDistance(nodes[a], lower, upper), db = GroupWalk.boxDistance(nodes[b], lower, upper)
                     let (near, nearDistance, far, farDistance) = da <= db ? (a, da, b, db) : (b, db, a, da)
-                    let goNear = wanted(near, nearDistance, nearest: nearest), goFar = wanted(far, farDistance, nearest: nearest)
+                    let goNear = wanted(near, nearDistance, nearest: groupBound), goFar = wanted(far, farDistance, nearest: groupBound)
                     if goFar {
                         if goNear { stack[top] = SearchStackEntry(node: Int32(far), squaredDistance: farDistance); top += 1 }
                         else { node = far; continue }
@@ -424,12 +529,11 @@ struct RangeWalk {
                 while top > 0 {
                     top -= 1
                     let entry = stack[top]
-                    if wanted(Int(entry.node), entry.squaredDistance, nearest: nearest) { node = Int(entry.node); resumed = true; break }
+                    if wanted(Int(entry.node), entry.squaredDistance, nearest: groupBound) { node = Int(entry.node); resumed = true; break }
                 }
                 if !resumed { break }
             }
         }
-        hint = nearestSlot
-        return nearest
+        hint = withUnsafeBytes(of: &slots) { $0.load(fromByteOffset: 4 * (count - 1), as: Int32.self) }
     }
 }
