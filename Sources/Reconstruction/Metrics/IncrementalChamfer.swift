@@ -9,18 +9,18 @@ import Geometry
 /// - the P side's sums  sum_p d(p, Q)^2  and  sum_p d(p, Q), and the counts of p within tau and eps;
 /// - the Q side's sums  sum_q b(q)  and  sum_q sqrt(b(q)), and the counts of q within tau and eps.
 ///
-/// `add(points:)` with new points N, in two stages around a radius R (a few sample spacings):
-/// 1. reverse range search: for each n in N, every leaf of Q's tree within R of n is scanned; each q
-///    there lowers b(q) to |n - q|^2 if that is smaller, and the nearest q seen is n's nearest neighbour
-///    whenever it lies within R (else n gets a full query, from the previous point's answer). Every q
-///    whose new nearest point lies within R is now exact;
-/// 2. forward queries, only for the q still farther than R from P ∪ N (b(q) > R^2: nothing found within
-///    R, so their new nearest point, if closer, lies beyond R): a small tree is built on N and searched
-///    with b(q) as the upper bound, after a test against N's bounding box.
+/// `add(points:)` with new points N, in two stages around a radius R (about a sample spacing):
+/// 1. one walk of Q's tree per n in N (`RangeWalk`), started near the previous point's nearest sample:
+///    it finds n's nearest sample (P side) and scans every bucket within R of n whose largest b exceeds
+///    the bucket's distance (kept per subtree, `subtreeMaxima`), lowering b(q) to |n - q|^2 where smaller.
+///    Every q whose new nearest point lies within R is now exact;
+/// 2. forward queries only for the q still farther than R from P ∪ N (b(q) > R^2: nothing was found
+///    within R, so a closer new point lies beyond R) and closer to N's bounding box than b(q): a small
+///    tree is built on N and searched once per leaf of Q's tree for its pending samples (`GroupWalk`).
 /// A q with b(q) <= R^2 after stage 1 is exact: a new point closer than b(q) would be within R and would
 /// have been found. Distances are the same float expressions as a full recomputation's, so b is bit for
-/// bit what recomputing gives; sums change by the difference of each improvement (they telescope),
-/// accumulated in Double; reads are O(1).
+/// bit what recomputing gives. The Q side's sums are then summed afresh over b in one vector pass, with
+/// the subtree maxima (O(|Q|), independent of the views so far); reads are O(1).
 ///
 /// A value type: copying it forks an episode; `reset()` restarts one and keeps the ground truth's tree.
 public struct IncrementalChamfer: Sendable {
@@ -113,25 +113,15 @@ public struct IncrementalChamfer: Sendable {
                     subtreeMaxima.withUnsafeBufferPointer { maxima in
                         truth.withSearcher { searcher in
                             withUnsafeTemporaryAllocation(of: SearchStackEntry.self, capacity: searchStackCapacity) { stack in
-                                let walk = RangeWalk(nodes: searcher.nodes!, points: searcher.points!, maxima: maxima.baseAddress!,
+                                let walk = RangeWalk(nodes: searcher.nodes!, points: searcher.points!, parents: searcher.parents!,
+                                                     leafOfSlot: searcher.leafOfSlot!, maxima: maxima.baseAddress!,
                                                      best: best.baseAddress!, stack: stack.baseAddress!, radiusSquared: r2)
                                 var hint: Int32 = -1
                                 let c = coordinates.baseAddress!
-                                // Groups of up to 8 consecutive points (neighbouring pixels) within a box of side 2R.
-                                let extentLimit = 4 * r2
-                                var i = 0
-                                while i < n {
-                                    var lower = SIMD3<Float>(c[3 * i], c[3 * i + 1], c[3 * i + 2]), upper = lower
-                                    var end = i + 1
-                                    while end < n && end - i < RangeWalk.groupCapacity {
-                                        let v = SIMD3<Float>(c[3 * end], c[3 * end + 1], c[3 * end + 2])
-                                        let l = pointwiseMin(lower, v), u = pointwiseMax(upper, v), e = u - l
-                                        guard e.x * e.x <= extentLimit, e.y * e.y <= extentLimit, e.z * e.z <= extentLimit else { break }
-                                        lower = l; upper = u; end += 1
-                                    }
-                                    walk.visit(c + 3 * i, count: end - i, lower: lower, upper: upper, hint: &hint, nearest: out.baseAddress! + first + i)
-                                    for k in i..<end { added.add(out[first + k], coverage2: radii.coverage, fScore2: radii.fScore) }
-                                    i = end
+                                for i in 0..<n {
+                                    let nearest = walk.visit(c[3 * i], c[3 * i + 1], c[3 * i + 2], hint: &hint)
+                                    out[first + i] = nearest
+                                    added.add(nearest, coverage2: radii.coverage, fScore2: radii.fScore)
                                 }
                             }
                         }
@@ -221,14 +211,14 @@ public struct IncrementalChamfer: Sendable {
         }
     }
 
-    /// The range search's radius R^2: twice the larger of the ground truth's sample spacing and the new
-    /// view's point spacing (squared). Large enough that nearly every sample the view sees ends in stage 1,
-    /// small enough that each walk scans a few buckets (measured: factors 1, 4 and 8 cost more than 2 on
-    /// Wuson at 112x112). Any R > 0 gives exact results.
+    /// The range search's radius R^2: the larger of the ground truth's sample spacing and the new view's
+    /// point spacing (squared), so that nearly every sample the view sees ends in stage 1 while each walk
+    /// scans a few buckets. Any R > 0 gives exact results; on Wuson at 112x112 (instruction counts of
+    /// `nbv bench --profile-steps`) factors 0.5 to 3 on R^2 were within 4% of each other, 1 the cheapest.
     func rangeRadiusSquared(_ points: PointCloud) -> Float {
         // The view's spacing: median squared distance between consecutive points (neighbouring pixels).
         let n = points.count
-        guard n > 1 else { return max(2 * truthSpacingSquared, .leastNormalMagnitude) }
+        guard n > 1 else { return max(truthSpacingSquared, .leastNormalMagnitude) }
         let pairs = min(n - 1, 255), stride = max(1, (n - 1) / pairs)
         var gaps = [Float](); gaps.reserveCapacity(pairs)
         points.coordinates.withUnsafeBufferPointer { c in
@@ -241,7 +231,7 @@ public struct IncrementalChamfer: Sendable {
         }
         gaps.sort()
         let viewSpacing = gaps[gaps.count / 2]
-        let r2 = 2 * max(truthSpacingSquared, viewSpacing.isFinite ? viewSpacing : 0)
+        let r2 = max(truthSpacingSquared, viewSpacing.isFinite ? viewSpacing : 0)
         return r2 > 0 ? r2 : .leastNormalMagnitude
     }
 
@@ -448,17 +438,17 @@ struct TruthUpdateBuffers: @unchecked Sendable {
     let slots: UnsafePointer<Int32>
     let leafOfSlot: UnsafePointer<Int32>
 }
-/// Stage 1 of an update for a group of consecutive new points (neighbouring pixels, in a small box): one
-/// depth-first walk of Q's tree (nearer child first) enters a subtree when its box is closer to the
-/// group's box than the group's largest nearest-sample distance so far (the points' nearest-neighbour
-/// queries), or lies within R of the group's box and closer than the subtree's largest b (some sample there
-/// may improve). At a leaf, each point of the group scans the bucket under the same two tests with its own
-/// distance to the leaf's box: a scanned sample q lowers b(q) to |p - q|^2 when smaller. Each point starts
-/// from the previous group's nearest sample as an upper bound (`hint`).
+/// Stage 1 of an update for one new point p: a depth-first walk of Q's tree (nearer child first) that
+/// enters a subtree when its box is closer than p's nearest sample so far (p's nearest-neighbour query),
+/// or when the box lies within R and closer than the subtree's largest b (some sample there may improve).
+/// Scanned samples lower b(q) to |p - q|^2 when smaller. The walk starts from the previous point's nearest
+/// sample as an upper bound (`hint`; consecutive points are neighbouring pixels), in the smallest subtree
+/// around that sample that holds every point the walk could want.
 struct RangeWalk {
-    static let groupCapacity = 8
     let nodes: UnsafePointer<NearestNeighborIndex.Node>
     let points: UnsafePointer<Float>
+    let parents: UnsafePointer<Int32>
+    let leafOfSlot: UnsafePointer<Int32>
     let maxima: UnsafePointer<Float>
     let best: UnsafeMutablePointer<Float>
     let stack: UnsafeMutablePointer<SearchStackEntry>
@@ -468,57 +458,49 @@ struct RangeWalk {
         boxDistance < nearest || (boxDistance <= radiusSquared && boxDistance < maxima[node])
     }
 
-    /// Writes each point's squared distance to its nearest sample to `nearest[0..<count]` and sets `hint`
-    /// to the last point's nearest slot. `lower`/`upper` bound the points.
+    /// Returns p's squared distance to its nearest sample and updates `hint` to that sample's slot.
     @inline(__always)
-    func visit(_ p: UnsafePointer<Float>, count: Int, lower: SIMD3<Float>, upper: SIMD3<Float>, hint: inout Int32,
-               nearest: UnsafeMutablePointer<Float>) {
-        var slots = (Int32(-1), Int32(-1), Int32(-1), Int32(-1), Int32(-1), Int32(-1), Int32(-1), Int32(-1))
-        var groupBound: Float = 0
-        for k in 0..<count {
-            var d = Float.infinity
-            if hint >= 0 {
-                let h = points + 3 * Int(hint)
-                let dx = p[3 * k] - h[0], dy = p[3 * k + 1] - h[1], dz = p[3 * k + 2] - h[2]
-                d = dx * dx + dy * dy + dz * dz
-            }
-            nearest[k] = d
-            groupBound = max(groupBound, d)
+    func visit(_ px: Float, _ py: Float, _ pz: Float, hint: inout Int32) -> Float {
+        var nearest = Float.infinity, nearestSlot: Int32 = -1
+        if hint >= 0 {
+            let h = points + 3 * Int(hint)
+            let dx = px - h[0], dy = py - h[1], dz = pz - h[2]
+            nearest = dx * dx + dy * dy + dz * dz
+            nearestSlot = hint
         }
-        if hint >= 0 { withUnsafeMutableBytes(of: &slots) { $0.bindMemory(to: Int32.self).initialize(repeating: hint) } }
+        // Start at the lowest ancestor of the hint's leaf whose box holds the ball of radius
+        // sqrt(max(R^2, nearest)) around p with a margin: every sample the walk could enter lies in that
+        // ball, and every point outside the subtree lies outside its box, hence outside the ball.
         var node = 0, top = 0
-        if wanted(0, GroupWalk.boxDistance(nodes[0], lower, upper), nearest: groupBound) {
+        if hint >= 0 {
+            let reach = max(radiusSquared, nearest)
+            var k = Int(leafOfSlot[Int(hint)])
+            while k != 0 {
+                let c = nodes[k]
+                let margin = min(min(min(px - c.lowerX, c.upperX - px), min(py - c.lowerY, c.upperY - py)),
+                                 min(pz - c.lowerZ, c.upperZ - pz))
+                if margin > 0 && margin * margin > reach { break }
+                k = Int(parents[k])
+            }
+            node = k
+        }
+        if wanted(node, Searcher.boxDistance(nodes[node], px, py, pz), nearest: nearest) {
             while true {
                 let n = nodes[node]
                 if n.end >= 0 {
-                    let leafMaximum = maxima[node]
-                    groupBound = 0
-                    for k in 0..<count {
-                        let px = p[3 * k], py = p[3 * k + 1], pz = p[3 * k + 2]
-                        var mine = nearest[k]
-                        let boxDistance = Searcher.boxDistance(n, px, py, pz)
-                        if boxDistance < mine || (boxDistance <= radiusSquared && boxDistance < leafMaximum) {
-                            var x = points + 3 * Int(n.first)
-                            var slot: Int32 = -1
-                            for s in Int(n.first)..<Int(n.end) {
-                                let dx = px - x[0], dy = py - x[1], dz = pz - x[2]
-                                let d = dx * dx + dy * dy + dz * dz
-                                if d < mine { mine = d; slot = Int32(s) }
-                                if d < best[s] { best[s] = d }
-                                x += 3
-                            }
-                            if slot >= 0 {
-                                nearest[k] = mine
-                                withUnsafeMutableBytes(of: &slots) { $0.storeBytes(of: slot, toByteOffset: 4 * k, as: Int32.self) }
-                            }
-                        }
-                        groupBound = max(groupBound, mine)
+                    var x = points + 3 * Int(n.first)
+                    for s in Int(n.first)..<Int(n.end) {
+                        let dx = px - x[0], dy = py - x[1], dz = pz - x[2]
+                        let d = dx * dx + dy * dy + dz * dz
+                        if d < nearest { nearest = d; nearestSlot = Int32(s) }
+                        if d < best[s] { best[s] = d }
+                        x += 3
                     }
                 } else {
                     let a = Int(n.first), b = a + 1
-                    let da = GroupWalk.boxDistance(nodes[a], lower, upper), db = GroupWalk.boxDistance(nodes[b], lower, upper)
+                    let da = Searcher.boxDistance(nodes[a], px, py, pz), db = Searcher.boxDistance(nodes[b], px, py, pz)
                     let (near, nearDistance, far, farDistance) = da <= db ? (a, da, b, db) : (b, db, a, da)
-                    let goNear = wanted(near, nearDistance, nearest: groupBound), goFar = wanted(far, farDistance, nearest: groupBound)
+                    let goNear = wanted(near, nearDistance, nearest: nearest), goFar = wanted(far, farDistance, nearest: nearest)
                     if goFar {
                         if goNear { stack[top] = SearchStackEntry(node: Int32(far), squaredDistance: farDistance); top += 1 }
                         else { node = far; continue }
@@ -529,11 +511,12 @@ struct RangeWalk {
                 while top > 0 {
                     top -= 1
                     let entry = stack[top]
-                    if wanted(Int(entry.node), entry.squaredDistance, nearest: groupBound) { node = Int(entry.node); resumed = true; break }
+                    if wanted(Int(entry.node), entry.squaredDistance, nearest: nearest) { node = Int(entry.node); resumed = true; break }
                 }
                 if !resumed { break }
             }
         }
-        hint = withUnsafeBytes(of: &slots) { $0.load(fromByteOffset: 4 * (count - 1), as: Int32.self) }
+        hint = nearestSlot
+        return nearest
     }
 }
