@@ -136,8 +136,10 @@ public struct Renderer: Sendable {
         SRGB.encodeTable.withUnsafeBufferPointer { encode in
         SRGB.decodeTable.withUnsafeBufferPointer { decode in
             let layouts = mesh.textures.layouts
-            for pixel in 0..<pixelCount where triangleIndex[pixel] < 0 {
-                rgb[3 * pixel] = background.x; rgb[3 * pixel + 1] = background.y; rgb[3 * pixel + 2] = background.z
+            if background != .zero {    // the buffer starts black
+                for pixel in 0..<pixelCount where triangleIndex[pixel] < 0 {
+                    rgb[3 * pixel] = background.x; rgb[3 * pixel + 1] = background.y; rgb[3 * pixel + 2] = background.z
+                }
             }
             for pixel in 0..<pixelCount where triangleIndex[pixel] >= 0 {
                 let id = Int(triangleIndex[pixel])
