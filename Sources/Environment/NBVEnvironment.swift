@@ -131,7 +131,11 @@ public final class NBVEnvironment: GymEnvironment {
         if let first = definition.firstViewPosition { positions[0] = definition.shell.project(first) }
         let scene = try scenes.scene(named: name)
 
-        var e = Episode(scene: scene, initialViews: count, chamfer: scene.makeChamferTracker(definition), noiseSeed: noiseSeed)
+        var tracker = scene.makeChamferTracker(definition)
+        // A view's update is a few milliseconds: handing it to other cores costs more than it saves, and
+        // vectors of environments already keep every core busy.
+        tracker.parallel = false
+        var e = Episode(scene: scene, initialViews: count, chamfer: tracker, noiseSeed: noiseSeed)
         if let geometric = reconstructor as? GeometricReconstructor { geometric.noiseSeed = noiseSeed }
         for p in positions { try addView(at: p, to: &e) }
         e.chamferInitial = chamfer(e.chamfer)

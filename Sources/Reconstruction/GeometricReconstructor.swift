@@ -144,10 +144,13 @@ public final class GeometricReconstructor: Reconstructor {
         var points = [Float](repeating: 0, count: 3 * validCount)
         var pixels = [Int32](repeating: 0, count: validCount)
         // Camera-frame point z (x_u, y_v, 1) with x_u = (u - cx)/fx, y_v = (v - cy)/fy, mapped by (R, t).
-        let (r00, r01, r02) = (Float(r.c0.x), Float(r.c1.x), Float(r.c2.x))
-        let (r10, r11, r12) = (Float(r.c0.y), Float(r.c1.y), Float(r.c2.y))
-        let (r20, r21, r22) = (Float(r.c0.z), Float(r.c1.z), Float(r.c2.z))
-        let (tx, ty, tz) = (Float(t.x), Float(t.y), Float(t.z))
+        // The map is applied in Double: rounding R and t to float would make the points a step function of
+        // the pose input, and the pose VJP's finite-difference check (and any caller differentiating
+        // through poses) would see the steps.
+        let (r00, r01, r02) = (r.c0.x, r.c1.x, r.c2.x)
+        let (r10, r11, r12) = (r.c0.y, r.c1.y, r.c2.y)
+        let (r20, r21, r22) = (r.c0.z, r.c1.z, r.c2.z)
+        let (tx, ty, tz) = (t.x, t.y, t.z)
         depth.withUnsafeBufferPointer { d in
             rays.planeX.withUnsafeBufferPointer { px in
                 rays.planeY.withUnsafeBufferPointer { py in
@@ -159,11 +162,12 @@ public final class GeometricReconstructor: Reconstructor {
                                         pixels.withUnsafeMutableBufferPointer { pix in
                                             var j = 0
                                             for i in 0..<n where d[i] > 0 {
-                                                let z = d[i], x = px[i] * z, y = py[i] * z
+                                                let z = d[i]
                                                 along[i] = z * norm[i]; conf[i] = 1; m[i] = 1
-                                                out[3 * j] = r00 * x + r01 * y + r02 * z + tx
-                                                out[3 * j + 1] = r10 * x + r11 * y + r12 * z + ty
-                                                out[3 * j + 2] = r20 * x + r21 * y + r22 * z + tz
+                                                let x = Double(px[i] * z), y = Double(py[i] * z), zd = Double(z)
+                                                out[3 * j] = Float(r00 * x + r01 * y + r02 * zd + tx)
+                                                out[3 * j + 1] = Float(r10 * x + r11 * y + r12 * zd + ty)
+                                                out[3 * j + 2] = Float(r20 * x + r21 * y + r22 * zd + tz)
                                                 pix[j] = Int32(i)
                                                 j += 1
                                             }

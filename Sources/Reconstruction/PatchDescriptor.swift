@@ -58,24 +58,24 @@ public enum PatchDescriptor {
                             let centreU = min(w - 1, pc * ps + ps / 2), centreV = min(h - 1, pr * ps + ps / 2)
                             let ci = centreV * w + centreU
                             let rayWorld = r * Vec3(Double(ray[3 * ci]), Double(ray[3 * ci + 1]), Double(ray[3 * ci + 2]))
-                            var values = [Double](repeating: 0, count: count)
-                            values[0] = Double(valid) / Double(max(pixelCount, 1))
+                            // Written straight into the output row (entries 1-8 stay 0 for an empty patch).
+                            let base = (pr * cols + pc) * count
+                            @inline(__always) func put(_ c: Int, _ value: Double) { out[base + c] = Float(value) }
+                            put(0, Double(valid) / Double(max(pixelCount, 1)))
                             if valid > 0 {
                                 let meanPoint = view.pose.apply(pointSum.double / Double(valid))
                                 let meanNormal = normalize(r * normalSum.double)
                                 let meanDepth = Double(depthSum) / Double(valid)
-                                values[1] = meanPoint.x; values[2] = meanPoint.y; values[3] = meanPoint.z
-                                values[4] = meanNormal.x; values[5] = meanNormal.y; values[6] = meanNormal.z
-                                values[7] = meanDepth
-                                values[8] = max(0, Double(depthSquares) / Double(valid) - meanDepth * meanDepth).squareRoot()
+                                put(1, meanPoint.x); put(2, meanPoint.y); put(3, meanPoint.z)
+                                put(4, meanNormal.x); put(5, meanNormal.y); put(6, meanNormal.z)
+                                put(7, meanDepth)
+                                put(8, max(0, Double(depthSquares) / Double(valid) - meanDepth * meanDepth).squareRoot())
                             }
-                            values[9] = rayWorld.x; values[10] = rayWorld.y; values[11] = rayWorld.z
-                            values[12] = centre.x; values[13] = centre.y; values[14] = centre.z
-                            values[15] = forward.x; values[16] = forward.y; values[17] = forward.z
-                            values[18] = 2 * Double(centreU) / Double(max(w - 1, 1)) - 1
-                            values[19] = 2 * Double(centreV) / Double(max(h - 1, 1)) - 1
-                            let base = (pr * cols + pc) * count
-                            for c in 0..<count { out[base + c] = Float(values[c]) }
+                            put(9, rayWorld.x); put(10, rayWorld.y); put(11, rayWorld.z)
+                            put(12, centre.x); put(13, centre.y); put(14, centre.z)
+                            put(15, forward.x); put(16, forward.y); put(17, forward.z)
+                            put(18, 2 * Double(centreU) / Double(max(w - 1, 1)) - 1)
+                            put(19, 2 * Double(centreV) / Double(max(h - 1, 1)) - 1)
                         }
                     }
                 }
@@ -95,28 +95,49 @@ public struct PatchFeatureMap: Sendable {
     public let width: Int
     /// Row-major [width, inputCount].
     let weights: [Float]
+    /// The same weights column-major, [inputCount, width]: a descriptor entry times a row of this is one
+    /// term of every output at once.
+    let transposedWeights: [Float]
     let bias: [Float]
 
     public init(inputCount: Int, width: Int, seed: UInt64) {
         self.inputCount = inputCount; self.width = width
         var rng = SeededGenerator(seed: seed)
         let scale = 1 / Double(inputCount).squareRoot()
-        weights = (0..<(width * inputCount)).map { _ in Float(rng.nextGaussian() * scale) }
+        let weights = (0..<(width * inputCount)).map { _ in Float(rng.nextGaussian() * scale) }
+        self.weights = weights
+        transposedWeights = (0..<(width * inputCount)).map { k in weights[(k % width) * inputCount + k / width] }
         bias = (0..<width).map { _ in Float(rng.nextGaussian() * 0.1) }
     }
 
-    /// Lifts row-major [n, inputCount] descriptors to [n, width] tokens.
+    /// Lifts row-major [n, inputCount] descriptors to [n, width] tokens. Eight outputs at a time, each
+    /// summed in the scalar order b_j + A_j0 d_0 + A_j1 d_1 + ..., so the result is bit for bit the formula's.
     public func lift(_ descriptors: [Float]) -> [Float] {
         let n = descriptors.count / inputCount
         var out = [Float](repeating: 0, count: n * width)
-        weights.withUnsafeBufferPointer { a in
-            descriptors.withUnsafeBufferPointer { d in
-                out.withUnsafeMutableBufferPointer { o in
-                    for row in 0..<n {
-                        for j in 0..<width {
-                            var s = bias[j]
-                            for i in 0..<inputCount { s += a[j * inputCount + i] * d[row * inputCount + i] }
-                            o[row * width + j] = tanh(s)
+        let blocks = width / 8
+        transposedWeights.withUnsafeBufferPointer { at in
+            weights.withUnsafeBufferPointer { a in
+                bias.withUnsafeBufferPointer { bias in
+                    descriptors.withUnsafeBufferPointer { d in
+                        out.withUnsafeMutableBufferPointer { o in
+                            for row in 0..<n {
+                                let dRow = d.baseAddress! + row * inputCount, oRow = o.baseAddress! + row * width
+                                for block in 0..<blocks {
+                                    let j = 8 * block
+                                    var s = UnsafeRawPointer(bias.baseAddress! + j).loadUnaligned(as: SIMD8<Float>.self)
+                                    for i in 0..<inputCount {
+                                        let w = UnsafeRawPointer(at.baseAddress! + i * width + j).loadUnaligned(as: SIMD8<Float>.self)
+                                        s = s + w * dRow[i]
+                                    }
+                                    for lane in 0..<8 { oRow[j + lane] = tanh(s[lane]) }
+                                }
+                                for j in (8 * blocks)..<width {
+                                    var s = bias[j]
+                                    for i in 0..<inputCount { s += a[j * inputCount + i] * dRow[i] }
+                                    oRow[j] = tanh(s)
+                                }
+                            }
                         }
                     }
                 }

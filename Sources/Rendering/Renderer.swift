@@ -39,13 +39,13 @@ public struct Renderer: Sendable {
         let pixelCount = max(width, 0) * max(height, 0)
         var inverseDepth = [Float](repeating: 0, count: pixelCount)
         var triangleIndex = [Int32](repeating: -1, count: pixelCount)
-        var cameraPoints = [Vec3](repeating: .zero, count: mesh.vertexCount)
-        var screenPoints = [ScreenVertex](repeating: .zero, count: mesh.vertexCount)
-        if pixelCount > 0 {
-            inverseDepth.withUnsafeMutableBufferPointer { inverseDepth in
-                triangleIndex.withUnsafeMutableBufferPointer { triangleIndex in
-                    cameraPoints.withUnsafeMutableBufferPointer { cameraPoints in
-                        screenPoints.withUnsafeMutableBufferPointer { screenPoints in
+        // Per-vertex scratch, never zero-filled: every vertex's camera point is written before use, and a
+        // screen point is read only for vertices in front of the near plane, which are the ones written.
+        return withUnsafeTemporaryAllocation(of: Vec3.self, capacity: max(mesh.vertexCount, 1)) { cameraPoints in
+            withUnsafeTemporaryAllocation(of: ScreenVertex.self, capacity: max(mesh.vertexCount, 1)) { screenPoints in
+                if pixelCount > 0 {
+                    inverseDepth.withUnsafeMutableBufferPointer { inverseDepth in
+                        triangleIndex.withUnsafeMutableBufferPointer { triangleIndex in
                             let rasterizer = VisibilityRasterizer(width: width, height: height,
                                                                   inverseDepth: inverseDepth.baseAddress!,
                                                                   triangleIndex: triangleIndex.baseAddress!)
@@ -54,10 +54,10 @@ public struct Renderer: Sendable {
                         }
                     }
                 }
+                return shade(mesh: mesh, camera: camera, inverseDepth: inverseDepth, triangleIndex: triangleIndex,
+                             cameraPoints: UnsafeBufferPointer(cameraPoints))
             }
         }
-        return shade(mesh: mesh, camera: camera, inverseDepth: inverseDepth, triangleIndex: triangleIndex,
-                     cameraPoints: cameraPoints)
     }
 
     /// Renders `mesh` from every camera, in parallel over the cameras (each render single-threaded).
@@ -108,7 +108,7 @@ public struct Renderer: Sendable {
 
     /// Pass 2: per covered pixel, ray-plane intersection with its triangle, then depth, normal, colour.
     private func shade(mesh: RenderableMesh, camera: Camera, inverseDepth: [Float], triangleIndex: [Int32],
-                       cameraPoints: [Vec3]) -> View {
+                       cameraPoints: UnsafeBufferPointer<Vec3>) -> View {
         let k = camera.intrinsics
         let width = k.width, height = k.height
         let pixelCount = max(width, 0) * max(height, 0)
@@ -125,7 +125,7 @@ public struct Renderer: Sendable {
         mask.withUnsafeMutableBufferPointer { mask in
         inverseDepth.withUnsafeBufferPointer { inverseDepth in
         triangleIndex.withUnsafeBufferPointer { triangleIndex in
-        cameraPoints.withUnsafeBufferPointer { cameraPoints in
+        do {
         mesh.triangles.withUnsafeBufferPointer { triangles in
         mesh.faceNormals.withUnsafeBufferPointer { faceNormals in
         mesh.colorSources.withUnsafeBufferPointer { colorSources in
@@ -136,8 +136,10 @@ public struct Renderer: Sendable {
         SRGB.encodeTable.withUnsafeBufferPointer { encode in
         SRGB.decodeTable.withUnsafeBufferPointer { decode in
             let layouts = mesh.textures.layouts
-            for pixel in 0..<pixelCount where triangleIndex[pixel] < 0 {
-                rgb[3 * pixel] = background.x; rgb[3 * pixel + 1] = background.y; rgb[3 * pixel + 2] = background.z
+            if background != .zero {    // the buffer starts black
+                for pixel in 0..<pixelCount where triangleIndex[pixel] < 0 {
+                    rgb[3 * pixel] = background.x; rgb[3 * pixel + 1] = background.y; rgb[3 * pixel + 2] = background.z
+                }
             }
             for pixel in 0..<pixelCount where triangleIndex[pixel] >= 0 {
                 let id = Int(triangleIndex[pixel])

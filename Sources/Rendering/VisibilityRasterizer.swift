@@ -50,16 +50,23 @@ struct VisibilityRasterizer {
         let scale = 1 / abs(area)
         let k0 = v0.z * scale, k1 = v1.z * scale, k2 = v2.z * scale
 
+        // Wide triangles narrow each row to the span inside all three half-planes (three divisions per
+        // triangle); small ones, most of a mesh's triangles at these resolutions, just test their box.
+        let narrows = x1 - x0 >= 8
+        let spans = narrows ? (e0.span, e1.span, e2.span) : (RowSpan.none, RowSpan.none, RowSpan.none)
         for y in y0...y1 {
             let py = Double(y)
             let r0 = e0.rowTerm(py), r1 = e1.rowTerm(py), r2 = e2.rowTerm(py)
-            // The row's span inside all three half-planes, widened by a pixel (the exact test below
-            // decides); skips most of the bounding box outside thin or slanted triangles.
-            var lo = Double(x0), hi = Double(x1)
-            guard e0.narrow(&lo, &hi, rowTerm: r0), e1.narrow(&lo, &hi, rowTerm: r1), e2.narrow(&lo, &hi, rowTerm: r2),
-                  lo <= hi else { continue }
-            let first = ceilToInt(lo), last = floorToInt(hi)
-            guard first <= last else { continue }
+            var first = x0, last = x1
+            if narrows {
+                // The row's span inside all three half-planes, widened by a pixel (the exact test below
+                // decides); skips most of the bounding box outside thin or slanted triangles.
+                var lo = Double(x0), hi = Double(x1)
+                guard spans.0.narrow(&lo, &hi, rowTerm: r0), spans.1.narrow(&lo, &hi, rowTerm: r1),
+                      spans.2.narrow(&lo, &hi, rowTerm: r2), lo <= hi else { continue }
+                first = ceilToInt(lo); last = floorToInt(hi)
+                guard first <= last else { continue }
+            }
             let row = y * width
             for x in first...last {
                 let px = Double(x)
@@ -87,8 +94,6 @@ struct EdgeFunction {
     /// Smallest w that counts as inside: 0 on a top edge (horizontal, going right) or a left edge (going
     /// up) of the positively oriented triangle, else the least positive Double (so the test is w > 0).
     let threshold: Double
-    /// 1/b, for the span of a row.
-    let inverseB: Double
 
     @inline(__always)
     init(from p: ScreenVertex, to q: ScreenVertex, orientation: Double) {
@@ -101,8 +106,21 @@ struct EdgeFunction {
         rx = r.x; ry = r.y
         let dx = orientation * (q.x - p.x), dy = orientation * (q.y - p.y)
         threshold = dy < 0 || (dy == 0 && dx > 0) ? 0 : .leastNonzeroMagnitude
-        inverseB = 1 / b
     }
+
+    /// What narrowing a row by this edge needs.
+    @inline(__always) var span: RowSpan { RowSpan(b: b, rx: rx, inverseB: 1 / b) }
+
+    @inline(__always) func rowTerm(_ py: Double) -> Double { a * (py - ry) }
+    @inline(__always) func value(rowTerm: Double, _ px: Double) -> Double { rowTerm - b * (px - rx) }
+}
+
+/// One edge's part in narrowing a row of a wide triangle to the columns that may be inside.
+struct RowSpan {
+    let b: Double, rx: Double
+    let inverseB: Double
+
+    static let none = RowSpan(b: 0, rx: 0, inverseB: 0)
 
     /// Narrows [lo, hi] to the pixel columns where this edge's w may be >= 0 on a row, widened by one
     /// pixel against rounding: w = rowTerm - b (x - rx) >= 0 is x <= rx + rowTerm/b for b > 0 and
@@ -117,7 +135,4 @@ struct EdgeFunction {
         }
         return true
     }
-
-    @inline(__always) func rowTerm(_ py: Double) -> Double { a * (py - ry) }
-    @inline(__always) func value(rowTerm: Double, _ px: Double) -> Double { rowTerm - b * (px - rx) }
 }

@@ -5,12 +5,13 @@ import Scenes
 import Rendering
 import Reconstruction
 import Environment
+import Wire
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Measure rendering, Chamfer, incremental reward and environment throughput.",
+        abstract: "Measure rendering, Chamfer, incremental reward, environment and wire throughput.",
         discussion: """
-        Figures (release build; the defaults follow the targets of the core issue):
+        Figures (release build; the defaults follow the targets of the core and wire issues):
           render       RGB+depth of the mesh at 224x224 and 112x112 from 32 cameras: ms per view on one
                        core and with renderBatch on all cores;
           chamfer      Chamfer distance of 50,000 against 20,000 points (both trees built, both
@@ -19,19 +20,35 @@ struct Bench: ParsableCommand {
                        recomputation of the Chamfer distance, measured in the same run;
           environment  steps per second with the geometric backbone at 112x112 (4 initial views,
                        budget 10, random actions; resets included) on one core, and with a vector of
-                       environments, one per core.
+                       environments, one per core;
+          wire         the same environment stepped as a vector of 8 in-process and through a loopback
+                       `nbv serve` (one message per batch), and the single-step round trip.
         With --export DIR it also writes the mesh, the cameras and the point clouds it used, so that
         scripts/bench can time the peers (Open3D RaycastingScene, scipy cKDTree, Open3D distances) on
         exactly the same data and print the ratios.
         """)
 
+    static let allFigures = ["render", "chamfer", "incremental", "environment", "wire"]
+
     @Option(help: ArgumentHelp("Write the figures as JSON to FILE (atomically).", valueName: "FILE")) var json: String?
     @Option(help: ArgumentHelp("Write the benchmark's mesh, cameras and clouds to DIR for the peers.", valueName: "DIR")) var export: String?
     @Option(help: "Mesh to benchmark on.") var mesh: String = "/usr/share/assimp/models/PLY/Wuson.ply"
     @Option(help: "Seconds per measurement (more is steadier).") var seconds: Double = 2
+    @Option(help: ArgumentHelp("Figures to measure, comma-separated: render, chamfer, incremental, environment, wire.", valueName: "LIST"))
+    var only: String = Bench.allFigures.joined(separator: ",")
+    @Option(help: ArgumentHelp("Environment figure: run exactly N steps on one environment instead of timing (for instruction counts under callgrind).", valueName: "N"))
+    var profileSteps: Int?
+    @Option(help: "Wire figure: batches of the vector of 8 stepped in-process and remotely.") var wireSteps: Int = 150
+
+    var figureNames: [String] { only.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
 
     func validate() throws {
         guard seconds > 0 && seconds <= 600 else { throw ValidationError("--seconds: expected (0, 600], got \(seconds)") }
+        for name in figureNames where !Bench.allFigures.contains(name) {
+            throw ValidationError("--only: unknown figure \"\(name)\"; expected some of \(Bench.allFigures.joined(separator: ", "))")
+        }
+        if let n = profileSteps, n < 1 { throw ValidationError("--profile-steps: expected a positive count, got \(n)") }
+        guard wireSteps >= 1 else { throw ValidationError("--wire-steps: expected a positive count, got \(wireSteps)") }
     }
 
     /// Repeats `body` until `seconds` have passed (at least 3 times) and returns the median seconds per call.
@@ -52,9 +69,36 @@ struct Bench: ParsableCommand {
         do { loaded = try loadMesh(path: mesh) } catch { throw CommandError("--mesh: \(error)") }
         let cores = ProcessInfo.processInfo.activeProcessorCount
         var figures: [String: Any] = ["mesh": mesh, "triangles": loaded.triangleCount, "cores": cores]
-        if let export { try FileManager.default.createDirectory(atPath: export, withIntermediateDirectories: true) }
+        if let export {
+            try FileManager.default.createDirectory(atPath: export, withIntermediateDirectories: true)
+            try loaded.writePLY(to: "\(export)/mesh.ply")
+        }
+        let wanted = Set(figureNames)
+        if let n = profileSteps {
+            let definition = try benchDefinition()
+            let env = try NBVEnvironment(definition: definition, seed: 0)
+            var rng = SeededGenerator(seed: 0)
+            var episode: UInt64 = 1, taken = 0
+            while taken < n {
+                _ = try env.reset(seed: episode, options: ResetOptions()); episode += 1
+                while env.isEpisodeRunning && taken < n {
+                    _ = try env.step(action: (0..<3).map { _ in Float(rng.nextUnit() * 2 - 1) }); taken += 1
+                }
+            }
+            note("profile: \(n) environment steps")
+            return
+        }
+        if wanted.contains("render") { figures["render"] = try renderFigures(loaded, cores: cores) }
+        if wanted.contains("chamfer") { figures["chamfer"] = try chamferFigures(loaded) }
+        if wanted.contains("incremental") { figures["incremental"] = try incrementalFigures() }
+        if wanted.contains("environment") { figures["environment"] = try environmentFigures(cores: cores) }
+        if wanted.contains("wire") { figures["wire"] = try wireFigures() }
+        let data = try JSONSerialization.data(withJSONObject: figures, options: [.prettyPrinted, .sortedKeys])
+        if let json { try writeFileAtomically(data, to: json) }
+        print(String(data: data, encoding: .utf8)!)
+    }
 
-        // Rendering.
+    func renderFigures(_ loaded: TriangleMesh, cores: Int) throws -> [String: Any] {
         let renderable = RenderableMesh(loaded), renderer = Renderer()
         let shell = CameraShell(minRadius: 2.5, maxRadius: 2.5, minElevationDegrees: -60, maxElevationDegrees: 80)
         var render: [String: Any] = [:]
@@ -74,57 +118,70 @@ struct Bench: ParsableCommand {
                 try writeFileAtomically(npyData(float32: view.depth, shape: [size, size]), to: "\(export)/depth_\(size)_view0.npy")
             }
         }
-        figures["render"] = render
-        if let export { try loaded.writePLY(to: "\(export)/mesh.ply") }
+        return render
+    }
 
-        // Chamfer 50k vs 20k.
+    func chamferFigures(_ loaded: TriangleMesh) throws -> [String: Any] {
         var rng = SeededGenerator(seed: 1)
         var reconstruction = sampleSurface(loaded, count: 50_000, rng: &rng)
         for i in 0..<reconstruction.coordinates.count { reconstruction.coordinates[i] += Float(rng.nextGaussian() * 0.01) }
         let groundTruth = sampleSurface(loaded, count: 20_000, rng: &rng)
         var value = 0.0
-        let chamferTime = measure { value = chamferDistance(reconstruction, groundTruth) }
-        figures["chamfer"] = ["ms": chamferTime * 1e3, "value": value, "reconstruction_points": 50_000, "ground_truth_points": 20_000]
-        note(String(format: "chamfer 50k vs 20k: %.2f ms (CD = %.6g)", chamferTime * 1e3, value))
+        let time = measure { value = chamferDistance(reconstruction, groundTruth) }
+        let oneCore = measure { value = ChamferDistance(reconstruction: reconstruction, groundTruth: groundTruth, parallel: false).value }
+        note(String(format: "chamfer 50k vs 20k: %.2f ms on all cores, %.2f ms on one (CD = %.6g)", time * 1e3, oneCore * 1e3, value))
         if let export {
             try writeFileAtomically(npyData(float32: reconstruction.coordinates, shape: [50_000, 3]), to: "\(export)/chamfer_reconstruction.npy")
             try writeFileAtomically(npyData(float32: groundTruth.coordinates, shape: [20_000, 3]), to: "\(export)/chamfer_ground_truth.npy")
         }
+        return ["ms": time * 1e3, "ms_one_core": oneCore * 1e3, "value": value, "reconstruction_points": 50_000, "ground_truth_points": 20_000]
+    }
 
-        // Incremental reward against full recomputation, on an episode's views.
-        var definition = try benchDefinition()
+    /// The per-step reward update on an episode's views: view 5's points added after views 1-4.
+    func incrementalFigures() throws -> [String: Any] {
+        let definition = try benchDefinition()
         let env = try NBVEnvironment(definition: definition, seed: 0)
         _ = try env.reset(seed: 3, options: ResetOptions())
         for _ in 0..<5 { _ = try env.step(action: [0.3, -0.2, 0.5].map { Float($0) }) }
         let scene = try env.scenes.scene(named: env.meshNames[0])
-        var tracker = IncrementalChamfer(groundTruth: scene.groundTruth, coverageRadius: definition.coverageEpsilon, fScoreRadius: definition.fScoreTau)
+        var tracker = IncrementalChamfer(groundTruth: scene.groundTruth, coverageRadius: definition.coverageEpsilon,
+                                         fScoreRadius: definition.fScoreTau, parallel: false)
         let cloud = env.worldCloud
         let perView = cloud.count / env.takenPositions.count
         let earlier = PointCloud(coordinates: Array(cloud.coordinates[0..<(3 * perView * 4)]))
         let newView = PointCloud(coordinates: Array(cloud.coordinates[(3 * perView * 4)..<(3 * perView * 5)]))
         tracker.add(points: earlier)
-        let incremental = measure { var t = tracker; t.add(points: newView); value = t.chamfer() }
+        var value = 0.0
+        var t = tracker
+        let incremental = measure { t = tracker; t.add(points: newView); value = t.chamfer() }
         let fiveViews = PointCloud(coordinates: Array(cloud.coordinates[0..<(3 * perView * 5)]))
-        let full = measure { value = ChamferDistance(reconstruction: fiveViews, groundTruth: scene.groundTruth).value }
-        figures["incremental"] = ["ms_per_step": incremental * 1e3, "full_recompute_ms": full * 1e3, "new_view_points": newView.count,
-                                  "earlier_points": earlier.count, "ground_truth_points": scene.groundTruth.count]
-        note(String(format: "incremental reward: %.3f ms per step (%d new points) vs %.3f ms full recomputation", incremental * 1e3, newView.count, full * 1e3))
+        let full = measure { value = ChamferDistance(reconstruction: fiveViews, groundTruth: scene.groundTruth, parallel: false).value }
+        note(String(format: "incremental reward: %.3f ms per step (%d new points) vs %.3f ms full recomputation, one core",
+                    incremental * 1e3, newView.count, full * 1e3))
+        return ["ms_per_step": incremental * 1e3, "full_recompute_ms": full * 1e3, "value": value, "new_view_points": newView.count,
+                "earlier_points": earlier.count, "ground_truth_points": scene.groundTruth.count]
+    }
 
-        // Environment steps per second: one environment, then one per core.
+    /// Environment steps per second: one environment, then one per core.
+    func environmentFigures(cores: Int) throws -> [String: Any] {
+        let definition = try benchDefinition()
         func stepsPerSecond(workers: Int) throws -> Double {
             let envs = try (0..<workers).map { _ in try NBVEnvironment(definition: definition, seed: 0) }
             for e in envs { _ = try e.reset(seed: 0, options: ResetOptions()) }   // load the mesh, build the ground truth
             var counts = [Int](repeating: 0, count: workers)
             let start = Date()
-            parallelForEach(workers) { w in
-                var rng = SeededGenerator(seed: UInt64(w))
-                var episode: UInt64 = 1
-                while Date().timeIntervalSince(start) < seconds {
-                    _ = try? envs[w].reset(seed: episode, options: ResetOptions()); episode += 1
-                    while envs[w].isEpisodeRunning {
-                        let a = (0..<3).map { _ in Float(rng.nextUnit() * 2 - 1) }
-                        _ = try? envs[w].step(action: a)
-                        counts[w] += 1
+            counts.withUnsafeMutableBufferPointer { counts in
+                let counts = counts.baseAddress!
+                parallelForEach(workers) { w in
+                    var rng = SeededGenerator(seed: UInt64(w))
+                    var episode: UInt64 = 1
+                    while Date().timeIntervalSince(start) < seconds {
+                        _ = try? envs[w].reset(seed: episode, options: ResetOptions()); episode += 1
+                        while envs[w].isEpisodeRunning {
+                            let a = (0..<3).map { _ in Float(rng.nextUnit() * 2 - 1) }
+                            _ = try? envs[w].step(action: a)
+                            counts[w] += 1
+                        }
                     }
                 }
             }
@@ -132,13 +189,22 @@ struct Bench: ParsableCommand {
         }
         let one = try stepsPerSecond(workers: 1)
         let vector = try stepsPerSecond(workers: cores)
-        figures["environment"] = ["steps_per_second_one_core": one, "steps_per_second_vector": vector, "vector_size": cores,
-                                  "vector_speedup": vector / one, "resolution": 112, "initial_views": 4, "budget": 10]
         note(String(format: "environment: %.0f steps/s on one core, %.0f steps/s with %d environments (%.2fx)", one, vector, cores, vector / one))
-        definition.name = "bench"
-        let data = try JSONSerialization.data(withJSONObject: figures, options: [.prettyPrinted, .sortedKeys])
-        if let json { try writeFileAtomically(data, to: json) }
-        print(String(data: data, encoding: .utf8)!)
+        return ["steps_per_second_one_core": one, "steps_per_second_vector": vector, "vector_size": cores,
+                "vector_speedup": vector / one, "resolution": definition.imageWidth, "initial_views": 4, "budget": definition.budget]
+    }
+
+    /// Remote against in-process stepping of a vector of 8 (the wire issue's target), with the server's own
+    /// environment factory on the benchmark's environment.
+    func wireFigures() throws -> [String: Any] {
+        let make = MakeRequest(definition: "procedural-v0", overrides: [
+            "meshes.source": .string(mesh), "meshes.split": .string("all"), "episode.initial_views": .int(4), "episode.budget": .int(10),
+        ])
+        let r = try WireBenchmark.run(factory: makeEnvironmentForServer, make: make, vectorSize: 8, steps: wireSteps, latencySteps: 200)
+        note(r.description)
+        return ["vector_size": r.vectorSize, "batches": r.steps, "in_process_steps_per_second": r.inProcessStepsPerSecond,
+                "remote_steps_per_second": r.remoteStepsPerSecond, "remote_over_in_process": r.remoteOverInProcess,
+                "single_step_round_trip_us": r.singleStepLatencyMicroseconds]
     }
 
     func benchDefinition() throws -> EnvironmentDefinition {
@@ -146,6 +212,8 @@ struct Bench: ParsableCommand {
         d.name = "bench"
         d.meshSources = [mesh]
         d.split = "all"
+        d.imageWidth = 112
+        d.imageHeight = 112
         d.initialViews = 4...4
         d.budget = 10
         try d.validate()

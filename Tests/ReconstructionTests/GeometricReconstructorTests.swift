@@ -1,3 +1,4 @@
+import Foundation
 import XCTest
 import Geometry
 import Scenes
@@ -116,5 +117,24 @@ final class GeometricReconstructorTests: XCTestCase {
         XCTAssertThrowsError(try backbone.reconstruct(inputs)) { XCTAssertTrue("\($0)".contains("views[0].depth_z")) }
         var bad = GeometricBackboneOptions(); bad.depthKeepFraction = 0
         XCTAssertThrowsError(try GeometricReconstructor(options: bad)) { XCTAssertTrue("\($0)".contains("depth_keep_fraction")) }
+    }
+
+    /// The vectorised lift is the formula tanh(b_j + sum_i A_ji d_i), summed in index order, bit for bit
+    /// (widths with and without a remainder of the 8-wide blocks).
+    func testFeatureMapLiftEqualsTheScalarFormula() {
+        var rng = SeededGenerator(seed: 9)
+        for width in [64, 13, 3] {
+            let map = PatchFeatureMap(inputCount: PatchDescriptor.count, width: width, seed: 7)
+            let descriptors = (0..<(5 * PatchDescriptor.count)).map { _ in Float(rng.nextGaussian()) }
+            var expected = [Float]()
+            for row in 0..<5 {
+                for j in 0..<width {
+                    var s = map.bias[j]
+                    for i in 0..<PatchDescriptor.count { s += map.weights[j * PatchDescriptor.count + i] * descriptors[row * PatchDescriptor.count + i] }
+                    expected.append(tanh(s))
+                }
+            }
+            XCTAssertEqual(map.lift(descriptors), expected, "width \(width)")
+        }
     }
 }

@@ -47,6 +47,20 @@ final class MetricsIncrementalTests: XCTestCase {
         }
     }
 
+    /// A ground truth large enough that the forward queries are split over the cores: the split and the
+    /// serial update store the same b, and both equal a full recomputation.
+    func testParallelAndSerialUpdatesAgree() {
+        let big = GroundTruth(samples: MetricsFixtures.sphere(20_000, seed: 3, noise: 0))
+        var split = IncrementalChamfer(groundTruth: big, parallel: true), serial = IncrementalChamfer(groundTruth: big, parallel: false)
+        var all = PointCloud()
+        for (k, view) in views(seed: 70).enumerated() {
+            split.add(points: view); serial.add(points: view); all.append(contentsOf: view)
+            XCTAssertEqual(split.truthSquaredDistances, serial.truthSquaredDistances, "view \(k)")
+            XCTAssertEqual(split.chamfer(), serial.chamfer(), "view \(k)")
+            assertRelativelyEqual(serial.chamfer(), ChamferDistance(reconstruction: all, groundTruth: big).value, 1e-6, "view \(k)")
+        }
+    }
+
     func testIncrementalAlsoMatchesBruteForce() {
         var state = IncrementalChamfer(groundTruth: truth)
         var all = PointCloud()

@@ -139,4 +139,12 @@ final class MetricsKDTreeTests: XCTestCase {
             XCTAssertEqual(index.treeOrder.map(Int.init).sorted(), Array(0..<n), "tree order must be a permutation")
         }
     }
+
+    /// The level-by-level node count equals the recursive definition of the median-split tree's shape.
+    func testNodeCountMatchesTheRecursiveShape() {
+        func recursive(_ n: Int, _ leaf: Int) -> Int { n <= leaf ? 1 : 1 + recursive(n / 2, leaf) + recursive(n - n / 2, leaf) }
+        for leaf in [1, 2, 3, 10, 17] {
+            for n in 0...2500 { XCTAssertEqual(NearestNeighborIndex.nodeCount(n, leafSize: leaf), recursive(n, leaf), "n \(n) leaf \(leaf)") }
+        }
+    }
 }

@@ -9,7 +9,7 @@ import XCTest
 ///     NBV_RENDER_TIMINGS=1 swift test -c release -Xswiftc -enable-testing --filter RenderTimingTests
 ///
 /// With NBV_RENDER_DEPTH_DIR set, also writes each 224x224 depth map (little-endian float32) there for
-/// scripts/reference_raycast.py to compare with Open3D's ray casting of the same sphere and camera.
+/// scripts/peers/reference_raycast.py to compare with Open3D's ray casting of the same sphere and camera.
 final class RenderTimingTests: XCTestCase {
     /// CPU time of the calling thread (unaffected by other processes competing for the cores).
     func threadCPUSeconds() -> Double {

@@ -17,30 +17,17 @@ Exit status 2 with a message on stderr when numpy or scipy is missing.
 import argparse
 import json
 import math
+import os
 import sys
-import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 try:
     import numpy as np
-    from scipy.spatial import cKDTree
+    import scipy  # noqa: F401  (the peer; imported here so that its absence is reported up front)
+    from peerlib import load_cloud as load, open3d_chamfer, squared_nearest, time_scipy_chamfer
 except ImportError as error:  # the Swift test reports this verbatim
     print(f"chamfer_peer.py needs numpy and scipy: {error}", file=sys.stderr)
     sys.exit(2)
-
-
-def load(path):
-    data = np.fromfile(path, dtype="<f4")
-    if data.size % 3:
-        sys.exit(f"{path}: {data.size} float32 values, expected a multiple of 3 ([n, 3])")
-    return data.reshape(-1, 3)
-
-
-def squared_nearest(a, b, workers=-1):
-    """min_{y in b} |x - y|^2 for every x in a (float64)."""
-    if len(b) == 0:
-        return np.full(len(a), np.inf)
-    d, _ = cKDTree(b).query(a, k=1, workers=workers)
-    return np.asarray(d, dtype=np.float64) ** 2
 
 
 def metrics(p, q, eps, tau):
@@ -74,29 +61,15 @@ def sphere(n, seed, noise=0.005):
     return (v * (1 + noise * rng.normal(size=(n, 1)))).astype(np.float32)
 
 
-def median_time(fn, repeat):
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
-
-
 def bench(p, q, repeat):
-    def scipy_chamfer(workers):
-        return lambda: (cKDTree(q).query(p, k=1, workers=workers), cKDTree(p).query(q, k=1, workers=workers))
-
     out = {"count_p": len(p), "count_q": len(q), "repeat": repeat,
            "scipy_version": __import__("scipy").__version__,
-           "scipy_workers_all_s": median_time(scipy_chamfer(-1), repeat),
-           "scipy_workers_1_s": median_time(scipy_chamfer(1), repeat)}
+           "scipy_workers_all_s": time_scipy_chamfer(p, q, -1, repeat),
+           "scipy_workers_1_s": time_scipy_chamfer(p, q, 1, repeat)}
     try:
         import open3d as o3d
-        pp = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(p.astype(np.float64)))
-        qq = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(q.astype(np.float64)))
         out["open3d_version"] = o3d.__version__
-        out["open3d_s"] = median_time(lambda: (pp.compute_point_cloud_distance(qq), qq.compute_point_cloud_distance(pp)), repeat)
+        out["open3d_s"], _ = open3d_chamfer(p, q, repeat)
     except Exception as error:  # open3d is optional
         out["open3d_unavailable"] = f"{type(error).__name__}: {error}"
     return out

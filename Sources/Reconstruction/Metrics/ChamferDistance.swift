@@ -61,16 +61,17 @@ public struct ChamferDistance: Sendable, Equatable {
         self.accuracy = accuracy; self.completeness = completeness
     }
 
-    /// Builds a k-d tree on each cloud and queries both directions.
-    public init(reconstruction: PointCloud, groundTruth: PointCloud, options: ChamferOptions = ChamferOptions()) {
-        self.init(reconstruction: reconstruction, groundTruth: GroundTruth(samples: groundTruth), options: options)
+    /// Builds a k-d tree on each cloud and queries both directions (on all cores unless `parallel` is false).
+    public init(reconstruction: PointCloud, groundTruth: PointCloud, options: ChamferOptions = ChamferOptions(), parallel: Bool = true) {
+        self.init(reconstruction: reconstruction, groundTruth: GroundTruth(samples: groundTruth, parallel: parallel),
+                  options: options, parallel: parallel)
     }
 
     /// Reuses the ground truth's index; builds one on the reconstruction.
-    public init(reconstruction: PointCloud, groundTruth: GroundTruth, options: ChamferOptions = ChamferOptions()) {
-        let reconstructionIndex = NearestNeighborIndex(reconstruction)
-        let toTruth = groundTruth.index.nearestSquaredDistances(ofPointsOf: reconstructionIndex)
-        let toReconstruction = reconstructionIndex.nearestSquaredDistances(ofPointsOf: groundTruth.index)
+    public init(reconstruction: PointCloud, groundTruth: GroundTruth, options: ChamferOptions = ChamferOptions(), parallel: Bool = true) {
+        let reconstructionIndex = NearestNeighborIndex(reconstruction, parallel: parallel)
+        let toTruth = groundTruth.index.nearestSquaredDistances(ofPointsOf: reconstructionIndex, parallel: parallel)
+        let toReconstruction = reconstructionIndex.nearestSquaredDistances(ofPointsOf: groundTruth.index, parallel: parallel)
         accuracy = Self.term(toTruth, options)
         completeness = Self.term(toReconstruction, options)
     }

@@ -8,9 +8,10 @@ public struct GroundTruth: Sendable {
     /// k-d tree over `samples`; its indices refer to `samples`.
     public let index: NearestNeighborIndex
 
-    public init(samples: PointCloud) {
+    /// Builds the index (on two cores for large clouds unless `parallel` is false).
+    public init(samples: PointCloud, parallel: Bool = true) {
         self.samples = samples
-        self.index = NearestNeighborIndex(samples)
+        self.index = NearestNeighborIndex(samples, parallel: parallel)
     }
 
     public var count: Int { samples.count }

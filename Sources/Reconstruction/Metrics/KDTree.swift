@@ -114,8 +114,22 @@ public struct NearestNeighborIndex: Sendable {
     }
 
     /// Number of nodes of the tree over `n` points (median splits make the shape a function of n alone).
+    /// Counted level by level: the sizes on one level take at most two adjacent values, a and a + 1.
     static func nodeCount(_ n: Int, leafSize: Int) -> Int {
-        n <= leafSize ? 1 : 1 + nodeCount(n / 2, leafSize: leafSize) + nodeCount(n - n / 2, leafSize: leafSize)
+        var a = n, countA = 1, countB = 0, total = 0
+        while countA + countB > 0 {
+            total += countA + countB
+            // Nodes above the leaf size split into floor and ceil halves; h = floor(a / 2).
+            let splitA = a > leafSize ? countA : 0, splitB = a + 1 > leafSize ? countB : 0
+            let h = a / 2
+            if a % 2 == 0 {
+                (countA, countB) = (2 * splitA + splitB, splitB)          // a -> h, h;  a + 1 -> h, h + 1
+            } else {
+                (countA, countB) = (splitA, splitA + 2 * splitB)          // a -> h, h + 1;  a + 1 -> h + 1, h + 1
+            }
+            a = h
+        }
+        return total
     }
 
     /// Builds subtrees into preallocated storage. Raw pointers: the halves built in parallel touch
