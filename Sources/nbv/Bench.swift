@@ -11,21 +11,26 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure rendering, Chamfer, incremental reward, environment and wire throughput.",
         discussion: """
-        Figures (release build; the defaults follow the targets of the core and wire issues):
-          render       RGB+depth of the mesh at 224x224 and 112x112 from 32 cameras: ms per view on one
-                       core and with renderBatch on all cores;
-          chamfer      Chamfer distance of 50,000 against 20,000 points (both trees built, both
-                       directions queried);
-          incremental  the per-step reward update (a new 112x112 view after 4 views) against a full
-                       recomputation of the Chamfer distance, measured in the same run;
-          environment  steps per second with the geometric backbone at 112x112 (4 initial views,
-                       budget 10, random actions; resets included) on one core, and with a vector of
+        Figures (release build; the defaults follow the targets of the core and
+        wire issues):
+          render       RGB+depth of the mesh at 224x224 and 112x112 from 32
+                       cameras: ms per view on one core and with renderBatch
+                       on all cores;
+          chamfer      Chamfer distance of 50,000 against 20,000 points (both
+                       trees built, both directions queried);
+          incremental  the per-step reward update (a new 112x112 view after 4
+                       views) against a full recomputation, in the same run;
+          environment  steps per second with the geometric backbone at 112x112
+                       (4 initial views, budget 10, random actions; resets
+                       included) on one core, and with a vector of
                        environments, one per core;
-          wire         the same environment stepped as a vector of 8 in-process and through a loopback
-                       `nbv serve` (one message per batch), and the single-step round trip.
-        With --export DIR it also writes the mesh, the cameras and the point clouds it used, so that
-        scripts/bench can time the peers (Open3D RaycastingScene, scipy cKDTree, Open3D distances) on
-        exactly the same data and print the ratios.
+          wire         the same environment stepped as a vector of 8
+                       in-process and through a loopback `nbv serve` (one
+                       message per batch), and the single-step round trip.
+        With --export DIR it also writes the mesh, the cameras and the point
+        clouds it used, so that scripts/bench can time the peers (Open3D
+        RaycastingScene, scipy cKDTree, Open3D distances) on exactly the same
+        data and print the ratios.
         """)
 
     static let allFigures = ["render", "chamfer", "incremental", "environment", "wire"]
