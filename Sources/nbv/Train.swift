@@ -32,7 +32,7 @@ struct Train: ParsableCommand {
             --arg max_grad_norm=1 --steps 12000 --out runs/ppo
           nbv train --agent reinforce --policy-net mlp --arg reward=coverage \\
             --arg learning_rate=3e-3 --arg initial_log_std=-1 \\
-            --arg gamma=0.9 --arg max_grad_norm=1 --steps 12000 \\
+            --arg gamma=0.9 --arg max_grad_norm=1 --steps 24000 \\
             --out runs/reinforce
         """)
 
