@@ -17,21 +17,23 @@ struct Train: ParsableCommand {
 
         Algorithm arguments (CleanRL names) are set with --arg KEY=VALUE;
         RUN/config.json lists them all. Episodes use the definition's
-        meshes.split (train by default).
+        meshes.split (train by default). REINFORCE and PPO train on the
+        environment's reward unless --arg reward=coverage (the step's
+        coverage gain, what evaluation's coverage AUC ranks).
 
         Examples (each beats the random baseline on the test split):
           nbv train --agent supervised --arg mode=episode --steps 2400 \\
             --out runs/supervised
           nbv train --agent supervised --curriculum range:1-8 --steps 2400 \\
             --out runs/supervised-single-step
-          nbv train --agent ppo --policy-net mlp --set reward.mode=relative \\
+          nbv train --agent ppo --policy-net mlp --arg reward=coverage \\
             --arg learning_rate=3e-3 --arg initial_log_std=-1 \\
             --arg num_steps=64 --arg gamma=0.9 --arg update_epochs=10 \\
             --arg max_grad_norm=1 --steps 12000 --out runs/ppo
-          nbv train --agent reinforce --policy-net mlp \\
-            --set reward.mode=relative --arg learning_rate=3e-3 \\
-            --arg initial_log_std=-1 --arg gamma=0.9 --arg max_grad_norm=1 \\
-            --steps 12000 --out runs/reinforce
+          nbv train --agent reinforce --policy-net mlp --arg reward=coverage \\
+            --arg learning_rate=3e-3 --arg initial_log_std=-1 \\
+            --arg gamma=0.9 --arg max_grad_norm=1 --steps 24000 \\
+            --out runs/reinforce
         """)
 
     @Option(help: "Algorithm: supervised, reinforce or ppo.") var agent: String

@@ -1,5 +1,6 @@
 import XCTest
 import Learning
+import Environment
 @testable import Agents
 
 final class PPOPiecesTests: XCTestCase {
@@ -77,5 +78,29 @@ final class PPOPiecesTests: XCTestCase {
 
     func testReturnsToGo() {
         XCTAssertEqual(returnsToGo([1, 2, 3], gamma: 0.5), [1 + 0.5 * 2 + 0.25 * 3, 2 + 0.5 * 3, 3])
+    }
+
+    /// reward=coverage is the step's coverage gain from info.coverage_history; environment (and nil,
+    /// as in configs written before the option) is the environment's reward.
+    func testCoverageGainReward() {
+        let info: [String: InfoValue] = ["coverage_history": .array([.double(0.25), .double(0.4), .double(0.55)])]
+        let result = StepResult(observation: [:], reward: 7, terminated: false, truncated: true, info: info)
+        XCTAssertEqual(trainingReward(result, source: .coverage), 0.15, accuracy: 1e-12)
+        XCTAssertEqual(trainingReward(result, source: .environment), 7)
+        XCTAssertEqual(trainingReward(result, source: nil), 7)
+        XCTAssertEqual(trainingReward(StepResult(observation: [:], reward: 7, terminated: false, truncated: false,
+                                                 info: ["coverage_history": .array([.double(0.3)])]), source: .coverage), 0.3)
+    }
+
+    /// Arguments saved without `reward` (older runs) still decode, as the environment's reward.
+    func testArgumentsWithoutRewardDecode() throws {
+        var object = try JSONSerialization.jsonObject(with: try snakeEncoder.encode(PPOArgs())) as! [String: Any]
+        object["reward"] = nil
+        let args = try snakeDecoder.decode(PPOArgs.self, from: try JSONSerialization.data(withJSONObject: object))
+        XCTAssertNil(args.reward)
+        var config = RunConfig(agent: .ppo, environmentFile: "envs/procedural-v0.json", environmentOverrides: [], curriculum: "fixed:1",
+                               network: PolicyNetworkConfig(inputWidth: 0), seed: 0, totalSteps: 1)
+        try config.setArgument("reward=coverage")
+        XCTAssertEqual(config.ppo?.reward, .coverage)
     }
 }

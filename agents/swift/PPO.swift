@@ -30,9 +30,34 @@ public struct PPOArgs: Codable, Equatable, Sendable {
     public var normalizeObservations = true
     public var normalizeRewards = true
     /// Truncated episodes (view budget reached) add γ V(final observation) to the last reward;
-    /// terminated ones (coverage threshold) do not.
-    public var bootstrapTruncated = true
+    /// terminated ones (coverage threshold) do not. Off by default (as CleanRL): the view budget is
+    /// part of the state (`view_mask`), so reaching it ends the episode for good, and V of a
+    /// full-budget observation, a state the critic never trains on, only adds noise.
+    public var bootstrapTruncated = false
+    /// What the agent maximises: the environment's reward or the coverage gain (see `TrainingReward`).
+    /// Optional so that configs written before it existed still load (nil: the environment's).
+    public var reward: TrainingReward? = .environment
     public init() {}
+}
+
+/// The reward an agent trains on.
+/// - environment: the step's reward as the definition computes it (`reward.mode`, Chamfer based).
+/// - coverage: the step's coverage gain c_t - c_{t-1} (from `info.coverage_history`). Evaluation ranks
+///   agents by coverage AUC = mean_t c_t = c_0 + Σ_t (T - t + 1) Δc_t / (T + 1), a sum of coverage
+///   gains weighted towards early steps, which discounted coverage gains (γ < 1) approximate.
+public enum TrainingReward: String, Codable, Sendable, CaseIterable {
+    case environment, coverage
+}
+
+/// The reward of a step result under `source`.
+public func trainingReward(_ result: StepResult, source: TrainingReward?) -> Double {
+    switch source ?? .environment {
+    case .environment: return result.reward
+    case .coverage:
+        let history = result.info["coverage_history"]?.doubleArray ?? []
+        guard let last = history.last else { return 0 }
+        return history.count >= 2 ? last - history[history.count - 2] : last
+    }
 }
 
 // MARK: - The pieces, as formulas (tested against hand computations)
@@ -175,7 +200,7 @@ public final class PPOTrainer: Trainer {
             let results = try vector.step(Array(0..<n), actions: stepActions)
 
             // Rewards: scaled, then truncated episodes bootstrapped with V(final observation).
-            var raw = results.map(\.reward)
+            var raw = results.map { trainingReward($0, source: args.reward) }
             let done = results.map { $0.terminated || $0.truncated }
             if args.normalizeRewards, var scaler = state.rewardScaler { raw = scaler.scale(raw, done: done); state.rewardScaler = scaler }
             let truncatedIndices = (0..<n).filter { results[$0].truncated && !results[$0].terminated }
@@ -196,7 +221,7 @@ public final class PPOTrainer: Trainer {
             var next = results.map(\.observation)
             var resetIndices: [Int] = [], resetStarts: [EpisodeStart] = []
             for i in 0..<n {
-                episodeReturns[i] += results[i].reward
+                episodeReturns[i] += trainingReward(results[i], source: args.reward)
                 if done[i] {
                     let outcome = EpisodeOutcome(initialViews: starts[i].initialViews, episodeReturn: episodeReturns[i], info: results[i].info,
                                                  steps: (results[i].info["views_taken"]?.intValue ?? 0) - starts[i].initialViews)

@@ -21,6 +21,8 @@ public struct ReinforceArgs: Codable, Equatable, Sendable {
     public var maxGradNorm: Float = 0.5
     public var initialLogStd: Float = -0.5
     public var normalizeObservations = true
+    /// What the agent maximises (see `TrainingReward`; nil in older configs: the environment's reward).
+    public var reward: TrainingReward? = .environment
     public init() {}
 }
 
@@ -83,7 +85,7 @@ public final class ReinforceTrainer: Trainer {
                 }
                 return chosen
             }, observe: { running, results in
-                for (k, i) in running.enumerated() { episodeRewards[i].append(results[k].reward) }
+                for (k, i) in running.enumerated() { episodeRewards[i].append(trainingReward(results[k], source: args.reward)) }
             })
             state.step += finished.reduce(0) { $0 + $1.steps }
             for (i, outcome) in finished.enumerated() {
