@@ -48,8 +48,8 @@ def main():
     args = parse_args()
     from stable_baselines3 import PPO
 
-    # SB3's MultiInputPolicy wants 1-D vectors (or uint8 images): flatten_observations=True.
-    env = gym.make(args.env_id, endpoint=args.endpoint, overrides=overrides_from(args.set), flatten_observations=True)
+    # Registered ids give 1-D observation entries, what SB3's MultiInputPolicy wants.
+    env = gym.make(args.env_id, endpoint=args.endpoint, overrides=overrides_from(args.set))
     try:
         # Rollout + optimisation: PPO's own loop, logged by SB3 every update.
         model = PPO("MultiInputPolicy", env, n_steps=args.n_steps, batch_size=args.batch_size,

@@ -29,7 +29,7 @@ def parse_args():
 
 def make_env(env_id: str, endpoint: str):
     def thunk():
-        return gym.make(env_id, endpoint=endpoint, flatten_observations=True)
+        return gym.make(env_id, endpoint=endpoint)
     return thunk
 
 
@@ -47,7 +47,7 @@ def main():
         model = PPO("MultiInputPolicy", venv, n_steps=args.n_steps, seed=args.seed, device="cpu", verbose=1)
         model.learn(total_timesteps=args.timesteps)
         venv.close()
-        eval_env = gym.make(args.env_id, endpoint=endpoints[0], flatten_observations=True)
+        eval_env = gym.make(args.env_id, endpoint=endpoints[0])
         evaluate_p10(eval_env, lambda obs: model.predict(obs, deterministic=True)[0].astype(np.float32), episodes=args.episodes)
         eval_env.close()
     finally:

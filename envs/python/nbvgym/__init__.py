@@ -32,8 +32,11 @@ def gym_id(definition: str) -> str:
 
 def _register(env_id: str, definition: str) -> None:
     if env_id not in registry:
+        # Registered ids flatten observation entries to 1-D, what Stable-Baselines3 (check_env,
+        # MultiInputPolicy) and RLlib's default encoders expect; pass flatten_observations=False to
+        # gymnasium.make for the shaped [budget, width] arrays.
         register(id=env_id, entry_point="nbvgym.env:NBVEnv", vector_entry_point="nbvgym.vector:NBVVectorEnv",
-                 kwargs={"definition": definition})
+                 kwargs={"definition": definition, "flatten_observations": True})
 
 
 def _definitions():

@@ -24,14 +24,28 @@ def test_stable_baselines3_check_env(server):
     pytest.importorskip("torch", reason="torch is not installed: pip install torch (CPU wheel) to run the SB3 checker")
     sb3_checker = pytest.importorskip("stable_baselines3.common.env_checker",
                                       reason="stable-baselines3 is not installed: pip install stable-baselines3")
-    # SB3 wants 1-D vectors (or uint8 images) in a Dict observation: flatten_observations=True.
-    env = nbvgym.NBVEnv(endpoint=server.endpoint, flatten_observations=True)
+    # The registered id as SB3 users make it: its observation entries are 1-D, as SB3 expects.
+    env = gym.make("nbvgym/NBV-v0", endpoint=server.endpoint).unwrapped
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             sb3_checker.check_env(env, warn=True)
     finally:
         env.close()
+
+
+def test_shaped_observations_on_request(server):
+    env = gym.make("nbvgym/NBV-v0", endpoint=server.endpoint, flatten_observations=False).unwrapped
+    flat = gym.make("nbvgym/NBV-v0", endpoint=server.endpoint).unwrapped
+    try:
+        shaped_obs, _ = env.reset(seed=3)
+        flat_obs, _ = flat.reset(seed=3)
+        assert shaped_obs["tokens"].ndim == 2 and flat_obs["tokens"].ndim == 1
+        for key in shaped_obs:
+            assert (shaped_obs[key].reshape(-1) == flat_obs[key]).all()
+    finally:
+        env.close()
+        flat.close()
 
 
 def test_step_types_and_close_twice(server):
