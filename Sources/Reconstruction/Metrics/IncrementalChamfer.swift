@@ -133,7 +133,7 @@ public struct IncrementalChamfer: Sendable {
         // Stage 2: forward queries for the samples still farther than R from everything.
         let far = collectFarSamples(beyond: r2, points: points)
         if far > 0 {
-            let newIndex = NearestNeighborIndex(points, parallel: false)
+            let newIndex = NearestNeighborIndex(points, parallel: false, searchOnly: true)
             truthSquaredDistances.withUnsafeMutableBufferPointer { best in
                 pending.withUnsafeBufferPointer { slots in
                     Self.forwardUpdate(truth, best: best.baseAddress!, slots: slots.baseAddress!, count: far,
