@@ -133,7 +133,7 @@ public struct IncrementalChamfer: Sendable {
         // Stage 2: forward queries for the samples still farther than R from everything.
         let far = collectFarSamples(beyond: r2, points: points)
         if far > 0 {
-            let newIndex = NearestNeighborIndex(points, parallel: false)
+            let newIndex = NearestNeighborIndex(points, parallel: false, searchOnly: true)
             truthSquaredDistances.withUnsafeMutableBufferPointer { best in
                 pending.withUnsafeBufferPointer { slots in
                     Self.forwardUpdate(truth, best: best.baseAddress!, slots: slots.baseAddress!, count: far,
@@ -269,18 +269,23 @@ public struct IncrementalChamfer: Sendable {
         }
         // Leaves from their buckets, inner nodes from their children (which follow their parent in the node
         // array, so one backward pass suffices).
-        groundTruth.index.nodes.withUnsafeBufferPointer { nodes in
-            truthSquaredDistances.withUnsafeBufferPointer { best in
-                subtreeMaxima.withUnsafeMutableBufferPointer { maxima in
-                    for k in stride(from: nodes.count - 1, through: 0, by: -1) {
-                        let node = nodes[k]
-                        if node.end >= 0 {
+        groundTruth.index.nodes.withUnsafeBufferPointer { nodeBuffer in
+            truthSquaredDistances.withUnsafeBufferPointer { bestBuffer in
+                subtreeMaxima.withUnsafeMutableBufferPointer { maximaBuffer in
+                    guard let nodes = nodeBuffer.baseAddress, let best = bestBuffer.baseAddress,
+                          let maxima = maximaBuffer.baseAddress else { return }
+                    var k = nodeBuffer.count - 1
+                    while k >= 0 {
+                        let first = Int(nodes[k].first), end = Int(nodes[k].end)
+                        if end >= 0 {
                             var m: Float = 0
-                            for s in Int(node.first)..<Int(node.end) { m = max(m, best[s]) }
+                            var s = first
+                            while s < end { m = max(m, best[s]); s &+= 1 }
                             maxima[k] = m
                         } else {
-                            maxima[k] = max(maxima[Int(node.first)], maxima[Int(node.first) + 1])
+                            maxima[k] = max(maxima[first], maxima[first + 1])
                         }
+                        k -= 1
                     }
                 }
             }

@@ -59,6 +59,13 @@ public struct NearestNeighborIndex: Sendable {
     /// Indexes `cloud`; `leafSize` (>= 1) is the largest bucket a leaf holds. With `parallel`, the two
     /// halves of a large cloud are built on two cores.
     public init(_ cloud: PointCloud, leafSize: Int = NearestNeighborIndex.defaultLeafSize, parallel: Bool = true) {
+        self.init(cloud, leafSize: leafSize, parallel: parallel, searchOnly: false)
+    }
+
+    /// With `searchOnly`, only the nodes and the points in tree order are kept (`parents`, `leafOfSlot` and
+    /// `treeOrder` are left empty): enough for top-down searches through `withSearcher` that report squared
+    /// distances, not indices (the incremental reward's per-view tree), and cheaper to build.
+    init(_ cloud: PointCloud, leafSize: Int = NearestNeighborIndex.defaultLeafSize, parallel: Bool, searchOnly: Bool) {
         precondition(leafSize >= 1, "NearestNeighborIndex leafSize must be >= 1, got \(leafSize)")
         let n = cloud.count
         precondition(n < Int(Int32.max), "NearestNeighborIndex holds fewer than 2^31 points, got \(n)")
@@ -92,25 +99,32 @@ public struct NearestNeighborIndex: Sendable {
                               nextFree: 1, parallelDepth: parallel && n >= 1 << 12 ? 1 : 0)
             }
         }
-        var parents = [Int32](repeating: -1, count: nodeCount)
-        var leafOfSlot = [Int32](repeating: 0, count: n)
-        for (i, node) in nodes.enumerated() {
-            if node.end < 0 {
-                parents[Int(node.first)] = Int32(i); parents[Int(node.first) + 1] = Int32(i)
-            } else {
-                for slot in Int(node.first)..<Int(node.end) { leafOfSlot[slot] = Int32(i) }
+        if searchOnly {
+            self.parents = []
+            self.leafOfSlot = []
+        } else {
+            var parents = [Int32](repeating: -1, count: nodeCount)
+            var leafOfSlot = [Int32](repeating: 0, count: n)
+            for (i, node) in nodes.enumerated() {
+                if node.end < 0 {
+                    parents[Int(node.first)] = Int32(i); parents[Int(node.first) + 1] = Int32(i)
+                } else {
+                    for slot in Int(node.first)..<Int(node.end) { leafOfSlot[slot] = Int32(i) }
+                }
             }
+            self.parents = parents
+            self.leafOfSlot = leafOfSlot
         }
         self.nodes = nodes
-        self.parents = parents
-        self.leafOfSlot = leafOfSlot
         self.treePoints = [Float](unsafeUninitializedCapacity: 3 * n) { buffer, initialized in
-            for i in 0..<n {
-                buffer[3 * i] = work[i].x; buffer[3 * i + 1] = work[i].y; buffer[3 * i + 2] = work[i].z
+            work.withUnsafeBufferPointer { w in
+                for i in 0..<n {
+                    buffer[3 * i] = w[i].x; buffer[3 * i + 1] = w[i].y; buffer[3 * i + 2] = w[i].z
+                }
             }
             initialized = 3 * n
         }
-        self.treeOrder = work.map { Int32(bitPattern: $0.w.bitPattern) }
+        self.treeOrder = searchOnly ? [] : work.map { Int32(bitPattern: $0.w.bitPattern) }
     }
 
     /// Number of nodes of the tree over `n` points (median splits make the shape a function of n alone).
