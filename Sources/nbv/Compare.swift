@@ -55,20 +55,9 @@ struct Compare: ParsableCommand {
             do { return try TrainedPolicy(runPath: path) } catch { throw ValidationError("--agents \(path): \(error)") }
         }
         let names = runPaths + ["random", "uniform", "oracle"]
-        let initialCounts = protocolName == "p10" ? [1] : [1, 2, 4]
         let seeds = evaluationSeeds(base: seed, count: episodes)
-        var summaries: [PolicySummary] = [], records: [EpisodeRecord] = []
-        let progress = Progress("compare", total: names.count * initialCounts.count * episodes)
-        for name in names {
-            for initial in initialCounts {
-                let result = try evaluateEpisodes(makeEnvironment: { try makeEnvironment(definition) },
-                                                  makePolicy: { try Agents.policy(named: name, oracleCandidates: oracleCandidates) },
-                                                  seeds: seeds, initialViews: initial, workers: jobs,
-                                                  onEpisode: { _ in progress.advance(note: "\(name), \(initial) initial") })
-                records += result
-                summaries.append(PolicySummary(policy: result.first?.policy ?? name, initialViews: initial, records: result))
-            }
-        }
+        let (summaries, records) = try runProtocol(policies: names, definition: definition, protocolName: protocolName,
+                                                   seeds: seeds, jobs: jobs, oracleCandidates: oracleCandidates, label: "compare")
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         let table = resultsTable(summaries, definition: definition, seeds: seeds)
         var markdown = "# Comparison\n\n" + table + "\n\n## Trained runs\n\n| run | agent | network | curriculum | environment overrides | steps | checkpoint |\n|---|---|---|---|---|---:|---|\n"

@@ -45,26 +45,34 @@ struct Eval: ParsableCommand {
     func run() throws {
         let definition = try environment.definition(extra: ["meshes.split=\"\(split)\"", "episode.budget=10"])
         _ = try makeEnvironment(definition)   // fail early, before any worker starts
-        // P10 is the grid's cell with one initial view (budget 10 in both).
-        let initialCounts = protocolName == "p10" ? [1] : [1, 2, 4]
         let seeds = evaluationSeeds(base: seed, count: episodes)
-        var summaries: [PolicySummary] = []
-        var allRecords: [EpisodeRecord] = []
-        let progress = Progress("eval", total: policyNames.count * initialCounts.count * episodes)
-        for name in policyNames {
-            for initial in initialCounts {
-                let records = try evaluateEpisodes(makeEnvironment: { try makeEnvironment(definition) },
-                                                   makePolicy: { try Agents.policy(named: name, oracleCandidates: oracleCandidates) },
-                                                   seeds: seeds, initialViews: initial, workers: jobs,
-                                                   onEpisode: { _ in progress.advance(note: "\(name), \(initial) initial") })
-                allRecords += records
-                summaries.append(PolicySummary(policy: records.first?.policy ?? name, initialViews: initial, records: records))
-            }
-        }
+        let (summaries, allRecords) = try runProtocol(policies: policyNames, definition: definition, protocolName: protocolName,
+                                                      seeds: seeds, jobs: jobs, oracleCandidates: oracleCandidates, label: "eval")
         print(resultsTable(summaries, definition: definition, seeds: seeds))
         if protocolName != "grid" { print("\nP10 = the rows with 1 initial view.") }
         if let json { try writeEvaluationJSON(summaries: summaries, records: allRecords, definition: definition, seeds: seeds, to: json) }
     }
+}
+
+/// Runs every policy (baseline name or run folder) over the protocol's initial-view counts (P10: 1;
+/// grid: 1, 2, 4; P10 is the grid's one-view cell, budget 10 in both) on the same seeds, with progress,
+/// and returns one summary per policy and count, and every episode.
+func runProtocol(policies: [String], definition: EnvironmentDefinition, protocolName: String, seeds: [UInt64],
+                 jobs: Int, oracleCandidates: Int, label: String) throws -> ([PolicySummary], [EpisodeRecord]) {
+    let initialCounts = protocolName == "p10" ? [1] : [1, 2, 4]
+    var summaries: [PolicySummary] = [], records: [EpisodeRecord] = []
+    let progress = Progress(label, total: policies.count * initialCounts.count * seeds.count)
+    for name in policies {
+        for initial in initialCounts {
+            let result = try evaluateEpisodes(makeEnvironment: { try makeEnvironment(definition) },
+                                              makePolicy: { try Agents.policy(named: name, oracleCandidates: oracleCandidates) },
+                                              seeds: seeds, initialViews: initial, workers: jobs,
+                                              onEpisode: { _ in progress.advance(note: "\(name), \(initial) initial") })
+            records += result
+            summaries.append(PolicySummary(policy: result.first?.policy ?? name, initialViews: initial, records: result))
+        }
+    }
+    return (summaries, records)
 }
 
 /// The markdown table of an evaluation: one row per policy and initial-view count.
