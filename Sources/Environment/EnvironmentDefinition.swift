@@ -4,8 +4,11 @@ import Reconstruction
 
 /// Reward of a step (EVALUATION.md), from the Chamfer distance before (CD_b) and after (CD_a) the view:
 /// `delta` = CD_b - CD_a; `normalizedDelta` = (CD_b - CD_a) / CD_initial (the default; an episode's
-/// return is 1 - CD_final / CD_initial); `relative` = (CD_b - CD_a) / CD_b (RRI).
-public enum RewardMode: String, Sendable, CaseIterable { case delta, normalizedDelta = "normalized_delta", relative }
+/// return is 1 - CD_final / CD_initial); `relative` = (CD_b - CD_a) / CD_b (RRI); `coverageGain` =
+/// coverage_a - coverage_b (its discounted sum tracks coverage AUC, which the protocols rank on).
+public enum RewardMode: String, Sendable, CaseIterable {
+    case delta, normalizedDelta = "normalized_delta", relative, coverageGain = "coverage_gain"
+}
 
 /// How an action in [-1, 1]^3 maps to a camera position.
 /// - cartesian: a point of the cube of half-width `max_radius` centred on the object, with the axes of

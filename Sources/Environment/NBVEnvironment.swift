@@ -156,12 +156,13 @@ public final class NBVEnvironment: GymEnvironment {
         guard !e.done else { throw EnvironmentError(field: "step", "the episode has ended (terminated or truncated): call reset") }
         let a = Vec3(Double(action[0]), Double(action[1]), Double(action[2]))
         let position = mapping.position(for: a, view0: e.view0)
-        let before = chamfer(e.chamfer)
+        let before = chamfer(e.chamfer), coverageBefore = e.coverageHistory.last ?? 0
         if let geometric = reconstructor as? GeometricReconstructor { geometric.noiseSeed = e.noiseSeed }
         try addView(at: position, to: &e)
         let after = chamfer(e.chamfer)
-        let reward = Self.reward(mode: definition.reward, before: before, after: after, initial: e.chamferInitial)
         let coverage = e.coverageHistory.last ?? 0
+        let reward = definition.reward == .coverageGain ? coverage - coverageBefore
+            : Self.reward(mode: definition.reward, before: before, after: after, initial: e.chamferInitial)
         let terminated = definition.terminateCoverage.map { coverage >= $0 } ?? false
         let truncated = !terminated && e.views.count >= budget
         e.done = terminated || truncated
@@ -174,13 +175,15 @@ public final class NBVEnvironment: GymEnvironment {
         return StepResult(observation: observation(e), reward: reward, terminated: terminated, truncated: truncated, info: extra)
     }
 
-    /// The step reward of EVALUATION.md; 0 when a Chamfer distance is not finite (empty reconstruction).
+    /// The Chamfer-based step rewards of EVALUATION.md; 0 when a Chamfer distance is not finite (empty
+    /// reconstruction). (`coverageGain` is computed from coverage, not here: it returns 0.)
     public static func reward(mode: RewardMode, before: Double, after: Double, initial: Double) -> Double {
         guard before.isFinite, after.isFinite else { return 0 }
         switch mode {
         case .delta: return before - after
         case .normalizedDelta: return initial.isFinite && initial > 0 ? (before - after) / initial : 0
         case .relative: return before > 0 ? (before - after) / before : 0
+        case .coverageGain: return 0
         }
     }
 

@@ -130,6 +130,13 @@ final class EnvironmentTests: XCTestCase {
             switch mode {
             case .delta: XCTAssertEqual(total, initial - final, accuracy: 1e-12)
             case .normalizedDelta: XCTAssertEqual(total, 1 - final / initial, accuracy: 1e-12)
+            case .coverageGain:
+                let coverage = steps.last!.info["coverage_history"]!.doubleArray!
+                let initialViews = steps[0].info["initial_views"]!.intValue!
+                XCTAssertEqual(total, coverage.last! - coverage[initialViews - 1], accuracy: 1e-12)
+                for (k, s) in steps.dropFirst().enumerated() {
+                    XCTAssertEqual(s.reward, coverage[initialViews + k] - coverage[initialViews + k - 1], accuracy: 1e-15)
+                }
             case .relative:
                 for s in steps.dropFirst() {
                     let b = s.info["chamfer_before"]!.doubleValue!, a = s.info["chamfer_after"]!.doubleValue!
