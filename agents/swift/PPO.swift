@@ -140,12 +140,9 @@ public final class PPOTrainer: Trainer {
         vector = try VectorEnvironment(definition: definition, count: args.numEnvs)
         views = definition.budget
         let tokenWidth = vector.environments[0].tokenWidth
-        var network = config.network
-        network.inputWidth = tokenWidth + 3
-        model = ActorCritic(actor: network, initialLogStd: args.initialLogStd, orthogonal: true, seed: config.seed)
+        let c = config.sized(forTokenWidth: tokenWidth)
+        model = ActorCritic(actor: c.network, initialLogStd: args.initialLogStd, orthogonal: true, seed: config.seed)
         optimizer = Adam(parameters: model.parameters(), learningRate: args.learningRate, epsilon: 1e-5)
-        var c = config
-        c.network = network
         state = TrainerState(random: SplitMix64(seed: config.seed ^ 0x5050_4F00), encoder: ObservationEncoder(tokenWidth: tokenWidth, normalizes: args.normalizeObservations),
                              rewardScaler: RewardScaler(gamma: args.gamma, environments: args.numEnvs), curriculum: curriculum, config: c)
         episodeReturns = [Double](repeating: 0, count: args.numEnvs)

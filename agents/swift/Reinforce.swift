@@ -47,12 +47,9 @@ public final class ReinforceTrainer: Trainer {
         vector = try VectorEnvironment(definition: definition, count: args.numEnvs)
         views = definition.budget
         let tokenWidth = vector.environments[0].tokenWidth
-        var network = config.network
-        network.inputWidth = tokenWidth + 3
-        model = ActorCritic(actor: network, initialLogStd: args.initialLogStd, orthogonal: true, seed: config.seed)
+        let c = config.sized(forTokenWidth: tokenWidth)
+        model = ActorCritic(actor: c.network, initialLogStd: args.initialLogStd, orthogonal: true, seed: config.seed)
         optimizer = Adam(parameters: model.parameters(), learningRate: args.learningRate)
-        var c = config
-        c.network = network
         state = TrainerState(random: SplitMix64(seed: config.seed ^ 0x5245_494E), encoder: ObservationEncoder(tokenWidth: tokenWidth, normalizes: args.normalizeObservations),
                              rewardScaler: nil, curriculum: curriculum, config: c)
     }

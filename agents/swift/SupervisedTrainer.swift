@@ -42,14 +42,11 @@ public final class SupervisedTrainer: Trainer {
         vector = try VectorEnvironment(definition: definition, count: args.numEnvs)
         views = definition.budget
         let tokenWidth = vector.environments[0].tokenWidth
-        var network = config.network
-        network.inputWidth = tokenWidth + 3
-        model = ActorCritic(actor: network, orthogonal: true, seed: config.seed)
+        let c = config.sized(forTokenWidth: tokenWidth)
+        model = ActorCritic(actor: c.network, orthogonal: true, seed: config.seed)
         var generator = SplitMix64(seed: config.seed ^ 0x5355_5045)
         initializeOrthogonally(model.actor, outputGain: args.actorOutputGain, using: &generator)
         optimizer = Adam(parameters: model.actorParameters, learningRate: args.learningRate)
-        var c = config
-        c.network = network
         state = TrainerState(random: SplitMix64(seed: config.seed ^ 0x5355_5052), encoder: ObservationEncoder(tokenWidth: tokenWidth, normalizes: args.normalizeObservations),
                              rewardScaler: nil, curriculum: curriculum, config: c)
     }

@@ -62,6 +62,16 @@ public struct RunConfig: Codable, Equatable, Sendable {
     }
 }
 
+extension RunConfig {
+    /// The config with the policy network's input width set for the environment's tokens: each view's
+    /// features are its pooled token (width `tokenWidth`) and its camera position (3 numbers).
+    func sized(forTokenWidth tokenWidth: Int) -> RunConfig {
+        var c = self
+        c.network.inputWidth = tokenWidth + 3
+        return c
+    }
+}
+
 let snakeEncoder: JSONEncoder = {
     let e = JSONEncoder()
     e.keyEncodingStrategy = .convertToSnakeCase
