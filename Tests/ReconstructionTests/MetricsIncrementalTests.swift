@@ -61,6 +61,41 @@ final class MetricsIncrementalTests: XCTestCase {
         }
     }
 
+    /// Every b(q) and every d(p, Q)^2 is bit for bit the brute-force minimum, including for views just
+    /// beyond the faces of the ground truth's box (the edges of its grid).
+    func testStoredDistancesAreExactlyTheBruteForceMinima() {
+        // Several sizes: the grid's cells fall differently against the box's faces.
+        for (t, size) in [700, 1100, 1700, 3000].enumerated() {
+            let truth = GroundTruth(samples: MetricsFixtures.sphere(size, seed: 60 + UInt64(t), noise: 0))
+            var state = IncrementalChamfer(groundTruth: truth)
+            var all = PointCloud()
+            var shell = Array(views(seed: 8).prefix(3))
+            let axes = [Vec3(1, 0, 0), Vec3(-1, 0, 0), Vec3(0, 1, 0), Vec3(0, -1, 0), Vec3(0, 0, 1), Vec3(0, 0, -1)]
+            for (k, axis) in axes.enumerated() {
+                for step in 0..<6 {
+                    var patch = MetricsFixtures.spherePatch(60, seed: 90 + UInt64(6 * k + step), direction: axis, cosine: 0.99, noise: 0)
+                    for i in 0..<patch.coordinates.count { patch.coordinates[i] *= 1 + 0.01 * Float(step) }
+                    shell.append(patch)
+                }
+            }
+            for (k, view) in shell.enumerated() {
+                state.add(points: view); all.append(contentsOf: view)
+                let treePoints = truth.index.treePoints
+                for slot in 0..<truth.count {
+                    let q = Vec3f(treePoints[3 * slot], treePoints[3 * slot + 1], treePoints[3 * slot + 2])
+                    let brute = MetricsFixtures.bruteNearest(q, in: all).squaredDistance
+                    if state.truthSquaredDistances[slot] != brute {
+                        XCTFail("\(size) samples, view \(k): b at slot \(slot) is \(state.truthSquaredDistances[slot]), brute force \(brute)")
+                        return
+                    }
+                }
+                for i in 0..<all.count where state.reconstructionSquaredDistances[i] != MetricsFixtures.bruteNearest(all[i], in: truth.samples).squaredDistance {
+                    XCTFail("\(size) samples, view \(k): d(p, Q)^2 of point \(i) differs from brute force"); return
+                }
+            }
+        }
+    }
+
     func testIncrementalAlsoMatchesBruteForce() {
         var state = IncrementalChamfer(groundTruth: truth)
         var all = PointCloud()

@@ -10,9 +10,10 @@ import Geometry
 /// - the Q side's sums  sum_q b(q)  and  sum_q sqrt(b(q)), and the counts of q within tau and eps.
 ///
 /// `add(points:)` with new points N, in two stages around a radius R (about a sample spacing):
-/// 1. one walk of Q's tree per n in N (`RangeWalk`), started near the previous point's nearest sample:
-///    it finds n's nearest sample (P side) and scans every bucket within R of n whose largest b exceeds
-///    the bucket's distance (kept per subtree, `subtreeMaxima`), lowering b(q) to |n - q|^2 where smaller.
+/// 1. one walk of Q's tree per group of up to four consecutive points of N (`RangeWalk`; neighbouring
+///    pixels, SIMD lanes), started near the previous group's nearest sample: it finds each point's nearest
+///    sample (P side) and scans every bucket within R of the group whose largest b exceeds the bucket's
+///    distance (kept per subtree, `subtreeMaxima`), lowering b(q) to |n - q|^2 where smaller.
 ///    Every q whose new nearest point lies within R is now exact;
 /// 2. forward queries only for the q still farther than R from P ∪ N (b(q) > R^2: nothing was found
 ///    within R, so a closer new point lies beyond R) and closer to N's bounding box than b(q): a small
@@ -118,10 +119,27 @@ public struct IncrementalChamfer: Sendable {
                                                      best: best.baseAddress!, stack: stack.baseAddress!, radiusSquared: r2)
                                 var hint: Int32 = -1
                                 let c = coordinates.baseAddress!
-                                for i in 0..<n {
-                                    let nearest = walk.visit(c[3 * i], c[3 * i + 1], c[3 * i + 2], hint: &hint)
-                                    out[first + i] = nearest
-                                    added.add(nearest, coverage2: radii.coverage, fScore2: radii.fScore)
+                                // Groups of up to four consecutive points (neighbouring pixels) whose extent
+                                // stays within a few R; lanes past the group's end repeat its last point.
+                                let spread = 16 * r2
+                                var i = 0
+                                while i < n {
+                                    var x = SIMD4<Float>(repeating: c[3 * i]), y = SIMD4<Float>(repeating: c[3 * i + 1])
+                                    var z = SIMD4<Float>(repeating: c[3 * i + 2])
+                                    var count = 1
+                                    while count < 4 && i + count < n {
+                                        let j = 3 * (i + count)
+                                        let dx = c[j] - x[0], dy = c[j + 1] - y[0], dz = c[j + 2] - z[0]
+                                        guard dx * dx + dy * dy + dz * dz <= spread else { break }
+                                        for lane in count..<4 { x[lane] = c[j]; y[lane] = c[j + 1]; z[lane] = c[j + 2] }
+                                        count += 1
+                                    }
+                                    let nearest = walk.visit(x, y, z, hint: &hint)
+                                    for lane in 0..<count {
+                                        out[first + i + lane] = nearest[lane]
+                                        added.add(nearest[lane], coverage2: radii.coverage, fScore2: radii.fScore)
+                                    }
+                                    i += count
                                 }
                             }
                         }
@@ -443,12 +461,16 @@ struct TruthUpdateBuffers: @unchecked Sendable {
     let slots: UnsafePointer<Int32>
     let leafOfSlot: UnsafePointer<Int32>
 }
-/// Stage 1 of an update for one new point p: a depth-first walk of Q's tree (nearer child first) that
-/// enters a subtree when its box is closer than p's nearest sample so far (p's nearest-neighbour query),
-/// or when the box lies within R and closer than the subtree's largest b (some sample there may improve).
-/// Scanned samples lower b(q) to |p - q|^2 when smaller. The walk starts from the previous point's nearest
-/// sample as an upper bound (`hint`; consecutive points are neighbouring pixels), in the smallest subtree
-/// around that sample that holds every point the walk could want.
+/// Stage 1 of an update for a group of up to four neighbouring new points (SIMD lanes): a depth-first walk
+/// of Q's tree (nearer child first) that enters a subtree when its box is closer to the group's box than
+/// the largest of the points' nearest samples so far (their nearest-neighbour queries), or when the box
+/// lies within R of the group's box and closer than the subtree's largest b (some sample there may
+/// improve). A scanned sample q takes every lane's |p - q|^2 into that lane's nearest and lowers b(q) to
+/// the smallest of them when smaller. Box-to-box distances bound every point-to-sample distance from
+/// below, so each point's nearest sample and every b a point improves within R are found, as by one walk
+/// per point; the group shares the descent and its distances are computed four at a time. The walk starts
+/// from the previous group's nearest sample as an upper bound (`hint`), in the smallest subtree around
+/// that sample that holds every point the walk could want.
 struct RangeWalk {
     let nodes: UnsafePointer<NearestNeighborIndex.Node>
     let points: UnsafePointer<Float>
@@ -459,53 +481,60 @@ struct RangeWalk {
     let stack: UnsafeMutablePointer<SearchStackEntry>
     let radiusSquared: Float
 
-    @inline(__always) func wanted(_ node: Int, _ boxDistance: Float, nearest: Float) -> Bool {
-        boxDistance < nearest || (boxDistance <= radiusSquared && boxDistance < maxima[node])
+    @inline(__always) func wanted(_ node: Int, _ boxDistance: Float, bound: Float) -> Bool {
+        boxDistance < bound || (boxDistance <= radiusSquared && boxDistance < maxima[node])
     }
 
-    /// Returns p's squared distance to its nearest sample and updates `hint` to that sample's slot.
+    /// Returns each lane's squared distance to its nearest sample and updates `hint` to the last lane's
+    /// nearest sample's slot.
     @inline(__always)
-    func visit(_ px: Float, _ py: Float, _ pz: Float, hint: inout Int32) -> Float {
-        var nearest = Float.infinity, nearestSlot: Int32 = -1
+    func visit(_ px: SIMD4<Float>, _ py: SIMD4<Float>, _ pz: SIMD4<Float>, hint: inout Int32) -> SIMD4<Float> {
+        var nearest = SIMD4<Float>(repeating: .infinity), nearestSlot = SIMD4<Int32>(repeating: -1)
         if hint >= 0 {
             let h = points + 3 * Int(hint)
             let dx = px - h[0], dy = py - h[1], dz = pz - h[2]
             nearest = dx * dx + dy * dy + dz * dz
-            nearestSlot = hint
+            nearestSlot = SIMD4(repeating: hint)
         }
-        // Start at the lowest ancestor of the hint's leaf whose box holds the ball of radius
-        // sqrt(max(R^2, nearest)) around p with a margin: every sample the walk could enter lies in that
-        // ball, and every point outside the subtree lies outside its box, hence outside the ball.
+        let lower = SIMD3<Float>(px.min(), py.min(), pz.min()), upper = SIMD3<Float>(px.max(), py.max(), pz.max())
+        var bound = nearest.max()
+        // Start at the lowest ancestor of the hint's leaf whose box holds the group's box grown by
+        // sqrt(max(R^2, bound)) with a margin: every sample the walk could enter lies within that reach of
+        // the group's box, and every point outside the subtree lies outside its box.
         var node = 0, top = 0
         if hint >= 0 {
-            let reach = max(radiusSquared, nearest)
+            let reach = max(radiusSquared, bound)
             var k = Int(leafOfSlot[Int(hint)])
             while k != 0 {
                 let c = nodes[k]
-                let margin = min(min(min(px - c.lowerX, c.upperX - px), min(py - c.lowerY, c.upperY - py)),
-                                 min(pz - c.lowerZ, c.upperZ - pz))
+                let margin = min(min(min(lower.x - c.lowerX, c.upperX - upper.x), min(lower.y - c.lowerY, c.upperY - upper.y)),
+                                 min(lower.z - c.lowerZ, c.upperZ - upper.z))
                 if margin > 0 && margin * margin > reach { break }
                 k = Int(parents[k])
             }
             node = k
         }
-        if wanted(node, Searcher.boxDistance(nodes[node], px, py, pz), nearest: nearest) {
+        if wanted(node, GroupWalk.boxDistance(nodes[node], lower, upper), bound: bound) {
             while true {
                 let n = nodes[node]
                 if n.end >= 0 {
                     var x = points + 3 * Int(n.first)
-                    for s in Int(n.first)..<Int(n.end) {
+                    for s in n.first..<n.end {
                         let dx = px - x[0], dy = py - x[1], dz = pz - x[2]
                         let d = dx * dx + dy * dy + dz * dz
-                        if d < nearest { nearest = d; nearestSlot = Int32(s) }
-                        if d < best[s] { best[s] = d }
+                        let closer = d .< nearest
+                        nearest.replace(with: d, where: closer)
+                        nearestSlot.replace(with: SIMD4(repeating: s), where: closer)
+                        let smallest = min(min(d[0], d[1]), min(d[2], d[3]))
+                        if smallest < best[Int(s)] { best[Int(s)] = smallest }
                         x += 3
                     }
+                    bound = max(max(nearest[0], nearest[1]), max(nearest[2], nearest[3]))
                 } else {
                     let a = Int(n.first), b = a + 1
-                    let da = Searcher.boxDistance(nodes[a], px, py, pz), db = Searcher.boxDistance(nodes[b], px, py, pz)
+                    let da = GroupWalk.boxDistance(nodes[a], lower, upper), db = GroupWalk.boxDistance(nodes[b], lower, upper)
                     let (near, nearDistance, far, farDistance) = da <= db ? (a, da, b, db) : (b, db, a, da)
-                    let goNear = wanted(near, nearDistance, nearest: nearest), goFar = wanted(far, farDistance, nearest: nearest)
+                    let goNear = wanted(near, nearDistance, bound: bound), goFar = wanted(far, farDistance, bound: bound)
                     if goFar {
                         if goNear { stack[top] = SearchStackEntry(node: Int32(far), squaredDistance: farDistance); top += 1 }
                         else { node = far; continue }
@@ -516,12 +545,12 @@ struct RangeWalk {
                 while top > 0 {
                     top -= 1
                     let entry = stack[top]
-                    if wanted(Int(entry.node), entry.squaredDistance, nearest: nearest) { node = Int(entry.node); resumed = true; break }
+                    if wanted(Int(entry.node), entry.squaredDistance, bound: bound) { node = Int(entry.node); resumed = true; break }
                 }
                 if !resumed { break }
             }
         }
-        hint = nearestSlot
+        hint = nearestSlot[3]
         return nearest
     }
 }
