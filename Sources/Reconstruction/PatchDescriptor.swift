@@ -89,6 +89,8 @@ public enum PatchDescriptor {
 ///
 ///     token = tanh(A d + b),   A_ij ~ N(0, 1/inputCount),  b_i ~ N(0, 0.1^2)
 ///
+/// with tanh evaluated by `fastTanh` (within 5e-7 of tanhf).
+///
 /// Fixed (never trained), so equal descriptors always give equal tokens.
 public struct PatchFeatureMap: Sendable {
     public let inputCount: Int
@@ -130,12 +132,12 @@ public struct PatchFeatureMap: Sendable {
                                         let w = UnsafeRawPointer(at.baseAddress! + i * width + j).loadUnaligned(as: SIMD8<Float>.self)
                                         s = s + w * dRow[i]
                                     }
-                                    for lane in 0..<8 { oRow[j + lane] = tanh(s[lane]) }
+                                    UnsafeMutableRawPointer(oRow + j).storeBytes(of: fastTanh(s), as: SIMD8<Float>.self)
                                 }
                                 for j in (8 * blocks)..<width {
                                     var s = bias[j]
                                     for i in 0..<inputCount { s += a[j * inputCount + i] * dRow[i] }
-                                    oRow[j] = tanh(s)
+                                    oRow[j] = fastTanh(s)
                                 }
                             }
                         }

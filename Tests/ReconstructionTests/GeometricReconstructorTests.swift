@@ -119,7 +119,7 @@ final class GeometricReconstructorTests: XCTestCase {
         XCTAssertThrowsError(try GeometricReconstructor(options: bad)) { XCTAssertTrue("\($0)".contains("depth_keep_fraction")) }
     }
 
-    /// The vectorised lift is the formula tanh(b_j + sum_i A_ji d_i), summed in index order, bit for bit
+    /// The vectorised lift is the formula fastTanh(b_j + sum_i A_ji d_i), summed in index order, bit for bit
     /// (widths with and without a remainder of the 8-wide blocks).
     func testFeatureMapLiftEqualsTheScalarFormula() {
         var rng = SeededGenerator(seed: 9)
@@ -131,7 +131,7 @@ final class GeometricReconstructorTests: XCTestCase {
                 for j in 0..<width {
                     var s = map.bias[j]
                     for i in 0..<PatchDescriptor.count { s += map.weights[j * PatchDescriptor.count + i] * descriptors[row * PatchDescriptor.count + i] }
-                    expected.append(tanh(s))
+                    expected.append(fastTanh(s))
                 }
             }
             XCTAssertEqual(map.lift(descriptors), expected, "width \(width)")
