@@ -54,7 +54,9 @@ struct VisibilityRasterizer {
         // triangle); small ones, most of a mesh's triangles at these resolutions, just test their box.
         let narrows = x1 - x0 >= 8
         let spans = narrows ? (e0.span, e1.span, e2.span) : (RowSpan.none, RowSpan.none, RowSpan.none)
-        for y in y0...y1 {
+        var y = y0
+        while y <= y1 {
+            defer { y &+= 1 }
             let py = Double(y)
             let r0 = e0.rowTerm(py), r1 = e1.rowTerm(py), r2 = e2.rowTerm(py)
             var first = x0, last = x1
@@ -67,15 +69,17 @@ struct VisibilityRasterizer {
                 first = ceilToInt(lo); last = floorToInt(hi)
                 guard first <= last else { continue }
             }
-            let row = y * width
-            for x in first...last {
+            let row = y &* width
+            var x = first
+            while x <= last {
+                defer { x &+= 1 }
                 let px = Double(x)
                 let w0 = e0.value(rowTerm: r0, px), w1 = e1.value(rowTerm: r1, px), w2 = e2.value(rowTerm: r2, px)
                 guard (w0 >= e0.threshold) && (w1 >= e1.threshold) && (w2 >= e2.threshold) else { continue }
                 let inverseZ = Float(w0 * k0 + w1 * k1 + w2 * k2)
-                if inverseZ > inverseDepth[row + x] {
-                    inverseDepth[row + x] = inverseZ
-                    triangleIndex[row + x] = id
+                if inverseZ > inverseDepth[row &+ x] {
+                    inverseDepth[row &+ x] = inverseZ
+                    triangleIndex[row &+ x] = id
                 }
             }
         }

@@ -20,8 +20,8 @@ import Geometry
 ///    tree is built on N and searched once per leaf of Q's tree for its pending samples (`GroupWalk`).
 /// A q with b(q) <= R^2 after stage 1 is exact: a new point closer than b(q) would be within R and would
 /// have been found. Distances are the same float expressions as a full recomputation's, so b is bit for
-/// bit what recomputing gives. The Q side's sums are then summed afresh over b in one vector pass, with
-/// the subtree maxima (O(|Q|), independent of the views so far); reads are O(1).
+/// bit what recomputing gives. The Q side's sums are kept per leaf of Q's tree and re-summed for the
+/// leaves an update touched, with the subtree maxima; reads are O(1).
 ///
 /// A value type: copying it forks an episode; `reset()` restarts one and keeps the ground truth's tree.
 public struct IncrementalChamfer: Sendable {
@@ -45,6 +45,11 @@ public struct IncrementalChamfer: Sendable {
     /// Per node of Q's tree, max b(q) over its samples: a subtree whose box is at least that far from a
     /// new point holds no sample the point improves. Refreshed after every update.
     var subtreeMaxima: [Float]
+    /// Per leaf of Q's tree: the Q side's sums over its bucket, and whether some b in it fell since they
+    /// were summed. The Q side is the sum of the leaves' sums, so an update re-sums only the leaves it
+    /// touched.
+    var leafSums: [SideSums]
+    var leafChanged: [Bool]
     /// Scratch: slots of Q that need a forward query (reused across updates).
     var pending: [Int32] = []
 
@@ -79,6 +84,8 @@ public struct IncrementalChamfer: Sendable {
         truthSquaredDistances = [Float](repeating: .infinity, count: groundTruth.count)
         truthSpacingSquared = Self.typicalSpacingSquared(groundTruth.index)
         subtreeMaxima = [Float](repeating: .infinity, count: groundTruth.index.nodes.count)
+        leafSums = [SideSums](repeating: SideSums(), count: groundTruth.index.nodes.count)
+        leafChanged = [Bool](repeating: true, count: groundTruth.index.nodes.count)
     }
 
     /// Number of reconstructed points added so far, |P|.
@@ -88,6 +95,7 @@ public struct IncrementalChamfer: Sendable {
     public mutating func reset() {
         for i in truthSquaredDistances.indices { truthSquaredDistances[i] = .infinity }
         for i in subtreeMaxima.indices { subtreeMaxima[i] = .infinity }
+        for i in leafChanged.indices { leafChanged[i] = true }
         reconstructionSquaredDistances.removeAll(keepingCapacity: true)
         accuracy = SideSums()
         completeness = SideSums()
@@ -112,10 +120,12 @@ public struct IncrementalChamfer: Sendable {
             truthSquaredDistances.withUnsafeMutableBufferPointer { best in
                 reconstructionSquaredDistances.withUnsafeMutableBufferPointer { out in
                     subtreeMaxima.withUnsafeBufferPointer { maxima in
+                      leafChanged.withUnsafeMutableBufferPointer { changed in
                         truth.withSearcher { searcher in
                             withUnsafeTemporaryAllocation(of: SearchStackEntry.self, capacity: searchStackCapacity) { stack in
                                 let walk = RangeWalk(nodes: searcher.nodes!, points: searcher.points!, parents: searcher.parents!,
                                                      leafOfSlot: searcher.leafOfSlot!, maxima: maxima.baseAddress!,
+                                                     changed: changed.baseAddress!,
                                                      best: best.baseAddress!, stack: stack.baseAddress!, radiusSquared: r2)
                                 var hint: Int32 = -1
                                 let c = coordinates.baseAddress!
@@ -143,6 +153,7 @@ public struct IncrementalChamfer: Sendable {
                                 }
                             }
                         }
+                      }
                     }
                 }
             }
@@ -158,6 +169,7 @@ public struct IncrementalChamfer: Sendable {
                                        against: newIndex, parallel: parallel)
                 }
             }
+            for k in 0..<far { leafChanged[Int(truth.leafOfSlot[Int(pending[k])])] = true }
         }
         refreshTruthSide()
     }
@@ -279,35 +291,49 @@ public struct IncrementalChamfer: Sendable {
         return spacings[spacings.count / 2]
     }
 
-    /// Recomputes the Q side's sums and counts and `subtreeMaxima` from b: O(|Q|) and independent of the
-    /// views so far; summing afresh keeps the Q side a full recomputation's sum (up to summation order).
+    /// Recomputes the Q side's sums and counts and `subtreeMaxima` from b, re-summing only the leaves
+    /// whose b fell: O(|Q's tree nodes| + changed samples), and a sum over every sample's term like a full
+    /// recomputation's (up to summation order).
     mutating func refreshTruthSide() {
-        completeness = truthSquaredDistances.withUnsafeBufferPointer { best in
-            Self.sums(best, coverage2: coverageRadius * coverageRadius, fScore2: fScoreRadius * fScoreRadius)
-        }
+        let coverage2 = coverageRadius * coverageRadius, fScore2 = fScoreRadius * fScoreRadius
+        var total = SideSums()
         // Leaves from their buckets, inner nodes from their children (which follow their parent in the node
         // array, so one backward pass suffices).
         groundTruth.index.nodes.withUnsafeBufferPointer { nodeBuffer in
             truthSquaredDistances.withUnsafeBufferPointer { bestBuffer in
                 subtreeMaxima.withUnsafeMutableBufferPointer { maximaBuffer in
-                    guard let nodes = nodeBuffer.baseAddress, let best = bestBuffer.baseAddress,
-                          let maxima = maximaBuffer.baseAddress else { return }
-                    var k = nodeBuffer.count - 1
-                    while k >= 0 {
-                        let first = Int(nodes[k].first), end = Int(nodes[k].end)
-                        if end >= 0 {
-                            var m: Float = 0
-                            var s = first
-                            while s < end { m = max(m, best[s]); s &+= 1 }
-                            maxima[k] = m
-                        } else {
-                            maxima[k] = max(maxima[first], maxima[first + 1])
+                    leafSums.withUnsafeMutableBufferPointer { sums in
+                        leafChanged.withUnsafeMutableBufferPointer { changed in
+                            guard let nodes = nodeBuffer.baseAddress, let best = bestBuffer.baseAddress,
+                                  let maxima = maximaBuffer.baseAddress else { return }
+                            var k = nodeBuffer.count - 1
+                            while k >= 0 {
+                                let first = Int(nodes[k].first), end = Int(nodes[k].end)
+                                if end >= 0 {
+                                    if changed[k] {
+                                        var m: Float = 0, leaf = SideSums()
+                                        var s = first
+                                        while s < end {
+                                            m = max(m, best[s])
+                                            leaf.add(best[s], coverage2: coverage2, fScore2: fScore2)
+                                            s &+= 1
+                                        }
+                                        maxima[k] = m
+                                        sums[k] = leaf
+                                        changed[k] = false
+                                    }
+                                    total = total + sums[k]
+                                } else {
+                                    maxima[k] = max(maxima[first], maxima[first + 1])
+                                }
+                                k -= 1
+                            }
                         }
-                        k -= 1
                     }
                 }
             }
         }
+        completeness = total
     }
 
     /// Sums and threshold counts of squared distances, four lanes at a time in Double.
@@ -477,6 +503,8 @@ struct RangeWalk {
     let parents: UnsafePointer<Int32>
     let leafOfSlot: UnsafePointer<Int32>
     let maxima: UnsafePointer<Float>
+    /// Per leaf: set when some b in its bucket falls.
+    let changed: UnsafeMutablePointer<Bool>
     let best: UnsafeMutablePointer<Float>
     let stack: UnsafeMutablePointer<SearchStackEntry>
     let radiusSquared: Float
@@ -519,6 +547,7 @@ struct RangeWalk {
                 let n = nodes[node]
                 if n.end >= 0 {
                     var x = points + 3 * Int(n.first)
+                    var fell = false
                     for s in n.first..<n.end {
                         let dx = px - x[0], dy = py - x[1], dz = pz - x[2]
                         let d = dx * dx + dy * dy + dz * dz
@@ -526,9 +555,10 @@ struct RangeWalk {
                         nearest.replace(with: d, where: closer)
                         nearestSlot.replace(with: SIMD4(repeating: s), where: closer)
                         let smallest = min(min(d[0], d[1]), min(d[2], d[3]))
-                        if smallest < best[Int(s)] { best[Int(s)] = smallest }
+                        if smallest < best[Int(s)] { best[Int(s)] = smallest; fell = true }
                         x += 3
                     }
+                    if fell { changed[node] = true }
                     bound = max(max(nearest[0], nearest[1]), max(nearest[2], nearest[3]))
                 } else {
                     let a = Int(n.first), b = a + 1
