@@ -141,10 +141,14 @@ public struct Renderer: Sendable {
                     rgb[3 * pixel] = background.x; rgb[3 * pixel + 1] = background.y; rgb[3 * pixel + 2] = background.z
                 }
             }
-            for pixel in 0..<pixelCount where triangleIndex[pixel] >= 0 {
+            let inverseFx = 1 / k.fx, inverseFy = 1 / k.fy
+            for v in 0..<height {
+              let rayY = (Double(v) - k.cy) * inverseFy
+              for u in 0..<width {
+                let pixel = v &* width &+ u
+                guard triangleIndex[pixel] >= 0 else { continue }
                 let id = Int(triangleIndex[pixel])
-                let u = pixel % width, v = pixel / width
-                let ray = Vec3((Double(u) - k.cx) / k.fx, (Double(v) - k.cy) / k.fy, 1)
+                let ray = Vec3((Double(u) - k.cx) * inverseFx, rayY, 1)
                 let tri = triangles[id]
                 let p0 = cameraPoints[Int(tri.x)], p1 = cameraPoints[Int(tri.y)], p2 = cameraPoints[Int(tri.z)]
 
@@ -153,11 +157,11 @@ public struct Renderer: Sendable {
                 // parameter is the z-depth.
                 let e1 = p1 - p0, e2 = p2 - p0
                 let pvec = cross(ray, e2)
-                let det = dot(e1, pvec)
+                let inverseDet = 1 / dot(e1, pvec)
                 let toOrigin = -p0
                 let qvec = cross(toOrigin, e1)
-                var b1 = dot(toOrigin, pvec) / det, b2 = dot(ray, qvec) / det
-                var z = dot(e2, qvec) / det
+                var b1 = dot(toOrigin, pvec) * inverseDet, b2 = dot(ray, qvec) * inverseDet
+                var z = dot(e2, qvec) * inverseDet
                 if !(z > 0 && z.isFinite) { z = 1 / Double(inverseDepth[pixel]) }
                 // Pixels drawn by the fill rule sit on the triangle's edge; keep b inside the triangle.
                 if !(b1 >= 0) { b1 = 0 }
@@ -191,6 +195,7 @@ public struct Renderer: Sendable {
                 depth[pixel] = Float(z)
                 normals[3 * pixel] = Float(n.x); normals[3 * pixel + 1] = Float(n.y); normals[3 * pixel + 2] = Float(n.z)
                 mask[pixel] = 1
+              }
             }
         }}}}}}}}}}}}}}}}
         return View(camera: camera, rgb: RGBImage(width: max(width, 0), height: max(height, 0), pixels: rgb),
