@@ -114,7 +114,8 @@ public struct IncrementalChamfer: Sendable {
         }
         let r2 = rangeRadiusSquared(points)
         let truth = groundTruth.index
-        // Stage 1: one traversal of Q's tree per new point, for its nearest sample and the samples it improves.
+        // Stage 1: one traversal of Q's tree per group of up to four neighbouring new points, for their nearest
+        // samples and the samples they improve.
         var added = SideSums()
         points.coordinates.withUnsafeBufferPointer { coordinates in
             truthSquaredDistances.withUnsafeMutableBufferPointer { best in
@@ -129,8 +130,9 @@ public struct IncrementalChamfer: Sendable {
                                                      best: best.baseAddress!, stack: stack.baseAddress!, radiusSquared: r2)
                                 var hint: Int32 = -1
                                 let c = coordinates.baseAddress!
-                                // Groups of up to four consecutive points (neighbouring pixels) whose extent
-                                // stays within a few R; lanes past the group's end repeat its last point.
+                                // Groups of up to four consecutive points (neighbouring pixels) within 4R of the
+                                // group's first point (a row's end starts a new group); lanes past the group's
+                                // end repeat its last point, which changes nothing.
                                 let spread = 16 * r2
                                 var i = 0
                                 while i < n {
