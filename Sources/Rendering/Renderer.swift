@@ -142,9 +142,9 @@ public struct Renderer: Sendable {
                 }
             }
             let inverseFx = 1 / k.fx, inverseFy = 1 / k.fy
-            for v in 0..<height {
+            for v in 0..<max(height, 0) {
               let rayY = (Double(v) - k.cy) * inverseFy
-              for u in 0..<width {
+              for u in 0..<max(width, 0) {
                 let pixel = v &* width &+ u
                 guard triangleIndex[pixel] >= 0 else { continue }
                 let id = Int(triangleIndex[pixel])

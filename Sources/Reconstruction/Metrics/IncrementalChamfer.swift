@@ -45,9 +45,9 @@ public struct IncrementalChamfer: Sendable {
     /// Per node of Q's tree, max b(q) over its samples: a subtree whose box is at least that far from a
     /// new point holds no sample the point improves. Refreshed after every update.
     var subtreeMaxima: [Float]
-    /// Per leaf of Q's tree: the Q side's sums over its bucket, and whether some b in it fell since they
-    /// were summed. The Q side is the sum of the leaves' sums, so an update re-sums only the leaves it
-    /// touched.
+    /// Per leaf of Q's tree: the Q side's sums over its bucket, and whether they must be re-summed (stage 1
+    /// marks a leaf when some b in it fell, stage 2 every leaf with a pending sample). The Q side is the
+    /// sum of the leaves' sums, so an update re-sums only the leaves it touched.
     var leafSums: [SideSums]
     var leafChanged: [Bool]
     /// Scratch: slots of Q that need a forward query (reused across updates).
