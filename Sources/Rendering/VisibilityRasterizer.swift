@@ -33,8 +33,8 @@ struct VisibilityRasterizer {
     func draw(_ v0: ScreenVertex, _ v1: ScreenVertex, _ v2: ScreenVertex, id: Int32) {
         // Bounding box of covered pixel centres, clamped to the image (in Double first: the
         // coordinates of near-clipped triangles can be huge; NaN fails the guard).
-        let minX = max(min(v0.x, v1.x, v2.x), -1), maxX = min(max(v0.x, v1.x, v2.x), Double(width))
-        let minY = max(min(v0.y, v1.y, v2.y), -1), maxY = min(max(v0.y, v1.y, v2.y), Double(height))
+        let minX = greater(lesser(lesser(v0.x, v1.x), v2.x), -1), maxX = lesser(greater(greater(v0.x, v1.x), v2.x), Double(width))
+        let minY = greater(lesser(lesser(v0.y, v1.y), v2.y), -1), maxY = lesser(greater(greater(v0.y, v1.y), v2.y), Double(height))
         guard minX <= maxX, minY <= maxY else { return }
         let x0 = max(ceilToInt(minX), 0), x1 = min(floorToInt(maxX), width - 1)
         let y0 = max(ceilToInt(minY), 0), y1 = min(floorToInt(maxY), height - 1)
@@ -131,9 +131,9 @@ struct RowSpan {
     /// x >= rx + rowTerm/b for b < 0. Returns false when no column of the row can be inside.
     @inline(__always) func narrow(_ lo: inout Double, _ hi: inout Double, rowTerm: Double) -> Bool {
         if b > 0 {
-            hi = min(hi, rx + rowTerm * inverseB + 1)
+            hi = lesser(hi, rx + rowTerm * inverseB + 1)
         } else if b < 0 {
-            lo = max(lo, rx + rowTerm * inverseB - 1)
+            lo = greater(lo, rx + rowTerm * inverseB - 1)
         } else {
             return rowTerm >= 0
         }

@@ -316,7 +316,7 @@ public struct IncrementalChamfer: Sendable {
                                         var m: Float = 0, leaf = SideSums()
                                         var s = first
                                         while s < end {
-                                            m = max(m, best[s])
+                                            m = greater(m, best[s])
                                             leaf.add(best[s], coverage2: coverage2, fScore2: fScore2)
                                             s &+= 1
                                         }
@@ -326,7 +326,7 @@ public struct IncrementalChamfer: Sendable {
                                     }
                                     total = total + sums[k]
                                 } else {
-                                    maxima[k] = max(maxima[first], maxima[first + 1])
+                                    maxima[k] = greater(maxima[first], maxima[first + 1])
                                 }
                                 k -= 1
                             }
@@ -430,9 +430,9 @@ struct GroupWalk {
 
     /// Squared distance between two boxes: sum_axis max(lowerA - upperB, lowerB - upperA, 0)^2.
     @inline(__always) static func boxDistance(_ n: NearestNeighborIndex.Node, _ lower: SIMD3<Float>, _ upper: SIMD3<Float>) -> Float {
-        let dx = max(max(n.lowerX - upper.x, lower.x - n.upperX), 0)
-        let dy = max(max(n.lowerY - upper.y, lower.y - n.upperY), 0)
-        let dz = max(max(n.lowerZ - upper.z, lower.z - n.upperZ), 0)
+        let dx = greater(greater(n.lowerX - upper.x, lower.x - n.upperX), 0)
+        let dy = greater(greater(n.lowerY - upper.y, lower.y - n.upperY), 0)
+        let dz = greater(greater(n.lowerZ - upper.z, lower.z - n.upperZ), 0)
         return dx * dx + dy * dy + dz * dz
     }
 
@@ -444,7 +444,7 @@ struct GroupWalk {
             let s = Int(shared.slots[k]), q = shared.truth + 3 * s
             let v = SIMD3<Float>(q[0], q[1], q[2])
             lower = pointwiseMin(lower, v); upper = pointwiseMax(upper, v)
-            bound = max(bound, shared.best[s])
+            bound = greater(bound, shared.best[s])
         }
         if !(Self.boxDistance(nodes[0], lower, upper) < bound) { return }
         var node = 0, top = 0
@@ -466,7 +466,7 @@ struct GroupWalk {
                         }
                         shared.best[s] = b
                     }
-                    bound = max(bound, b)
+                    bound = greater(bound, b)
                 }
             } else {
                 let a = Int(n.first), b = a + 1
@@ -537,19 +537,20 @@ struct RangeWalk {
             nearest = dx * dx + dy * dy + dz * dz
             nearestSlot = SIMD4(repeating: hint)
         }
-        let lower = SIMD3<Float>(px.min(), py.min(), pz.min()), upper = SIMD3<Float>(px.max(), py.max(), pz.max())
-        var bound = nearest.max()
+        let lower = SIMD3<Float>(smallestLane(px), smallestLane(py), smallestLane(pz))
+        let upper = SIMD3<Float>(largestLane(px), largestLane(py), largestLane(pz))
+        var bound = largestLane(nearest)
         // Start at the lowest ancestor of the hint's leaf whose box holds the group's box grown by
         // sqrt(max(R^2, bound)) with a margin: every sample the walk could enter lies within that reach of
         // the group's box, and every point outside the subtree lies outside its box.
         var node = 0, top = 0
         if hint >= 0 {
-            let reach = max(radiusSquared, bound)
+            let reach = greater(radiusSquared, bound)
             var k = Int(leafOfSlot[Int(hint)])
             while k != 0 {
                 let c = nodes[k]
-                let margin = min(min(min(lower.x - c.lowerX, c.upperX - upper.x), min(lower.y - c.lowerY, c.upperY - upper.y)),
-                                 min(lower.z - c.lowerZ, c.upperZ - upper.z))
+                let margin = lesser(lesser(lesser(lower.x - c.lowerX, c.upperX - upper.x), lesser(lower.y - c.lowerY, c.upperY - upper.y)),
+                                    lesser(lower.z - c.lowerZ, c.upperZ - upper.z))
                 if margin > 0 && margin * margin > reach { break }
                 k = Int(parents[k])
             }
@@ -567,12 +568,12 @@ struct RangeWalk {
                         let closer = d .< nearest
                         nearest.replace(with: d, where: closer)
                         nearestSlot.replace(with: SIMD4(repeating: s), where: closer)
-                        let smallest = min(min(d[0], d[1]), min(d[2], d[3]))
+                        let smallest = smallestLane(d)
                         if smallest < best[Int(s)] { best[Int(s)] = smallest; fell = true }
                         x += 3
                     }
                     if fell { changed[node] = true }
-                    bound = max(max(nearest[0], nearest[1]), max(nearest[2], nearest[3]))
+                    bound = largestLane(nearest)
                 } else {
                     let a = Int(n.first), b = a + 1
                     let da = GroupWalk.boxDistance(nodes[a], lower, upper), db = GroupWalk.boxDistance(nodes[b], lower, upper)

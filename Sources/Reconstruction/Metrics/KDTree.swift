@@ -384,9 +384,9 @@ struct Searcher: @unchecked Sendable {
     /// Squared distance from (qx, qy, qz) to the node's box (0 inside):
     ///     sum_axis max(lower - x, 0, x - upper)^2
     @inline(__always) static func boxDistance(_ n: NearestNeighborIndex.Node, _ qx: Float, _ qy: Float, _ qz: Float) -> Float {
-        let dx = max(max(n.lowerX - qx, qx - n.upperX), 0)
-        let dy = max(max(n.lowerY - qy, qy - n.upperY), 0)
-        let dz = max(max(n.lowerZ - qz, qz - n.upperZ), 0)
+        let dx = greater(greater(n.lowerX - qx, qx - n.upperX), 0)
+        let dy = greater(greater(n.lowerY - qy, qy - n.upperY), 0)
+        let dz = greater(greater(n.lowerZ - qz, qz - n.upperZ), 0)
         return dx * dx + dy * dy + dz * dz
     }
 
@@ -428,8 +428,8 @@ struct Searcher: @unchecked Sendable {
         searchSubtree(child, qx, qy, qz, best: &best, slot: &slot, stack: stack)
         while child != 0 {
             let c = nodes[child]
-            let margin = min(min(min(qx - c.lowerX, c.upperX - qx), min(qy - c.lowerY, c.upperY - qy)),
-                             min(qz - c.lowerZ, c.upperZ - qz))
+            let margin = lesser(lesser(lesser(qx - c.lowerX, c.upperX - qx), lesser(qy - c.lowerY, c.upperY - qy)),
+                                lesser(qz - c.lowerZ, c.upperZ - qz))
             if margin > 0 && margin * margin >= best { return }
             let parent = Int(parents[child])
             let first = Int(nodes[parent].first)
