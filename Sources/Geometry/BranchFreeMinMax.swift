@@ -16,12 +16,12 @@
 @inlinable @inline(__always) public func greater(_ a: Double, _ b: Double) -> Double { b > a ? b : a }
 
 /// Lane by lane: `lesser` of each pair of lanes.
-@inlinable @inline(__always) public func lesser(_ a: SIMD4<Float>, _ b: SIMD4<Float>) -> SIMD4<Float> {
+@inlinable @inline(__always) public func lesser<V: SIMD>(_ a: V, _ b: V) -> V where V.Scalar: FloatingPoint {
     a.replacing(with: b, where: b .< a)
 }
 
 /// Lane by lane: `greater` of each pair of lanes.
-@inlinable @inline(__always) public func greater(_ a: SIMD4<Float>, _ b: SIMD4<Float>) -> SIMD4<Float> {
+@inlinable @inline(__always) public func greater<V: SIMD>(_ a: V, _ b: V) -> V where V.Scalar: FloatingPoint {
     a.replacing(with: b, where: b .> a)
 }
 

@@ -368,7 +368,7 @@ public struct IncrementalChamfer: Sendable {
         points.coordinates.withUnsafeBufferPointer { c in
             for i in 0..<points.count {
                 let v = SIMD3<Float>(c[3 * i], c[3 * i + 1], c[3 * i + 2])
-                lower = pointwiseMin(lower, v); upper = pointwiseMax(upper, v)
+                lower = lesser(lower, v); upper = greater(upper, v)
             }
         }
         let box = NearestNeighborIndex.Node(lowerX: lower.x, lowerY: lower.y, lowerZ: lower.z,
@@ -443,7 +443,7 @@ struct GroupWalk {
         for k in group {
             let s = Int(shared.slots[k]), q = shared.truth + 3 * s
             let v = SIMD3<Float>(q[0], q[1], q[2])
-            lower = pointwiseMin(lower, v); upper = pointwiseMax(upper, v)
+            lower = lesser(lower, v); upper = greater(upper, v)
             bound = greater(bound, shared.best[s])
         }
         if !(Self.boxDistance(nodes[0], lower, upper) < bound) { return }
