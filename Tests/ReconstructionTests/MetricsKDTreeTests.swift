@@ -147,4 +147,29 @@ final class MetricsKDTreeTests: XCTestCase {
             for n in 0...2500 { XCTAssertEqual(NearestNeighborIndex.nodeCount(n, leafSize: leaf), recursive(n, leaf), "n \(n) leaf \(leaf)") }
         }
     }
+
+    func testLeafLanesHoldEveryBucketFourAtATimePaddedWithInfinity() {
+        for (size, leafSize) in [(1, 10), (7, 10), (700, 10), (1000, 6), (4096, 8)] {
+            let index = NearestNeighborIndex(MetricsFixtures.sphere(size, seed: UInt64(size), noise: 0.01), leafSize: leafSize, parallel: false)
+            let lanes = LeafLanes(index)
+            var chunks = 0
+            for (k, node) in index.nodes.enumerated() where node.end >= 0 {
+                let first = Int(lanes.firstChunk[k])
+                XCTAssertEqual(first, chunks, "leaf \(k) of \(size) points: chunks follow the leaves in node order")
+                for s in Int(node.first)..<(Int(node.first) + 4 * ((Int(node.end) - Int(node.first) + 3) / 4)) {
+                    let c = first + (s - Int(node.first)) / 4, lane = (s - Int(node.first)) % 4
+                    for axis in 0..<3 {
+                        let value = lanes.lanes[3 * c + axis][lane]
+                        if s < Int(node.end) {
+                            XCTAssertEqual(value, index.treePoints[3 * s + axis], "\(size) points, slot \(s), axis \(axis)")
+                        } else {
+                            XCTAssertEqual(value, .infinity, "\(size) points, padding lane \(lane) of leaf \(k)")
+                        }
+                    }
+                }
+                chunks += (Int(node.end) - Int(node.first) + 3) / 4
+            }
+            XCTAssertEqual(lanes.lanes.count, 3 * chunks)
+        }
+    }
 }

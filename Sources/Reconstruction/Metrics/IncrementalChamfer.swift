@@ -11,9 +11,10 @@ import Geometry
 ///
 /// `add(points:)` with new points N, in two stages around a radius R (about a sample spacing):
 /// 1. one walk of Q's tree per group of up to four consecutive points of N (`RangeWalk`; neighbouring
-///    pixels, SIMD lanes), started near the previous group's nearest sample: it finds each point's nearest
-///    sample (P side) and scans every bucket within R of the group whose largest b exceeds the bucket's
-///    distance (kept per subtree, `subtreeMaxima`), lowering b(q) to |n - q|^2 where smaller.
+///    pixels, SIMD lanes), started at the bucket of the previous group's nearest sample: it finds each
+///    point's nearest sample (P side) and scans every bucket within R of the group whose largest b exceeds
+///    the bucket's distance (kept per subtree, `subtreeMaxima`), lowering b(q) to |n - q|^2 where smaller;
+///    a bucket's scan takes four samples against the four points at a time (`LeafLanes`).
 ///    Every q whose new nearest point lies within R is now exact;
 /// 2. forward queries only for the q still farther than R from P ∪ N (b(q) > R^2: nothing was found
 ///    within R, so a closer new point lies beyond R) and closer to N's bounding box than b(q): a small
@@ -123,9 +124,11 @@ public struct IncrementalChamfer: Sendable {
                     subtreeMaxima.withUnsafeBufferPointer { maxima in
                       leafChanged.withUnsafeMutableBufferPointer { changed in
                         truth.withSearcher { searcher in
+                          groundTruth.leafLanes.lanes.withUnsafeBufferPointer { lanes in
+                            groundTruth.leafLanes.firstChunk.withUnsafeBufferPointer { firstChunk in
                             withUnsafeTemporaryAllocation(of: SearchStackEntry.self, capacity: searchStackCapacity) { stack in
-                                let walk = RangeWalk(nodes: searcher.nodes!, points: searcher.points!, parents: searcher.parents!,
-                                                     leafOfSlot: searcher.leafOfSlot!, maxima: maxima.baseAddress!,
+                                let walk = RangeWalk(nodes: searcher.nodes!, lanes: lanes.baseAddress!, firstChunk: firstChunk.baseAddress!,
+                                                     parents: searcher.parents!, maxima: maxima.baseAddress!,
                                                      changed: changed.baseAddress!,
                                                      best: best.baseAddress!, stack: stack.baseAddress!, radiusSquared: r2)
                                 var hint: Int32 = -1
@@ -154,6 +157,8 @@ public struct IncrementalChamfer: Sendable {
                                     i += count
                                 }
                             }
+                            }
+                          }
                         }
                       }
                     }
@@ -504,17 +509,18 @@ struct TruthUpdateBuffers: @unchecked Sendable {
 /// of Q's tree (nearer child first) that enters a subtree when its box is closer to the group's box than
 /// the largest of the points' nearest samples so far (their nearest-neighbour queries), or when the box
 /// lies within R of the group's box and closer than the subtree's largest b (some sample there may
-/// improve). A scanned sample q takes every lane's |p - q|^2 into that lane's nearest and lowers b(q) to
-/// the smallest of them when smaller. Box-to-box distances bound every point-to-sample distance from
-/// below, so each point's nearest sample and every b a point improves within R are found, as by one walk
-/// per point; the group shares the descent and its distances are computed four at a time. The walk starts
-/// from the previous group's nearest sample as an upper bound (`hint`), in the smallest subtree around
-/// that sample that holds every point the walk could want.
+/// improve). A scanned bucket compares its samples, four at a time (`LeafLanes`), with the four points:
+/// the 4 x 4 squared distances |p_i - q_j|^2 give each point's nearest sample (minimum over j) and each
+/// sample's new b (minimum over i, stored where smaller). Box-to-box distances bound every
+/// point-to-sample distance from below, so each point's nearest sample and every b a point improves within
+/// R are found, as by one walk per point; the group shares the descent. The walk first scans the bucket
+/// that held the previous group's nearest sample (`hint`), whose distances bound the search, and starts in
+/// the smallest subtree around that bucket that holds every sample the walk could want.
 struct RangeWalk {
     let nodes: UnsafePointer<NearestNeighborIndex.Node>
-    let points: UnsafePointer<Float>
+    let lanes: UnsafePointer<SIMD4<Float>>
+    let firstChunk: UnsafePointer<Int32>
     let parents: UnsafePointer<Int32>
-    let leafOfSlot: UnsafePointer<Int32>
     let maxima: UnsafePointer<Float>
     /// Per leaf: set when some b in its bucket falls.
     let changed: UnsafeMutablePointer<Bool>
@@ -526,27 +532,78 @@ struct RangeWalk {
         boxDistance < bound || (boxDistance <= radiusSquared && boxDistance < maxima[node])
     }
 
-    /// Returns each lane's squared distance to its nearest sample and updates `hint` to the last lane's
-    /// nearest sample's slot.
+    /// The four points of a group, each coordinate broadcast to four lanes (one lane per sample of a chunk).
+    struct Points {
+        let x0, y0, z0, x1, y1, z1, x2, y2, z2, x3, y3, z3: SIMD4<Float>
+
+        @inline(__always) init(_ px: SIMD4<Float>, _ py: SIMD4<Float>, _ pz: SIMD4<Float>) {
+            x0 = SIMD4(repeating: px[0]); y0 = SIMD4(repeating: py[0]); z0 = SIMD4(repeating: pz[0])
+            x1 = SIMD4(repeating: px[1]); y1 = SIMD4(repeating: py[1]); z1 = SIMD4(repeating: pz[1])
+            x2 = SIMD4(repeating: px[2]); y2 = SIMD4(repeating: py[2]); z2 = SIMD4(repeating: pz[2])
+            x3 = SIMD4(repeating: px[3]); y3 = SIMD4(repeating: py[3]); z3 = SIMD4(repeating: pz[3])
+        }
+    }
+
+    /// Scans leaf `node`: lowers b(q) to min_i |p_i - q|^2 where smaller (marking the leaf), and returns
+    /// each point's smallest squared distance to the bucket, min_q |p_i - q|^2, as lane i.
+    @inline(__always) func scan(_ node: Int, _ p: Points) -> SIMD4<Float> {
+        let n = nodes[node]
+        var s = Int(n.first)
+        let end = Int(n.end)
+        var c = lanes + 3 * Int(firstChunk[node])
+        let infinity = SIMD4<Float>(repeating: .infinity)
+        var m0 = infinity, m1 = infinity, m2 = infinity, m3 = infinity
+        var fell = SIMDMask<SIMD4<Int32>>(repeating: false)
+        while s < end {
+            // Lane j: sample s + j.
+            let qx = c[0], qy = c[1], qz = c[2]
+            var dx = qx - p.x0, dy = qy - p.y0, dz = qz - p.z0
+            let d0 = dx * dx + dy * dy + dz * dz
+            dx = qx - p.x1; dy = qy - p.y1; dz = qz - p.z1
+            let d1 = dx * dx + dy * dy + dz * dz
+            dx = qx - p.x2; dy = qy - p.y2; dz = qz - p.z2
+            let d2 = dx * dx + dy * dy + dz * dz
+            dx = qx - p.x3; dy = qy - p.y3; dz = qz - p.z3
+            let d3 = dx * dx + dy * dy + dz * dz
+            m0 = lesser(m0, d0); m1 = lesser(m1, d1); m2 = lesser(m2, d2); m3 = lesser(m3, d3)
+            let closest = lesser(lesser(d0, d1), lesser(d2, d3))
+            if end - s >= 4 {
+                let b = UnsafeRawPointer(best + s).loadUnaligned(as: SIMD4<Float>.self)
+                let lower = closest .< b
+                fell .|= lower
+                UnsafeMutableRawPointer(best + s).storeBytes(of: b.replacing(with: closest, where: lower), as: SIMD4<Float>.self)
+            } else {
+                for lane in 0..<(end - s) where closest[lane] < best[s + lane] {
+                    best[s + lane] = closest[lane]; fell[lane] = true
+                }
+            }
+            s += 4; c += 3
+        }
+        if any(fell) { changed[node] = true }
+        // Lane i <- the smallest lane of m_i, by two rounds of pairing halves.
+        let a = lesser(SIMD4(lowHalf: m0.lowHalf, highHalf: m1.lowHalf), SIMD4(lowHalf: m0.highHalf, highHalf: m1.highHalf))
+        let b = lesser(SIMD4(lowHalf: m2.lowHalf, highHalf: m3.lowHalf), SIMD4(lowHalf: m2.highHalf, highHalf: m3.highHalf))
+        return lesser(SIMD4(lowHalf: a.evenHalf, highHalf: b.evenHalf), SIMD4(lowHalf: a.oddHalf, highHalf: b.oddHalf))
+    }
+
+    /// Returns each lane's squared distance to its nearest sample; `hint` (a leaf, -1 for none) is the
+    /// bucket to scan first, and becomes the bucket of the last lane's nearest sample.
     @inline(__always)
     func visit(_ px: SIMD4<Float>, _ py: SIMD4<Float>, _ pz: SIMD4<Float>, hint: inout Int32) -> SIMD4<Float> {
-        var nearest = SIMD4<Float>(repeating: .infinity), nearestSlot = SIMD4<Int32>(repeating: -1)
-        if hint >= 0 {
-            let h = points + 3 * Int(hint)
-            let dx = px - h[0], dy = py - h[1], dz = pz - h[2]
-            nearest = dx * dx + dy * dy + dz * dz
-            nearestSlot = SIMD4(repeating: hint)
-        }
+        let p = Points(px, py, pz)
+        var nearest = SIMD4<Float>(repeating: .infinity)
         let lower = SIMD3<Float>(smallestLane(px), smallestLane(py), smallestLane(pz))
         let upper = SIMD3<Float>(largestLane(px), largestLane(py), largestLane(pz))
-        var bound = largestLane(nearest)
-        // Start at the lowest ancestor of the hint's leaf whose box holds the group's box grown by
-        // sqrt(max(R^2, bound)) with a margin: every sample the walk could enter lies within that reach of
-        // the group's box, and every point outside the subtree lies outside its box.
+        let scanned = Int(hint)
+        var nearestLeaf = hint
         var node = 0, top = 0
-        if hint >= 0 {
-            let reach = greater(radiusSquared, bound)
-            var k = Int(leafOfSlot[Int(hint)])
+        if scanned >= 0 {
+            nearest = scan(scanned, p)
+            // Start at the lowest ancestor of the scanned leaf whose box holds the group's box grown by
+            // sqrt(max(R^2, bound)) with a margin: every sample the walk could enter lies within that reach
+            // of the group's box, and every point outside the subtree lies outside its box.
+            let reach = greater(radiusSquared, largestLane(nearest))
+            var k = scanned
             while k != 0 {
                 let c = nodes[k]
                 let margin = lesser(lesser(lesser(lower.x - c.lowerX, c.upperX - upper.x), lesser(lower.y - c.lowerY, c.upperY - upper.y)),
@@ -556,24 +613,17 @@ struct RangeWalk {
             }
             node = k
         }
+        var bound = largestLane(nearest)
         if wanted(node, GroupWalk.boxDistance(nodes[node], lower, upper), bound: bound) {
             while true {
                 let n = nodes[node]
                 if n.end >= 0 {
-                    var x = points + 3 * Int(n.first)
-                    var fell = false
-                    for s in n.first..<n.end {
-                        let dx = px - x[0], dy = py - x[1], dz = pz - x[2]
-                        let d = dx * dx + dy * dy + dz * dz
-                        let closer = d .< nearest
-                        nearest.replace(with: d, where: closer)
-                        nearestSlot.replace(with: SIMD4(repeating: s), where: closer)
-                        let smallest = smallestLane(d)
-                        if smallest < best[Int(s)] { best[Int(s)] = smallest; fell = true }
-                        x += 3
+                    if node != scanned {
+                        let m = scan(node, p)
+                        if m[3] < nearest[3] { nearestLeaf = Int32(node) }
+                        nearest = lesser(nearest, m)
+                        bound = largestLane(nearest)
                     }
-                    if fell { changed[node] = true }
-                    bound = largestLane(nearest)
                 } else {
                     let a = Int(n.first), b = a + 1
                     let da = GroupWalk.boxDistance(nodes[a], lower, upper), db = GroupWalk.boxDistance(nodes[b], lower, upper)
@@ -594,7 +644,7 @@ struct RangeWalk {
                 if !resumed { break }
             }
         }
-        hint = nearestSlot[3]
+        hint = nearestLeaf
         return nearest
     }
 }
