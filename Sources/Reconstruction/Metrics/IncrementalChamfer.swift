@@ -318,15 +318,12 @@ public struct IncrementalChamfer: Sendable {
                                 let first = Int(nodes[k].first), end = Int(nodes[k].end)
                                 if end >= 0 {
                                     if changed[k] {
-                                        var m: Float = 0, leaf = SideSums()
+                                        var m: Float = 0
                                         var s = first
-                                        while s < end {
-                                            m = greater(m, best[s])
-                                            leaf.add(best[s], coverage2: coverage2, fScore2: fScore2)
-                                            s &+= 1
-                                        }
+                                        while s < end { m = greater(m, best[s]); s &+= 1 }
                                         maxima[k] = m
-                                        sums[k] = leaf
+                                        sums[k] = Self.sums(UnsafeBufferPointer(start: best + first, count: end - first),
+                                                            coverage2: coverage2, fScore2: fScore2)
                                         changed[k] = false
                                     }
                                     total = total + sums[k]
