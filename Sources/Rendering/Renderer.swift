@@ -46,11 +46,8 @@ public struct Renderer: Sendable {
                 if pixelCount > 0 {
                     inverseDepth.withUnsafeMutableBufferPointer { inverseDepth in
                         triangleIndex.withUnsafeMutableBufferPointer { triangleIndex in
-                            let rasterizer = VisibilityRasterizer(width: width, height: height,
-                                                                  inverseDepth: inverseDepth.baseAddress!,
-                                                                  triangleIndex: triangleIndex.baseAddress!)
-                            rasterize(mesh: mesh, camera: camera, cameraPoints: cameraPoints,
-                                      screenPoints: screenPoints, into: rasterizer)
+                            rasterize(mesh: mesh, camera: camera, cameraPoints: cameraPoints, screenPoints: screenPoints,
+                                      inverseDepth: inverseDepth.baseAddress!, triangleIndex: triangleIndex.baseAddress!)
                         }
                     }
                 }
@@ -72,7 +69,8 @@ public struct Renderer: Sendable {
 
     /// Pass 1: camera-frame vertices, near-plane clipping, projection, visibility rasterisation.
     private func rasterize(mesh: RenderableMesh, camera: Camera, cameraPoints: UnsafeMutableBufferPointer<Vec3>,
-                           screenPoints: UnsafeMutableBufferPointer<ScreenVertex>, into rasterizer: VisibilityRasterizer) {
+                           screenPoints: UnsafeMutableBufferPointer<ScreenVertex>,
+                           inverseDepth: UnsafeMutablePointer<Float>, triangleIndex: UnsafeMutablePointer<Int32>) {
         let k = camera.intrinsics
         let r = camera.pose.rotation, t = camera.pose.translation
         let near = self.near
@@ -81,15 +79,26 @@ public struct Renderer: Sendable {
             return ScreenVertex(k.fx * p.x * inverseZ + k.cx, k.fy * p.y * inverseZ + k.cy, inverseZ)
         }
         // World -> camera: R^T (x - t), i.e. the dot products of (x - t) with the camera axes; vertices
-        // in front of the near plane are projected once here.
+        // in front of the near plane are projected once here. The fixed-point path serves the image when
+        // every vertex is in front and projects within its range (NaN fails the test).
+        var fixedPoint = true
+        let range = VisibilityRasterizer.fixedPointRange
         mesh.positions.withUnsafeBufferPointer { positions in
             for i in 0..<positions.count {
                 let d = positions[i].double - t
                 let p = Vec3(dot(r.c0, d), dot(r.c1, d), dot(r.c2, d))
                 cameraPoints[i] = p
-                if p.z >= near { screenPoints[i] = project(p) }
+                if p.z >= near {
+                    let s = project(p)
+                    screenPoints[i] = s
+                    if !(abs(s.x) < range && abs(s.y) < range) { fixedPoint = false }
+                } else {
+                    fixedPoint = false
+                }
             }
         }
+        let rasterizer = VisibilityRasterizer(width: camera.intrinsics.width, height: camera.intrinsics.height,
+                                              inverseDepth: inverseDepth, triangleIndex: triangleIndex, fixedPoint: fixedPoint)
         mesh.triangles.withUnsafeBufferPointer { triangles in
             for i in 0..<triangles.count {
                 let tri = triangles[i]

@@ -14,12 +14,20 @@ typealias ScreenVertex = SIMD3<Double>
 ///     w0 = E_12(p),  w1 = E_20(p),  w2 = E_01(p),   w0 + w1 + w2 = area
 ///
 /// the centre is inside when every w_i > 0, or w_i = 0 on a top or left edge (top-left fill rule), so
-/// a pixel on an edge shared by two triangles is drawn exactly once. Each shared edge's function is
-/// evaluated from the same (lexicographically smaller) end point in both triangles, so the two values
-/// are exact negatives of each other and a closed mesh has no cracks.
+/// a pixel on an edge shared by two triangles is drawn exactly once, and a closed mesh has no cracks,
+/// provided the two triangles compute the shared edge's function as exact negatives of each other.
 ///
-/// Because 1/z is affine in screen space, 1/z(p) = (w0/z0 + w1/z1 + w2/z2) / area exactly, and the
-/// z-test keeps the largest 1/z (the nearest surface).
+/// Two paths guarantee that, chosen per image so that neighbours always take the same one:
+/// - fixed point (`fixedPoint`; the renderer takes it when no triangle crosses the near plane and every
+///   vertex projects within `fixedPointRange` pixels): vertices are snapped to 1/65536 pixel and the edge
+///   functions are evaluated exactly in 64-bit integers, stepped pixel by pixel; the top-left rule is a
+///   bias of -1 on the other edges, so "inside" is one sign test of w0 | w1 | w2. A pixel centre within
+///   1/65536 pixel of an edge may fall on either side of it (as on a GPU, which snaps to 1/256);
+/// - exact floating point (otherwise): each shared edge's function is evaluated from the same
+///   (lexicographically smaller) end point in both triangles, so the two values are exact negatives.
+///
+/// Because 1/z is affine in screen space, 1/z(p) = (w0/z0 + w1/z1 + w2/z2) / area, and the z-test
+/// keeps the largest 1/z (the nearest surface).
 struct VisibilityRasterizer {
     let width: Int
     let height: Int
@@ -27,10 +35,76 @@ struct VisibilityRasterizer {
     let inverseDepth: UnsafeMutablePointer<Float>
     /// [height, width] triangle index, -1 where empty.
     let triangleIndex: UnsafeMutablePointer<Int32>
+    /// Whether triangles take the fixed-point path (every vertex within `fixedPointRange` pixels).
+    let fixedPoint: Bool
+
+    /// Largest coordinate magnitude (pixels) of the fixed-point path: coordinates in 1/65536 pixel stay
+    /// below 2^30, so every product in an edge function stays below 2^62.
+    static let fixedPointRange: Double = 16_384
 
     /// Draws triangle `id` with projected vertices v0, v1, v2 (all in front of the near plane).
     @inline(__always)
     func draw(_ v0: ScreenVertex, _ v1: ScreenVertex, _ v2: ScreenVertex, id: Int32) {
+        if fixedPoint { drawFixedPoint(v0, v1, v2, id: id) } else { drawFloatingPoint(v0, v1, v2, id: id) }
+    }
+
+    /// The fixed-point path (see the type's documentation).
+    @inline(__always)
+    func drawFixedPoint(_ v0: ScreenVertex, _ v1: ScreenVertex, _ v2: ScreenVertex, id: Int32) {
+        // Snap to 1/65536 pixel: floor(65536 c + 1/2), by truncating a value made positive (|65536 c| < 2^30).
+        @inline(__always) func snap(_ c: Double) -> Int { Int(c * 65536 + 1_099_511_627_776.5) &- 1_099_511_627_776 }
+        let ax = snap(v0.x), ay = snap(v0.y)
+        var bx = snap(v1.x), by = snap(v1.y), cx = snap(v2.x), cy = snap(v2.y)
+        // Pixel centres u with 65536 u in [min, max]: u from ceil(min / 65536) to floor(max / 65536).
+        let x0 = Swift.max((Swift.min(Swift.min(ax, bx), cx) &+ 65535) >> 16, 0)
+        let x1 = Swift.min(Swift.max(Swift.max(ax, bx), cx) >> 16, width - 1)
+        let y0 = Swift.max((Swift.min(Swift.min(ay, by), cy) &+ 65535) >> 16, 0)
+        let y1 = Swift.min(Swift.max(Swift.max(ay, by), cy) >> 16, height - 1)
+        guard x0 <= x1, y0 <= y1 else { return }
+        var area = (bx &- ax) &* (cy &- ay) &- (by &- ay) &* (cx &- ax)
+        guard area != 0 else { return }
+        var z1 = v1.z, z2 = v2.z
+        if area < 0 { swap(&bx, &cx); swap(&by, &cy); swap(&z1, &z2); area = -area }
+        let e0 = FixedEdge(from: (bx, by), to: (cx, cy), x: x0, y: y0)
+        let e1 = FixedEdge(from: (cx, cy), to: (ax, ay), x: x0, y: y0)
+        let e2 = FixedEdge(from: (ax, ay), to: (bx, by), x: x0, y: y0)
+        let scale = 1 / Double(area)
+        let k0 = v0.z * scale, k1 = z1 * scale, k2 = z2 * scale
+        // The bias is added to every w; remove it in the interpolation: sum_i (w_i - bias_i) k_i.
+        let kBias = -(Double(e0.bias) * k0 + Double(e1.bias) * k1 + Double(e2.bias) * k2)
+        // Wide triangles narrow each row to the exact columns inside all three half-planes (an integer
+        // division per edge and row); small ones, most of a mesh's triangles, just test their box.
+        let narrows = x1 - x0 >= 8
+        var r0 = e0.start, r1 = e1.start, r2 = e2.start
+        var y = y0
+        while y <= y1 {
+            defer { y &+= 1; r0 &+= e0.stepY; r1 &+= e1.stepY; r2 &+= e2.stepY }
+            var first = x0, last = x1
+            if narrows {
+                guard e0.narrow(&first, &last, rowStart: r0, x0: x0), e1.narrow(&first, &last, rowStart: r1, x0: x0),
+                      e2.narrow(&first, &last, rowStart: r2, x0: x0), first <= last else { continue }
+            }
+            let skip = first &- x0
+            var w0 = r0 &+ skip &* e0.stepX, w1 = r1 &+ skip &* e1.stepX, w2 = r2 &+ skip &* e2.stepX
+            let row = y &* width
+            var x = first
+            while x <= last {
+                if (w0 | w1 | w2) >= 0 {
+                    let inverseZ = Float(Double(w0) * k0 + Double(w1) * k1 + Double(w2) * k2 + kBias)
+                    if inverseZ > inverseDepth[row &+ x] {
+                        inverseDepth[row &+ x] = inverseZ
+                        triangleIndex[row &+ x] = id
+                    }
+                }
+                w0 &+= e0.stepX; w1 &+= e1.stepX; w2 &+= e2.stepX
+                x &+= 1
+            }
+        }
+    }
+
+    /// The floating-point path (see the type's documentation).
+    @inline(__always)
+    func drawFloatingPoint(_ v0: ScreenVertex, _ v1: ScreenVertex, _ v2: ScreenVertex, id: Int32) {
         // Bounding box of covered pixel centres, clamped to the image (in Double first: the
         // coordinates of near-clipped triangles can be huge; NaN fails the guard).
         let minX = greater(lesser(lesser(v0.x, v1.x), v2.x), -1), maxX = lesser(greater(greater(v0.x, v1.x), v2.x), Double(width))
@@ -83,6 +157,42 @@ struct VisibilityRasterizer {
                 }
             }
         }
+    }
+}
+
+/// One edge function of a positively oriented triangle in 1/65536-pixel integers, from p to q,
+///     w(P) = (q.x - p.x)(P.y - p.y) - (q.y - p.y)(P.x - p.x) + bias,
+/// with bias 0 on a top edge (horizontal, going right) or a left edge (going up) and -1 elsewhere, so
+/// that w >= 0 is the top-left rule's "inside". Stepped by whole pixels (65536 units).
+struct FixedEdge {
+    /// w at the pixel centre (x, y) the walk starts from.
+    let start: Int
+    /// Change of w for one pixel right, and for one pixel down.
+    let stepX: Int, stepY: Int
+    let bias: Int
+
+    @inline(__always) init(from p: (Int, Int), to q: (Int, Int), x: Int, y: Int) {
+        let dx = q.0 &- p.0, dy = q.1 &- p.1
+        bias = dy < 0 || (dy == 0 && dx > 0) ? 0 : -1
+        start = dx &* ((y << 16) &- p.1) &- dy &* ((x << 16) &- p.0) &+ bias
+        stepX = -(dy << 16)
+        stepY = dx << 16
+    }
+
+    /// Narrows the columns [first, last] of a row whose w at column x0 is `rowStart` to those where
+    /// w >= 0 (exact integer arithmetic); false when none is left.
+    @inline(__always) func narrow(_ first: inout Int, _ last: inout Int, rowStart: Int, x0: Int) -> Bool {
+        if stepX > 0 {
+            // Smallest k >= 0 with rowStart + k stepX >= 0.
+            if rowStart < 0 { first = Swift.max(first, x0 &+ (-rowStart &+ stepX &- 1) / stepX) }
+        } else if stepX < 0 {
+            // Largest k with rowStart + k stepX >= 0.
+            guard rowStart >= 0 else { return false }
+            last = Swift.min(last, x0 &+ rowStart / -stepX)
+        } else if rowStart < 0 {
+            return false
+        }
+        return true
     }
 }
 
