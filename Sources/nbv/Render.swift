@@ -13,9 +13,9 @@ struct Render: ParsableCommand {
         look at the object centre.
 
         Writes to DIR: rgb_NNN.png (8-bit sRGB), depth_NNN.png (16-bit z-depth in
-        units of
-        --depth-scale, 0 = missing), cameras.json (intrinsics, camera-to-world poses (OpenCV axes),
-        depth scale) and contact_sheet.png (all RGB views in a grid).
+        units of --depth-scale, 0 = missing), cameras.json (intrinsics,
+        camera-to-world poses with OpenCV axes, depth scale) and contact_sheet.png
+        (all RGB views in a grid).
         """)
 
     @Argument(help: ArgumentHelp("Mesh file (OBJ, PLY, STL, OFF, glTF, Collada, 3DS, ...).", valueName: "MESH"))

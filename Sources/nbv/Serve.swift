@@ -20,7 +20,8 @@ struct Serve: ParsableCommand {
           nbv serve                                        # tcp://127.0.0.1:5555
           nbv serve --bind tcp://127.0.0.1:* --env envs/procedural-v0.json
           nbv serve --bind tcp://0.0.0.0:5555 --allow-remote \\
-                    --curve-secret-key keys/server.key_secret --allowed-clients keys/clients/
+                    --curve-secret-key keys/server.key_secret \\
+                    --allowed-clients keys/clients/
         """)
 
     @Option(help: ArgumentHelp("ZeroMQ endpoint to listen on. `*` as the port picks a free one (see the printed endpoint).",
