@@ -117,7 +117,6 @@ public struct IncrementalChamfer: Sendable {
         let truth = groundTruth.index
         // Stage 1: one traversal of Q's tree per group of up to four neighbouring new points, for their nearest
         // samples and the samples they improve.
-        var added = SideSums()
         points.coordinates.withUnsafeBufferPointer { coordinates in
             truthSquaredDistances.withUnsafeMutableBufferPointer { best in
                 reconstructionSquaredDistances.withUnsafeMutableBufferPointer { out in
@@ -150,10 +149,7 @@ public struct IncrementalChamfer: Sendable {
                                         count += 1
                                     }
                                     let nearest = walk.visit(x, y, z, hint: &hint)
-                                    for lane in 0..<count {
-                                        out[first + i + lane] = nearest[lane]
-                                        added.add(nearest[lane], coverage2: radii.coverage, fScore2: radii.fScore)
-                                    }
+                                    for lane in 0..<count { out[first + i + lane] = nearest[lane] }
                                     i += count
                                 }
                             }
@@ -165,7 +161,10 @@ public struct IncrementalChamfer: Sendable {
                 }
             }
         }
-        accuracy = accuracy + added
+        // The P side: the new points' terms, four lanes at a time.
+        accuracy = accuracy + reconstructionSquaredDistances.withUnsafeBufferPointer {
+            Self.sums(UnsafeBufferPointer(rebasing: $0[first...]), coverage2: radii.coverage, fScore2: radii.fScore)
+        }
         // Stage 2: forward queries for the samples still farther than R from everything.
         let far = collectFarSamples(beyond: r2, points: points)
         if far > 0 {
