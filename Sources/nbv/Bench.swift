@@ -26,7 +26,9 @@ struct Bench: ParsableCommand {
                        second of the stepping thread's CPU time (which other
                        processes' load and a virtual machine's steal time do
                        not change), and with a vector of environments, one
-                       per core;
+                       per core, each on its own thread; the two are timed in
+                       six alternating slices, so that both meet the same
+                       host load;
           wire         the same environment stepped as a vector of 8
                        in-process and through a loopback `nbv serve` (one
                        message per batch), and the single-step round trip.
@@ -183,42 +185,27 @@ struct Bench: ParsableCommand {
     /// core (load, a virtual machine's steal time) does not change.
     func environmentFigures(cores: Int) throws -> [String: Any] {
         let definition = try benchDefinition()
-        func stepsPerSecond(workers: Int) throws -> (wall: Double, cpu: Double) {
-            let envs = try (0..<workers).map { _ in try NBVEnvironment(definition: definition, seed: 0) }
-            for e in envs { _ = try e.reset(seed: 0, options: ResetOptions()) }   // load the mesh, build the ground truth
-            var counts = [Int](repeating: 0, count: workers)
-            var cpuSeconds = [Double](repeating: 0, count: workers)
-            let start = Date()
-            counts.withUnsafeMutableBufferPointer { counts in
-                cpuSeconds.withUnsafeMutableBufferPointer { cpuSeconds in
-                    let counts = counts.baseAddress!, cpuSeconds = cpuSeconds.baseAddress!
-                    parallelForEach(workers) { w in
-                        let cpuStart = Bench.threadCPUSeconds()
-                        var rng = SeededGenerator(seed: UInt64(w))
-                        var episode: UInt64 = 1
-                        while Date().timeIntervalSince(start) < seconds {
-                            _ = try? envs[w].reset(seed: episode, options: ResetOptions()); episode += 1
-                            while envs[w].isEpisodeRunning {
-                                let a = (0..<3).map { _ in Float(rng.nextUnit() * 2 - 1) }
-                                _ = try? envs[w].step(action: a)
-                                counts[w] += 1
-                            }
-                        }
-                        cpuSeconds[w] = Bench.threadCPUSeconds() - cpuStart
-                    }
-                }
-            }
-            let steps = Double(counts.reduce(0, +))
-            return (steps / Date().timeIntervalSince(start), steps / cpuSeconds.reduce(0, +))
+        // One environment alone, and a vector of `cores` environments, each on its own thread. The two are
+        // measured in alternating slices (`environmentSlices` of each, `seconds` in all per mode), so that
+        // both see the same minutes of host load and their ratio compares like with like.
+        let single = try EnvironmentStepper(count: 1, definition: definition)
+        let vector = try EnvironmentStepper(count: cores, definition: definition)
+        var one = StepTally(), all = StepTally()
+        for _ in 0..<Self.environmentSlices {
+            one += single.run(seconds: seconds / Double(Self.environmentSlices))
+            all += vector.run(seconds: seconds / Double(Self.environmentSlices))
         }
-        let one = try stepsPerSecond(workers: 1)
-        let vector = try stepsPerSecond(workers: cores)
+        let (oneWall, oneCPU, vectorWall) = (one.perWallSecond, one.perCPUSecond, all.perWallSecond)
         note(String(format: "environment: %.0f steps/s on one core (%.0f per CPU-second), %.0f steps/s with %d environments (%.2fx)",
-                    one.wall, one.cpu, vector.wall, cores, vector.wall / one.wall))
-        return ["steps_per_second_one_core": one.wall, "steps_per_cpu_second_one_core": one.cpu,
-                "steps_per_second_vector": vector.wall, "vector_size": cores,
-                "vector_speedup": vector.wall / one.wall, "resolution": definition.imageWidth, "initial_views": 4, "budget": definition.budget]
+                    oneWall, oneCPU, vectorWall, cores, vectorWall / oneWall))
+        return ["steps_per_second_one_core": oneWall, "steps_per_cpu_second_one_core": oneCPU,
+                "steps_per_second_vector": vectorWall, "vector_size": cores,
+                "vector_speedup": vectorWall / oneWall, "slices": Self.environmentSlices,
+                "resolution": definition.imageWidth, "initial_views": 4, "budget": definition.budget]
     }
+
+    /// Alternating slices per mode of the environment figure.
+    static let environmentSlices = 6
 
     /// Remote against in-process stepping of a vector of 8 (the wire issue's target), with the server's own
     /// environment factory on the benchmark's environment.
@@ -244,5 +231,68 @@ struct Bench: ParsableCommand {
         d.budget = 10
         try d.validate()
         return d
+    }
+}
+
+/// Steps, wall seconds and CPU seconds (summed over threads) of environment stepping.
+struct StepTally {
+    var steps = 0
+    var wallSeconds = 0.0
+    var cpuSeconds = 0.0
+
+    var perWallSecond: Double { wallSeconds > 0 ? Double(steps) / wallSeconds : 0 }
+    var perCPUSecond: Double { cpuSeconds > 0 ? Double(steps) / cpuSeconds : 0 }
+
+    static func += (a: inout StepTally, b: StepTally) {
+        a.steps += b.steps; a.wallSeconds += b.wallSeconds; a.cpuSeconds += b.cpuSeconds
+    }
+}
+
+/// `count` environments of one definition, each stepped by its own thread with random actions; resets
+/// happen inside the timed loop (an episode is one reset and its steps), and episodes continue across
+/// calls of `run` with fresh seeds.
+final class EnvironmentStepper {
+    let environments: [NBVEnvironment]
+    var episodes: [UInt64]
+    var generators: [SeededGenerator]
+
+    init(count: Int, definition: EnvironmentDefinition) throws {
+        environments = try (0..<count).map { _ in try NBVEnvironment(definition: definition, seed: 0) }
+        for e in environments { _ = try e.reset(seed: 0, options: ResetOptions()) }   // load the mesh, build the ground truth
+        episodes = [UInt64](repeating: 1, count: count)
+        generators = (0..<count).map { SeededGenerator(seed: UInt64($0)) }
+    }
+
+    /// Steps every environment on its own thread until `seconds` have passed (finishing the episode under
+    /// way) and returns the steps taken, the wall time and the threads' CPU time.
+    func run(seconds: Double) -> StepTally {
+        let count = environments.count
+        var steps = [Int](repeating: 0, count: count)
+        var cpuSeconds = [Double](repeating: 0, count: count)
+        let start = Date()
+        steps.withUnsafeMutableBufferPointer { stepBuffer in
+            cpuSeconds.withUnsafeMutableBufferPointer { cpuBuffer in
+                episodes.withUnsafeMutableBufferPointer { episodeBuffer in
+                    generators.withUnsafeMutableBufferPointer { generatorBuffer in
+                        let steps = stepBuffer.baseAddress!, cpu = cpuBuffer.baseAddress!
+                        let episodes = episodeBuffer.baseAddress!, generators = generatorBuffer.baseAddress!
+                        parallelForEach(count) { w in
+                            let cpuStart = Bench.threadCPUSeconds()
+                            let env = environments[w]
+                            while Date().timeIntervalSince(start) < seconds {
+                                _ = try? env.reset(seed: episodes[w], options: ResetOptions()); episodes[w] += 1
+                                while env.isEpisodeRunning {
+                                    let a = (0..<3).map { _ in Float(generators[w].nextUnit() * 2 - 1) }
+                                    _ = try? env.step(action: a)
+                                    steps[w] += 1
+                                }
+                            }
+                            cpu[w] = Bench.threadCPUSeconds() - cpuStart
+                        }
+                    }
+                }
+            }
+        }
+        return StepTally(steps: steps.reduce(0, +), wallSeconds: Date().timeIntervalSince(start), cpuSeconds: cpuSeconds.reduce(0, +))
     }
 }
