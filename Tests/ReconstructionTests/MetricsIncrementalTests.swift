@@ -64,9 +64,10 @@ final class MetricsIncrementalTests: XCTestCase {
     /// Every b(q) and every d(p, Q)^2 is bit for bit the brute-force minimum, including for views just
     /// beyond the faces of the ground truth's box (the edges of its grid).
     func testStoredDistancesAreExactlyTheBruteForceMinima() {
-        // Several sizes: the grid's cells fall differently against the box's faces.
-        for (t, size) in [700, 1100, 1700, 3000].enumerated() {
-            let truth = GroundTruth(samples: MetricsFixtures.sphere(size, seed: 60 + UInt64(t), noise: 0))
+        // Several sizes and bucket sizes: buckets of 3-5, 5-10 and 8-16 samples, some a multiple of the scans'
+        // four lanes, some with a partial last chunk.
+        for (t, (size, leafSize)) in [(700, 10), (1100, 16), (1700, 5), (3000, 16), (4096, 16), (1500, 10)].enumerated() {
+            let truth = GroundTruth(samples: MetricsFixtures.sphere(size, seed: 60 + UInt64(t), noise: 0), leafSize: leafSize)
             var state = IncrementalChamfer(groundTruth: truth)
             var all = PointCloud()
             var shell = Array(views(seed: 8).prefix(3))
@@ -85,12 +86,12 @@ final class MetricsIncrementalTests: XCTestCase {
                     let q = Vec3f(treePoints[3 * slot], treePoints[3 * slot + 1], treePoints[3 * slot + 2])
                     let brute = MetricsFixtures.bruteNearest(q, in: all).squaredDistance
                     if state.truthSquaredDistances[slot] != brute {
-                        XCTFail("\(size) samples, view \(k): b at slot \(slot) is \(state.truthSquaredDistances[slot]), brute force \(brute)")
+                        XCTFail("\(size) samples in buckets of \(leafSize), view \(k): b at slot \(slot) is \(state.truthSquaredDistances[slot]), brute force \(brute)")
                         return
                     }
                 }
                 for i in 0..<all.count where state.reconstructionSquaredDistances[i] != MetricsFixtures.bruteNearest(all[i], in: truth.samples).squaredDistance {
-                    XCTFail("\(size) samples, view \(k): d(p, Q)^2 of point \(i) differs from brute force"); return
+                    XCTFail("\(size) samples in buckets of \(leafSize), view \(k): d(p, Q)^2 of point \(i) differs from brute force"); return
                 }
             }
         }
