@@ -56,11 +56,12 @@ public final class NBVEnvironment: GymEnvironment {
         var view0: RigidTransform { views[0].pose }
     }
 
-    /// Builds the environment; throws an `EnvironmentError` naming the bad key or file.
-    public init(definition: EnvironmentDefinition, seed: UInt64 = 0) throws {
+    /// Builds the environment; throws an `EnvironmentError` naming the bad key or file. `scenes` shares
+    /// a scene library (built from the same definition) with other environments, e.g. a vector's members.
+    public init(definition: EnvironmentDefinition, seed: UInt64 = 0, scenes shared: SceneLibrary? = nil) throws {
         try definition.validate()
         self.definition = definition
-        scenes = try SceneLibrary(definition: definition)
+        scenes = try shared ?? SceneLibrary(definition: definition)
         switch definition.backbone {
         case .geometric(let options):
             do { reconstructor = try GeometricReconstructor(options: options) } catch {

@@ -29,5 +29,5 @@ struct NBV: ParsableCommand {
         """,
         subcommands: NBV.allSubcommands)
 
-    static func main() { registerBackbones(); main(nil) }
+    static func main() { registerBackbones(); MeshParsingDefaults.useChildProcesses(); main(nil) }
 }
