@@ -222,7 +222,7 @@ def test_a_remote_server_reads_only_its_data_folders(tmp_path):
         for source in ("/etc/*", str(tmp_path), "../", "meshes"):
             reply = make_and_reset(server, {"meshes.source": source})
             assert not reply["ok"] and "matches" not in reply["error"]["message"], reply
-            assert str(tmp_path) not in reply["error"]["message"], reply
+            assert str(tmp_path) not in reply["error"]["message"].replace(source, ""), reply
         # Inside: a definition and meshes named relative to the data folder; replies show no server path.
         made = server.call({"op": "make", "definition": "mine.json"})
         assert made["ok"], made
