@@ -28,6 +28,4 @@ struct NBV: ParsableCommand {
           nbv bench --json out/bench.json
         """,
         subcommands: NBV.allSubcommands)
-
-    static func main() { registerBackbones(); main(nil) }
 }
