@@ -1,6 +1,8 @@
 import Dispatch
 import Environment
 import Foundation
+import WireFormat
+import Support
 
 /// The protocol, without sockets: turns one request (its frames) from one client identity into one
 /// reply (frames). Holds the sessions, their reply caches, the memory reserved for them and the idle

@@ -1,6 +1,8 @@
 import CZeroMQ
 import Environment
 import Foundation
+import WireFormat
+import Support
 
 /// The NBVGym server: a ROUTER socket serving the protocol of `ProtocolHandler` to many clients at once.
 ///
@@ -234,7 +236,7 @@ final class WakePipe: @unchecked Sendable {
 
     init() throws {
         var fds: [Int32] = [0, 0]
-        guard pipe(&fds) == 0 else { throw ZMQError(operation: "pipe", errno: errno) }
+        guard pipe(&fds) == 0 else { throw EnvironmentError(field: "server", "cannot make the wake-up pipe: \(String(cString: strerror(errno)))") }
         readDescriptor = fds[0]; writeDescriptor = fds[1]
         for fd in fds { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
     }

@@ -2,6 +2,7 @@ import Foundation
 import Environment
 import Scenes
 import Wire
+import Support
 
 /// What environments served by `nbv serve` may reach, as the operator configured it (docs/PROTOCOL.md,
 /// "What a client may name"):
@@ -91,17 +92,16 @@ struct ServerPolicy: Sendable {
     /// A definition by name (shipped, always available) or path (anywhere on a loopback-only server,
     /// else only inside a data root).
     func definitionPath(_ name: String) throws -> String {
-        let shipped = resolveDefinitionPath(name)
         let isName = !(name.hasSuffix(".json") || name.contains("/"))
-        if isName, FileManager.default.fileExists(atPath: shipped) { return shipped }
-        if name == operatorDefinition { return shipped }
+        if name == operatorDefinition || (isName && !confined) { return try resolveDefinitionPath(name, field: "definition") }
+        if isName, let shipped = try? resolveDefinitionPath(name, field: "definition") { return shipped }
         if !confined {
-            guard FileManager.default.fileExists(atPath: shipped) else {
-                throw EnvironmentError(field: "definition", "unknown environment \"\(name)\"; expected one of \(knownDefinitionNames().joined(separator: ", ")) or a path to a definition file")
+            guard FileManager.default.fileExists(atPath: name) else {
+                throw EnvironmentError(field: "definition", "no definition file \(name); expected a name (\(knownDefinitionNames().joined(separator: ", "))) or a path to a definition file")
             }
-            return shipped
+            return name
         }
-        guard let path = insideDataRoots(name, mustExist: true) else {
+        guard !isName, let path = insideDataRoots(name, mustExist: true) else {
             throw EnvironmentError(field: "definition", "\"\(name.prefix(256))\" is not a definition this server offers; expected one of \(knownDefinitionNames().joined(separator: ", ")) or a definition file inside this server's data folders, named relative to one")
         }
         return path

@@ -1,5 +1,7 @@
 import CZeroMQ
 import Environment
+import Support
+import WireFormat
 import Foundation
 import XCTest
 @testable import Wire

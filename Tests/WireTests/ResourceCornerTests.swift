@@ -1,4 +1,6 @@
 import Environment
+import Support
+import WireFormat
 import Foundation
 import XCTest
 @testable import Wire
