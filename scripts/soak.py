@@ -47,6 +47,8 @@ class Soak:
         self.latencies = []
         self.errors = {}
         self.rss = []  # (time, MiB) per server instance
+        self.idle_rss = []  # MiB per server instance once its clients are gone and the reaper has run
+        self.generation = 0  # server instances started so far
         self.process = None
 
     @staticmethod
@@ -68,6 +70,7 @@ class Soak:
         if not line.startswith("listening on"):
             raise SystemExit(f"soak: the server did not start: {line!r}")
         self.rss.append([])
+        self.generation += 1
         self.up.set()
 
     def stop_server(self):
@@ -92,7 +95,7 @@ class Soak:
                 self.crashes += 1
                 print(f"soak: the server died with {self.process.returncode}; restarting", file=sys.stderr)
                 self.start_server()
-            value = self.rss_mib()
+            value = self.rss_mib() if self.up.is_set() else None
             if value is not None:
                 self.rss[-1].append((time.monotonic(), value))
             time.sleep(0.5)
@@ -124,6 +127,7 @@ class Soak:
             """One reply per request: returns its header, or None after `retries` unanswered attempts."""
             for _ in range(retries):
                 self.up.wait()
+                generation = self.generation
                 start = time.monotonic()
                 sock.send_multipart(frames)
                 while sock.poll(int(timeout * 1000)):
@@ -134,8 +138,8 @@ class Soak:
                     with self.lock:
                         self.replies += 1
                     return header, time.monotonic() - start
-                if role != "good" and not self.up.is_set():
-                    return "restart", 0.0  # sent into the restart: not counted
+                if role != "good" and (not self.up.is_set() or generation != self.generation):
+                    return "restart", 0.0  # sent into the stopping server, which reads no more: not counted
                 connect()
             with self.lock:
                 self.lost += 1
@@ -232,6 +236,12 @@ class Soak:
                 time.sleep(0.3)
         sock.close(linger=0)
 
+    def pause_clients_and_measure_idle(self):
+        """The RSS of the first server once every session of its clients is reaped (clients paused)."""
+        self.up.clear()
+        time.sleep(6)  # requests in flight finish; idle timeout 4 s plus the reaper
+        self.idle_rss.append(self.rss_mib())
+
     def run(self):
         self.start_server()
         roles = ["good"] * (self.args.clients // 2) + ["malformed"] * (self.args.clients // 4) \
@@ -247,6 +257,7 @@ class Soak:
             time.sleep(0.5)
             print(f"soak: {time.monotonic() - start:5.0f} s, {self.replies} replies, {self.lost} lost, {self.crashes} crashes", file=sys.stderr)
         print("soak: restarting the server", file=sys.stderr)
+        self.pause_clients_and_measure_idle()
         self.stop_server()
         self.start_server()
         while time.monotonic() - start < self.args.seconds:
@@ -254,6 +265,8 @@ class Soak:
         self.stop.set()
         for t in threads:
             t.join(timeout=60)
+        time.sleep(6)  # idle timeout 4 s plus the reaper
+        self.idle_rss.append(self.rss_mib())
         self.stop_server()
         return self.report(roles)
 
@@ -265,6 +278,8 @@ class Soak:
             if len(samples) >= 4:
                 settled = [v for t, v in samples if t - samples[0][0] > 10] or [v for _, v in samples]
                 growth.append({"first_mib": round(settled[0], 1), "last_mib": round(settled[-1], 1), "max_mib": round(max(settled), 1)})
+        for entry, idle in zip(growth, self.idle_rss):
+            entry["idle_after_reaping_mib"] = round(idle, 1) if idle else None
         summary = {"seconds": self.args.seconds, "clients": len(roles), "roles": {r: roles.count(r) for r in set(roles)},
                    "replies": self.replies, "replies_lost": self.lost, "crashes": self.crashes, "restarts": 1,
                    "well_behaved_round_trips": len(latencies), "p50_ms": round(p(0.5), 2), "p99_ms": round(p(0.99), 2),

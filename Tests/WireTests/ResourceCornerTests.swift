@@ -135,6 +135,40 @@ final class ResourceCornerTests: XCTestCase {
         print(String(format: "abandoned waves: %.0f MiB after the first, then %@", baseline, after.map { String(format: "%.0f", $0) }.joined(separator: ", ")))
     }
 
+    /// The estimate a session is admitted by bounds what it really holds: a vector of two at 192 x 192
+    /// with every observation key, whose episodes fill the budget and visit every mesh.
+    func testTheEstimateBoundsWhatASessionHolds() throws {
+        let handler = Self.handler(maxSessionBytes: 2 << 30)
+        let overrides: [String: InfoValue] = [
+            "image.width": .int(192), "image.height": .int(192), "episode.budget": .int(12), "backbone.patch_size": .int(8),
+            "backbone.token_width": .int(128), "ground_truth_samples": .int(60_000), "observation.cloud_points": .int(4096),
+            "observation.keys": .array(EnvironmentDefinition.allObservationKeys.map { .string($0) })]
+        let estimate = try Self.definition(MakeRequest(overrides: overrides)).resourceEstimate().sessionBytes(members: 2)
+        func session() -> Double {
+            let made = Self.call(handler, ["op": .string("make"), "overrides": .object(overrides), "num_envs": .int(2)])
+            XCTAssertTrue(made.ok, "\(made.header)")
+            let s: InfoValue = .string(made.session)
+            for mesh in 0..<4 {
+                XCTAssertTrue(Self.call(handler, ["op": .string("reset"), "session": s, "seed": .int(mesh),
+                                                  "options": .object(["mesh": .string("blob-\(mesh)")])]).ok)
+                for k in 0..<11 {
+                    _ = Self.call(handler, ["op": .string("step"), "session": s],
+                                  [("action", ArrayValue(float32: [0.3, Float(k) / 11, -0.5, -0.2, 0.6, Float(k) / -11], shape: [2, 3]))])
+                }
+            }
+            XCTAssertTrue(Self.call(handler, ["op": .string("render"), "session": s]).ok)
+            let resident = residentMiB()
+            XCTAssertTrue(Self.call(handler, ["op": .string("close"), "session": s]).ok)
+            return resident
+        }
+        _ = session()  // warm-up: code, thread stacks, allocator arenas
+        let baseline = residentMiB()
+        let held = session() - baseline
+        let estimated = Double(estimate) / 1048576
+        XCTAssertLessThan(held, estimated, "the session held \(held) MiB; its estimate was \(estimated) MiB")
+        print(String(format: "estimate bound: session held %.0f MiB, estimated %.0f MiB", held, estimated))
+    }
+
     /// Resident memory after returning freed pages to the system (malloc_trim), in MiB.
     func residentMiB() -> Double {
         // glibc's malloc_trim, which Swift's Glibc module does not export.
