@@ -77,6 +77,9 @@ public final class ProtocolHandler: @unchecked Sendable {
     public var reservedMemory: Int { locked { reservedBytes } }
     /// Entries of the closed-session table (a reaped or closed session leaves one small entry).
     var closedCount: Int { locked { closed.count } }
+    /// Sessions closed or reaped since the start.
+    var closedTotal: Int { locked { closedSessions } }
+    private var closedSessions = 0
 
     // MARK: dispatch
 
@@ -232,6 +235,7 @@ public final class ProtocolHandler: @unchecked Sendable {
         session.cachedReply = nil
         reservedBytes -= session.reservedBytes
         closed[session.id] = ClosedSession(owner: session.owner, reason: reason, closeReply: nil)
+        closedSessions += 1
         closedOrder.append(session.id)
         if closedOrder.count > 4096 { closed[closedOrder.removeFirst()] = nil }
     }

@@ -107,6 +107,7 @@ public final class Server: @unchecked Sendable {
     /// Serves until `stop()`; then finishes the requests in flight, closes every session and the sockets.
     public func run() {
         var lastReap = ContinuousClock.now
+        var closedAtLastTrim = 0
         serve: while !stopFlag.isRaised {
             let ready = socket.poll(timeoutMilliseconds: 100, alsoReading: wake.readDescriptor)
             if ready.fileDescriptor { sendFinishedReplies() }
@@ -123,6 +124,10 @@ public final class Server: @unchecked Sendable {
             if ContinuousClock.now - lastReap > .milliseconds(250) {
                 lastReap = .now
                 for id in handler.reapIdleSessions() { log("reaped idle session \(id)") }
+                // Sessions gone since the last pass: hand their freed pages back to the system, so that the
+                // server's resident memory follows the sessions it holds (glibc keeps them otherwise).
+                let closed = handler.closedTotal
+                if closed != closedAtLastTrim { closedAtLastTrim = closed; returnFreedMemory() }
             }
         }
         while lanes.inFlight > 0 {
@@ -191,6 +196,14 @@ public final class Server: @unchecked Sendable {
         }
     }
 }
+
+/// glibc's `malloc_trim(0)`: returns the free memory at the top of the heap and in every arena to the
+/// system (looked up at run time; the Glibc module does not export it). A no-op elsewhere.
+func returnFreedMemory() {
+    if let symbol = freeMemorySymbol { _ = unsafeBitCast(symbol, to: (@convention(c) (Int) -> Int32).self)(0) }
+}
+
+nonisolated(unsafe) private let freeMemorySymbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim")
 
 /// The serial queues of the requests in flight, one per lane (a session, or one client's makes), made
 /// when a lane's first request arrives and dropped when its last one finishes.
