@@ -19,10 +19,11 @@ let package = Package(
         .systemLibrary(name: "CZeroMQ", pkgConfig: "libzmq", providers: [.apt(["libzmq3-dev"]), .brew(["zeromq"])]),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"]), .brew(["openblas"])]),
         .systemLibrary(name: "CLibPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"]), .brew(["libpng"])]),
+        .systemLibrary(name: "CStb", pkgConfig: "stb", providers: [.apt(["libstb-dev"])]),
 
         // Layers.
         .target(name: "Geometry"),
-        .target(name: "Scenes", dependencies: ["Geometry", "CAssimp", "CLibPNG"]),
+        .target(name: "Scenes", dependencies: ["Geometry", "CAssimp", "CLibPNG", "CStb"]),
         .target(name: "Rendering", dependencies: ["Geometry", "Scenes", "CLibPNG"]),
         .target(name: "Reconstruction", dependencies: ["Geometry", "Rendering"]),
         .target(name: "Environment", dependencies: ["Geometry", "Scenes", "Rendering", "Reconstruction"]),
