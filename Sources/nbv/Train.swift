@@ -62,7 +62,10 @@ struct Train: ParsableCommand {
     func run() throws {
         var overrides = environment.overrides
         if let meshes = environment.meshes { overrides.insert("meshes.source=\"\(meshes)\"", at: 0) }
-        var config = RunConfig(agent: AgentKind(rawValue: agent)!, environmentFile: environment.env, environmentOverrides: overrides,
+        // The run keeps the definition's path, so that compare and --resume find it from any folder.
+        let environmentFile: String
+        do { environmentFile = try resolveDefinitionPath(environment.env) } catch { throw ValidationError("\(error)") }
+        var config = RunConfig(agent: AgentKind(rawValue: agent)!, environmentFile: environmentFile, environmentOverrides: overrides,
                                curriculum: curriculum,
                                network: PolicyNetworkConfig(architecture: PolicyArchitecture(rawValue: policyNet)!, inputWidth: 0, hidden: hidden, layers: layers, heads: heads),
                                seed: seed, totalSteps: steps)
