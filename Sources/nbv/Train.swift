@@ -60,8 +60,7 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
-        var overrides = environment.overrides
-        if let meshes = environment.meshes { overrides.insert("meshes.source=\"\(meshes)\"", at: 0) }
+        let overrides = environment.withMeshes(environment.overrides)
         // The run keeps the definition's path, so that compare and --resume find it from any folder.
         let environmentFile: String
         do { environmentFile = try resolveDefinitionPath(environment.env) } catch { throw ValidationError("\(error)") }
