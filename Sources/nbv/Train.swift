@@ -32,8 +32,7 @@ struct Train: ParsableCommand {
         config.json; only --steps may change). A resumed run ends with the
         same parameters, bit for bit, as the same run uninterrupted.
 
-        ALGORITHM ARGUMENTS (--arg KEY=VALUE, CleanRL's names and defaults
-        unless noted in the source)
+        ALGORITHM ARGUMENTS (--arg KEY=VALUE; PPO's names are CleanRL's)
         \(argumentTable)
 
         REWARD
@@ -62,10 +61,21 @@ struct Train: ParsableCommand {
             --arg max_grad_norm=1 --steps 24000 --out runs/ppo --resume
         """)
 
-    /// The algorithm arguments of every agent with their defaults, for the discussion.
+    /// The algorithm arguments of every agent with their defaults, for the discussion (lines under 80
+    /// characters, which the help printer would otherwise wrap without indentation).
     static var argumentTable: String {
-        AgentKind.allCases.map { agent in
-            "  \(agent.rawValue):\n" + RunConfig.arguments(of: agent).map { "    \($0.name) = \($0.defaultValue): \($0.help)" }.joined(separator: "\n")
+        func wrapped(_ text: String, indent: String) -> [String] {
+            var lines: [String] = [], line = indent
+            for word in text.split(separator: " ") {
+                if line.count + word.count + 1 > 78 && line.count > indent.count { lines.append(line); line = indent }
+                line += (line.count > indent.count ? " " : "") + word
+            }
+            return lines + [line]
+        }
+        return AgentKind.allCases.map { agent in
+            (["  \(agent.rawValue):"] + RunConfig.arguments(of: agent).flatMap {
+                ["    \($0.name) (default \($0.defaultValue))"] + wrapped($0.help, indent: "        ")
+            }).joined(separator: "\n")
         }.joined(separator: "\n")
     }
 
