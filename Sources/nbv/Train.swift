@@ -104,7 +104,12 @@ struct Train: ParsableCommand {
     func run() throws {
         var overrides = environment.overrides
         if let meshes = environment.meshes { overrides.insert("meshes.source=\"\(meshes)\"", at: 0) }
-        var config = RunConfig(agent: agent, environmentFile: environment.env, environmentOverrides: overrides,
+        // The definition's absolute path, so that the run resumes and evaluates from any folder.
+        let definitionPath: String
+        do { definitionPath = URL(fileURLWithPath: try resolveDefinitionPath(environment.env)).standardizedFileURL.path } catch {
+            throw ValidationError("\(error)")
+        }
+        var config = RunConfig(agent: agent, environmentFile: definitionPath, environmentOverrides: overrides,
                                curriculum: curriculum,
                                network: PolicyNetworkConfig(architecture: policyNet, inputWidth: 0, hidden: hidden, layers: layers, heads: heads),
                                seed: seed, totalSteps: steps)
