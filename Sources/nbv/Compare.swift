@@ -3,6 +3,7 @@ import Foundation
 import Geometry
 import Environment
 import Agents
+import Support
 
 struct Compare: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -76,9 +77,9 @@ struct Compare: ParsableCommand {
             }
         }
         markdown += separations.joined(separator: "; ") + ".\n"
-        try writeFileAtomically(Data(markdown.utf8), to: "\(out)/results.md")
-        try writeFileAtomically(Data(resultsCSV(summaries).utf8), to: "\(out)/results.csv")
-        try writeFileAtomically(Data(curvesCSV(records).utf8), to: "\(out)/curves.csv")
+        try AtomicFile.write(Data(markdown.utf8), toPath: "\(out)/results.md", creatingFolder: true)
+        try AtomicFile.write(Data(resultsCSV(summaries).utf8), toPath: "\(out)/results.csv", creatingFolder: true)
+        try AtomicFile.write(Data(curvesCSV(records).utf8), toPath: "\(out)/curves.csv", creatingFolder: true)
         try writeEvaluationJSON(summaries: summaries, records: records, definition: definition, seeds: seeds, to: "\(out)/episodes.json")
         print(table)
         print("\nwrote \(out)/results.md, results.csv, curves.csv, episodes.json")

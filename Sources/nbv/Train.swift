@@ -125,16 +125,16 @@ struct Train: ParsableCommand {
         note("training \(agent.rawValue) (\(trainer.model.parameterCount) parameters) for \(steps) steps into \(out)")
         let progress = Progress("train", total: steps, doneBefore: start)
         var last = start
-        StopSignals.install(message: "nbv train: stopping after the current update and writing a checkpoint (signal again to stop at once)")
+        let signals = StopSignals(message: "nbv train: stopping after the current update and writing a checkpoint (signal again to stop at once)")
         let end = try Agents.train(trainer, run: run, totalSteps: steps, checkpointEvery: checkpointEvery,
-                                   shouldStop: { StopSignals.received != nil }) { record in
+                                   shouldStop: { signals.flag.isRaised }) { record in
             let step = Int(record["step"] ?? 0)
             let metric = record["episode_return"].flatMap { $0.isFinite ? String(format: "return %.3f", $0) : nil } ?? ""
             let coverage = record["coverage_auc"].flatMap { $0.isFinite ? String(format: " cov-AUC %.3f", $0) : nil } ?? ""
             progress.advance(by: step - last, note: metric + coverage + " stage \(Int(record["stage"] ?? 0))")
             last = step
         }
-        if end == .stopped, let signal = StopSignals.received {
+        if end == .stopped, let signal = signals.firstSignal {
             note("stopped by \(StopSignals.name(signal)) at step \(trainer.state.step): checkpoint \(run.checkpointURL(step: trainer.state.step).path); "
                  + "continue with the same command and --resume")
             throw ExitCode(128 + signal)

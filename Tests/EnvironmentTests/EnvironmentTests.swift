@@ -4,6 +4,8 @@ import Scenes
 import Rendering
 import Reconstruction
 @testable import Environment
+import Metrics
+import Support
 
 /// A small, fast environment: procedural blobs at 48x48.
 func smallDefinition(_ changes: (inout EnvironmentDefinition) -> Void = { _ in }) throws -> EnvironmentDefinition {

@@ -1,6 +1,7 @@
 import Foundation
 import Learning
 import Environment
+import Support
 
 /// How a training episode starts: its seed (mesh, initial views' positions) and initial view count.
 public struct EpisodeStart: Codable, Equatable, Sendable {

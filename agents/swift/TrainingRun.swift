@@ -1,6 +1,7 @@
 import Foundation
 import Learning
 import Environment
+import Support
 
 /// The training algorithms.
 public enum AgentKind: String, Codable, Sendable, CaseIterable { case supervised, reinforce, ppo }
@@ -64,14 +65,14 @@ public struct RunConfig: Codable, Equatable, Sendable {
         given.network.outputs = network.outputs
         func flattened(_ config: RunConfig) -> [String: String] {
             var out: [String: String] = [:]
-            func walk(_ value: Any, _ path: String) {
-                if let object = value as? [String: Any] {
-                    for (key, child) in object { walk(child, path.isEmpty ? key : path + "." + key) }
-                } else if let data = try? JSONSerialization.data(withJSONObject: value, options: [.fragmentsAllowed, .sortedKeys]) {
-                    out[path] = String(decoding: data, as: UTF8.self)
+            func walk(_ value: JSONValue, _ path: String) {
+                if case .object(let fields) = value {
+                    for (key, child) in fields { walk(child, path.isEmpty ? key : path + "." + key) }
+                } else {
+                    out[path] = JSON.serialize(value)
                 }
             }
-            walk((try? JSONSerialization.jsonObject(with: snakeEncoder.encode(config))) ?? [:], "")
+            walk(encodedJSON(config), "")
             return out
         }
         let mine = flattened(self), theirs = flattened(given)
@@ -83,11 +84,8 @@ public struct RunConfig: Codable, Equatable, Sendable {
     /// The algorithm arguments of `agent` with their defaults (as JSON) and help, in name order.
     public static func arguments(of agent: AgentKind) -> [(name: String, defaultValue: String, help: String)] {
         func list<A: Encodable>(_ defaults: A, _ help: [String: String]) -> [(name: String, defaultValue: String, help: String)] {
-            let object = (try? JSONSerialization.jsonObject(with: snakeEncoder.encode(defaults))) as? [String: Any] ?? [:]
-            return Set(object.keys).union(help.keys).sorted().map { key in
-                let value = object[key].flatMap { try? JSONSerialization.data(withJSONObject: $0, options: .fragmentsAllowed) }
-                return (key, value.map { String(decoding: $0, as: UTF8.self) } ?? "null", help[key] ?? "")
-            }
+            guard case .object(let fields) = encodedJSON(defaults) else { return [] }
+            return Set(fields.keys).union(help.keys).sorted().map { key in (key, fields[key].map(JSON.serialize) ?? "null", help[key] ?? "") }
         }
         switch agent {
         case .supervised: return list(SupervisedArgs(), SupervisedArgs.help)
@@ -114,6 +112,11 @@ extension RunConfig {
         c.network.outputs = environment.actionSpace.shape.reduce(1, *)
         return c
     }
+}
+
+/// `value` as config.json writes it (snake_case keys), as a JSON value.
+func encodedJSON<A: Encodable>(_ value: A) -> JSONValue {
+    (try? snakeEncoder.encode(value)).flatMap { try? JSON.parse(Array($0)) } ?? .null
 }
 
 let snakeEncoder: JSONEncoder = {
@@ -252,12 +255,9 @@ public final class JSONLLog {
     deinit { try? handle.close() }
 
     public func append(_ record: LogRecord) {
-        let fields = record.keys.sorted().map { key -> String in
-            let v = record[key]!
-            let text = v.isFinite ? (v == v.rounded() && abs(v) < 1e15 ? String(Int(v)) : String(v)) : "null"
-            return "\"\(key)\":\(text)"
-        }
-        handle.write(Data(("{" + fields.joined(separator: ",") + "}\n").utf8))
+        // Whole numbers are written as integers (steps, counts), non-finite values as null.
+        let fields = record.mapValues { v -> JSONValue in v.isFinite && v == v.rounded() && abs(v) < 1e15 ? .int(Int(v)) : .double(v) }
+        handle.write(Data((JSON.serialize(.object(fields)) + "\n").utf8))
     }
 }
 
