@@ -51,7 +51,7 @@ struct Compare: ParsableCommand {
 
     func run() throws {
         let definition = try environment.definition(extra: ["meshes.split=\"\(split)\"", "episode.budget=10"])
-        _ = try makeEnvironment(definition)
+        _ = try NBVEnvironment(definition: definition)
         let trained = try runPaths.map { path -> TrainedPolicy in
             do { return try TrainedPolicy(runPath: path) } catch { throw ValidationError("--agents \(path): \(error)") }
         }

@@ -45,7 +45,7 @@ struct Eval: ParsableCommand {
 
     func run() throws {
         let definition = try environment.definition(extra: ["meshes.split=\"\(split)\"", "episode.budget=10"])
-        _ = try makeEnvironment(definition)   // fail early, before any worker starts
+        _ = try NBVEnvironment(definition: definition)   // fail early, before any worker starts
         let seeds = evaluationSeeds(base: seed, count: episodes)
         let (summaries, allRecords) = try runProtocol(policies: policyNames, definition: definition, protocolName: protocolName,
                                                       seeds: seeds, jobs: jobs, oracleCandidates: oracleCandidates, label: "eval")
@@ -65,7 +65,7 @@ func runProtocol(policies: [String], definition: EnvironmentDefinition, protocol
     let progress = Progress(label, total: policies.count * initialCounts.count * seeds.count)
     for name in policies {
         for initial in initialCounts {
-            let result = try evaluateEpisodes(makeEnvironment: { try makeEnvironment(definition) },
+            let result = try evaluateEpisodes(makeEnvironment: { try NBVEnvironment(definition: definition) },
                                               makePolicy: { try Agents.policy(named: name, oracleCandidates: oracleCandidates) },
                                               seeds: seeds, initialViews: initial, workers: jobs,
                                               onEpisode: { _ in progress.advance(note: "\(name), \(initial) initial") })
