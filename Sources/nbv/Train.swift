@@ -120,12 +120,12 @@ struct Train: ParsableCommand {
             _ = try environment.definition()   // definition errors name the key
             trainer = try openRun(run, config: config, resume: resume)
         } catch let e as AgentError { throw ValidationError("\(e)") } catch let e as EnvironmentError { throw ValidationError("\(e)") }
+        let signals = StopSignals(message: "nbv train: stopping after the current update and writing a checkpoint (signal again to stop at once)")
         let start = trainer.state.step
         if resume { note("resuming \(out) at step \(start) (stage \(trainer.state.curriculum.stage)); log cut back to that step") }
         note("training \(agent.rawValue) (\(trainer.model.parameterCount) parameters) for \(steps) steps into \(out)")
         let progress = Progress("train", total: steps, doneBefore: start)
         var last = start
-        let signals = StopSignals(message: "nbv train: stopping after the current update and writing a checkpoint (signal again to stop at once)")
         let end = try Agents.train(trainer, run: run, totalSteps: steps, checkpointEvery: checkpointEvery,
                                    shouldStop: { signals.flag.isRaised }) { record in
             let step = Int(record["step"] ?? 0)
