@@ -102,8 +102,7 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
-        var overrides = environment.overrides
-        if let meshes = environment.meshes { overrides.insert("meshes.source=\"\(meshes)\"", at: 0) }
+        let overrides = environment.withMeshes(environment.overrides)
         // The definition's absolute path, so that the run resumes and evaluates from any folder.
         let definitionPath: String
         do { definitionPath = URL(fileURLWithPath: try resolveDefinitionPath(environment.env)).standardizedFileURL.path } catch {
