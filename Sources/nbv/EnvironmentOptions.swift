@@ -8,7 +8,7 @@ struct EnvironmentOptions: ParsableArguments {
     var env: String = "envs/procedural-v0.json"
 
     @Option(name: .long, help: ArgumentHelp(
-        "Meshes to use instead of the definition's: a folder, a glob (quote it: 'dir/**/*.obj'), a file, or procedural:FAMILY (blob, union, primitives).",
+        "Meshes to use instead of the definition's: a folder, a glob (quote it: 'dir/**/*.obj'), a file, or procedural:FAMILY (blob, union, primitives, cup, bowl, table, chair, bracket, arch), or objects:PATH (installed by scripts/fetch-objects).",
         valueName: "PATH|GLOB"))
     var meshes: String?
 
