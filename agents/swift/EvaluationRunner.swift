@@ -48,7 +48,12 @@ public func runEvaluation(policies: [String], definition: EnvironmentDefinition,
             for name in policies {
                 var result = try evaluateEpisodes(makeEnvironment: { try makeEnvironment(protocolDefinition) },
                                                   makePolicy: { try policy(named: name, oracleCandidates: oracleCandidates) },
-                                                  seeds: seeds, initialViews: initial, workers: workers, onEpisode: onEpisode)
+                                                  seeds: seeds, initialViews: initial, workers: workers,
+                                                  onEpisode: { record in
+                                                      var labelled = record
+                                                      labelled.protocolName = evaluationProtocol.rawValue
+                                                      onEpisode?(labelled)
+                                                  })
                 for i in result.indices { result[i].protocolName = evaluationProtocol.rawValue }
                 records += result
             }
