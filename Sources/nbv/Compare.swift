@@ -69,11 +69,8 @@ struct Compare: ParsableCommand {
 
     /// Runs scripts/plot with the venv's python (scripts/setup installs matplotlib on first use).
     func drawPlots(logs: [String]) {
-        let root = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let candidates = [FileManager.default.currentDirectoryPath, root.path]
-        guard let project = candidates.first(where: { FileManager.default.fileExists(atPath: "\($0)/scripts/plot") }) else {
-            note("plots skipped: scripts/plot not found (run from the project folder)"); return
+        guard let project = ShippedFiles.root(holding: "scripts/plot") else {
+            note("plots skipped: scripts/plot not found in the current folder, the checkout nbv was built in or <prefix>/share/nbvgym"); return
         }
         func shell(_ arguments: [String]) -> (status: Int32, output: String) {
             let process = Process()
