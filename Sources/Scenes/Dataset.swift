@@ -107,7 +107,7 @@ public final class MeshDataset: @unchecked Sendable {
                             options: MeshLoadOptions = .normalized) throws {
         let familyName = spec.hasPrefix("procedural:") ? String(spec.dropFirst("procedural:".count)) : spec
         guard let family = ProceduralFamily(rawValue: familyName) else {
-            throw SceneError(spec, "unknown procedural family '\(familyName)' (expected procedural: followed by one of \(ProceduralFamily.allCases.map(\.rawValue).joined(separator: ", ")))")
+            throw SceneError(spec, "unknown procedural family '\(familyName)' (expected one of \(ProceduralFamily.allCases.map { "procedural:\($0.rawValue)" }.joined(separator: ", ")))")
         }
         let n = count ?? (family == .primitives ? ProceduralShapes.all.count : 200)
         guard n > 0 else { throw SceneError(spec, "count is \(n), expected at least 1 mesh") }

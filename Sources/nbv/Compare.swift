@@ -50,48 +50,15 @@ struct Compare: ParsableCommand {
             do { return try TrainedPolicy(runPath: path) } catch { throw ValidationError("--agents \(path): \(error)") }
         }
         let report = try evaluation.run(policies: runPaths + baselineNames, environment: environment, label: "compare")
-        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         var markdown = "# Comparison\n\n" + report.markdown() + "\n\n## Trained runs\n\n| run | agent | network | curriculum | environment overrides | steps | checkpoint |\n|---|---|---|---|---|---:|---|\n"
         for t in trained {
             let agent = t.config.agent.rawValue + (t.config.supervised.map { " (\($0.mode.rawValue))" } ?? "")
             let overrides = t.config.environmentOverrides.isEmpty ? "none" : t.config.environmentOverrides.joined(separator: " ")
             markdown += "| \(t.name) | \(agent) | \(t.config.network.architecture.rawValue) (hidden \(t.config.network.hidden)) | \(t.config.curriculum) | \(overrides) | \(t.step) | \(t.checkpoint.lastPathComponent) |\n"
         }
-        try writeFileAtomically(Data(markdown.utf8), to: "\(out)/results.md")
-        try writeFileAtomically(Data(report.resultsCSV().utf8), to: "\(out)/results.csv")
-        try writeFileAtomically(Data(report.comparisonsCSV().utf8), to: "\(out)/comparisons.csv")
-        try writeFileAtomically(Data(report.curvesCSV().utf8), to: "\(out)/curves.csv")
-        try writeFileAtomically(try report.json(), to: "\(out)/episodes.json")
+        try writeReportFiles(report, markdown: markdown, to: out)
         print(report.markdown())
         print("\nwrote \(out)/results.md, results.csv, comparisons.csv, curves.csv, episodes.json")
-        if !noPlots { drawPlots(logs: runPaths.map { "\($0)/log.jsonl" }) }
-    }
-
-    /// Runs scripts/plot with the venv's python (scripts/setup installs matplotlib on first use).
-    func drawPlots(logs: [String]) {
-        guard let project = ShippedFiles.root(holding: "scripts/plot") else {
-            note("plots skipped: scripts/plot not found in the current folder, the checkout nbv was built in or <prefix>/share/nbvgym"); return
-        }
-        func shell(_ arguments: [String]) -> (status: Int32, output: String) {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = arguments
-            process.currentDirectoryURL = URL(fileURLWithPath: project)
-            let pipe = Pipe()
-            process.standardOutput = pipe
-            do { try process.run() } catch { return (-1, "") }
-            let data = pipe.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-        }
-        let setup = shell(["bash", "scripts/setup", "scripts/requirements-plot.txt"])
-        guard setup.status == 0, let python = setup.output.split(separator: "\n").last.map(String.init) else {
-            note("plots skipped: scripts/setup scripts/requirements-plot.txt failed"); return
-        }
-        let outPath = URL(fileURLWithPath: out).path
-        let plot = shell([python, "scripts/plot", "--curves", "\(outPath)/curves.csv", "--comparisons", "\(outPath)/comparisons.csv",
-                          "--out", outPath, "--logs"]
-                         + logs.map { URL(fileURLWithPath: $0).path })
-        if plot.status == 0 { print(plot.output, terminator: "") } else { note("plots skipped: scripts/plot failed (status \(plot.status))") }
+        if !noPlots { drawPlots(out: out, logs: runPaths.map { "\($0)/log.jsonl" }) }
     }
 }

@@ -33,6 +33,9 @@ struct Eval: ParsableCommand {
     var policy: String = "random,uniform,coverage-oracle"
     @Option(help: ArgumentHelp("Also write the report (every cell's statistics and every episode) as JSON to FILE (atomically).", valueName: "FILE"))
     var json: String?
+    @Option(help: ArgumentHelp("Also write results.md, results.csv, comparisons.csv, curves.csv, episodes.json and the plots (coverage.png, chamfer.png, headroom.png, by scripts/plot) to DIR.", valueName: "DIR"))
+    var out: String?
+    @Flag(help: "With --out, do not draw the PNG plots.") var noPlots = false
 
     var policyNames: [String] { policy.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
 
@@ -47,5 +50,10 @@ struct Eval: ParsableCommand {
         let report = try evaluation.run(policies: policyNames, environment: environment, label: "eval")
         print(report.markdown())
         if let json { try writeFileAtomically(try report.json(), to: json) }
+        if let out {
+            try writeReportFiles(report, markdown: "# Evaluation\n\n" + report.markdown() + "\n", to: out)
+            print("\nwrote \(out)/results.md, results.csv, comparisons.csv, curves.csv, episodes.json")
+            if !noPlots { drawPlots(out: out, logs: []) }
+        }
     }
 }

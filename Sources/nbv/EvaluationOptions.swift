@@ -15,7 +15,7 @@ struct EvaluationOptions: ParsableArguments {
         "Protocols (docs/EVALUATION.md): p10 (1 + 9 views, the definition's camera band), hemisphere (1 + 9 views, elevation >= 10 degrees), "
         + "few-views (1 + 3 views), table-few-views (1 + 3 views, elevation >= 10 degrees), grid (1, 2 or 4 initial views, budget 10). Several: --protocol p10 hemisphere.",
         valueName: "PROTOCOL"))
-    var protocols: [EvaluationProtocol] = [.p10, .tableFewViews]
+    var protocols: [EvaluationProtocol] = [.p10, .fewViews]
     @Option(help: "First episode seed.") var seed: UInt64 = 1000
     @Option(help: "Candidates of each greedy oracle (chamfer-oracle: random shell points; coverage-oracle: a Fibonacci lattice).") var oracleCandidates: Int = 128
     @Option(help: "Worker threads (each runs its own environment).") var jobs: Int = ProcessInfo.processInfo.activeProcessorCount

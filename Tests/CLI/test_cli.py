@@ -103,6 +103,18 @@ def test_eval_table_and_json(tmp_path):
     assert comparison["coverageAUCVersusUniform"]["halfWidth"] == pytest.approx(half, rel=1e-3)
 
 
+def test_eval_out_writes_tables_and_plots(tmp_path):
+    out = tmp_path / "e"
+    nbv("eval", "--env", "envs/procedural-v0.json", "--policy", "uniform,random", "--episodes", "2", "--protocol", "few-views",
+        "--set", "image.width=32", "--set", "image.height=32", "--out", str(out))
+    rows = (out / "comparisons.csv").read_text().splitlines()
+    assert rows[0].startswith("protocol,initial_views,policy,category") and rows[1].startswith("few-views,1,random,all,2,")
+    curves = (out / "curves.csv").read_text().splitlines()
+    assert len(curves) == 1 + 2 * 4                       # two policies, four views
+    for name in ("coverage.png", "chamfer.png", "headroom.png"):
+        assert png_header(out / name)[0] > 100, name
+
+
 def test_eval_protocols_set_budget_and_camera(tmp_path):
     nbv("eval", "--env", "envs/procedural-v0.json", "--policy", "uniform,random", "--episodes", "2", "--protocol", "few-views",
         "table-few-views", "--set", "image.width=32", "--set", "image.height=32", "--json", str(tmp_path / "e.json"))
