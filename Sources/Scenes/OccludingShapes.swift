@@ -1,5 +1,6 @@
 import Foundation
 import Geometry
+import Support
 
 /// Seeded families of self-occluding objects, the kind on which view choice matters (docs/EVALUATION.md):
 /// cups and mugs (a cavity, a handle), bowls, tables and chairs (legs hide each other and the underside),

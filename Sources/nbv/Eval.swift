@@ -3,6 +3,7 @@ import Foundation
 import Geometry
 import Environment
 import Agents
+import Support
 
 struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -49,7 +50,7 @@ struct Eval: ParsableCommand {
     func run() throws {
         let report = try evaluation.run(policies: policyNames, environment: environment, label: "eval")
         print(report.markdown())
-        if let json { try writeFileAtomically(try report.json(), to: json) }
+        if let json { try AtomicFile.write(try report.json(), toPath: json, creatingFolder: true) }
         if let out {
             try writeReportFiles(report, markdown: "# Evaluation\n\n" + report.markdown() + "\n", to: out)
             print("\nwrote \(out)/results.md, results.csv, comparisons.csv, curves.csv, episodes.json")

@@ -33,11 +33,11 @@ struct EvaluationOptions: ParsableArguments {
     /// progress line, and returns the report.
     func run(policies: [String], environment: EnvironmentOptions, label: String) throws -> EvaluationReport {
         let definition = try environment.definition(extra: ["meshes.split=\"\(split.rawValue)\""])
-        for p in protocols { _ = try makeEnvironment(p.apply(to: definition)) }   // fail early, before any worker starts
+        for p in protocols { _ = try NBVEnvironment(definition: p.apply(to: definition)) }   // fail early, before any worker starts
         let cells = protocols.map(\.initialViewCounts.count).reduce(0, +)
         let progress = Progress(label, total: policies.count * cells * episodes)
         return try runEvaluation(policies: policies, definition: definition, protocols: protocols, seeds: seeds, workers: jobs,
-                                 oracleCandidates: oracleCandidates, makeEnvironment: { try makeEnvironment($0) },
+                                 oracleCandidates: oracleCandidates, makeEnvironment: { try NBVEnvironment(definition: $0) },
                                  onEpisode: { progress.advance(note: "\($0.policy), \($0.protocolName)") })
     }
 }

@@ -29,7 +29,7 @@ struct NBV: ParsableCommand {
         """,
         subcommands: NBV.allSubcommands)
 
-    static func main() { registerBackbones(); main(joiningNegativeValues(Array(CommandLine.arguments.dropFirst()))) }
+    static func main() { main(joiningNegativeValues(Array(CommandLine.arguments.dropFirst()))) }
 }
 
 /// `--option -1` as `--option=-1`: the argument parser reads a token starting with `-` as an option,

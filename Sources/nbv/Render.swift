@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Support
 import Geometry
 import Scenes
 import Rendering
@@ -72,7 +73,7 @@ struct Render: ParsableCommand {
             "depth_scale": depthScale, "convention": "OpenCV camera (+X right, +Y down, +Z forward), camera-to-world, world +Y up",
             "views": cameraRecords,
         ]
-        try writeFileAtomically(try JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys]), to: "\(out)/cameras.json")
+        try AtomicFile.write(try JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys]), toPath: "\(out)/cameras.json", creatingFolder: true)
         try writePNG(imageGrid(rendered.map(\.rgb), columns: Int(Double(rendered.count).squareRoot().rounded(.up))), to: "\(out)/contact_sheet.png")
         print("wrote \(views) RGB and depth PNGs, cameras.json and contact_sheet.png to \(out)")
     }

@@ -1,4 +1,5 @@
 import Foundation
+import Support
 import Geometry
 import Agents
 
@@ -8,11 +9,11 @@ func writeReportFiles(_ report: EvaluationReport, markdown: String, to out: Stri
     do { try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true) } catch {
         throw CommandError("--out: cannot create folder \(out): \(error.localizedDescription)")
     }
-    try writeFileAtomically(Data(markdown.utf8), to: "\(out)/results.md")
-    try writeFileAtomically(Data(report.resultsCSV().utf8), to: "\(out)/results.csv")
-    try writeFileAtomically(Data(report.comparisonsCSV().utf8), to: "\(out)/comparisons.csv")
-    try writeFileAtomically(Data(report.curvesCSV().utf8), to: "\(out)/curves.csv")
-    try writeFileAtomically(try report.json(), to: "\(out)/episodes.json")
+    try AtomicFile.write(Data(markdown.utf8), toPath: "\(out)/results.md", creatingFolder: true)
+    try AtomicFile.write(Data(report.resultsCSV().utf8), toPath: "\(out)/results.csv", creatingFolder: true)
+    try AtomicFile.write(Data(report.comparisonsCSV().utf8), toPath: "\(out)/comparisons.csv", creatingFolder: true)
+    try AtomicFile.write(Data(report.curvesCSV().utf8), toPath: "\(out)/curves.csv", creatingFolder: true)
+    try AtomicFile.write(try report.json(), toPath: "\(out)/episodes.json", creatingFolder: true)
 }
 
 /// Runs scripts/plot on the files of `writeReportFiles` in `out` (and the training logs), with the venv's

@@ -1,6 +1,7 @@
 import Foundation
 import Environment
 import Wire
+import Support
 
 /// The environment factory of `nbv serve`: builds one `NBVEnvironment` per member of a session from the
 /// client's `make` request (definition name or path, or an inline definition, plus dotted overrides).
