@@ -9,7 +9,7 @@ extension DatasetSplit: ExpressibleByArgument {}
 
 /// Options shared by `nbv eval` and `nbv compare`: which episodes, under which protocols.
 struct EvaluationOptions: ParsableArguments {
-    @Option(help: "Episodes per policy and protocol cell (episode i uses seed --seed + i).") var episodes: Int = 20
+    @Option(help: "Episodes per policy and protocol cell (episode i uses seed --seed + i); a confidence interval needs at least 2.") var episodes: Int = 20
     @Option(help: "Mesh split to evaluate on.") var split: DatasetSplit = .test
     @Option(name: .customLong("protocol"), parsing: .upToNextOption, help: ArgumentHelp(
         "Protocols (docs/EVALUATION.md): p10 (1 + 9 views, the definition's camera band), hemisphere (1 + 9 views, elevation >= 10 degrees), "
@@ -21,7 +21,7 @@ struct EvaluationOptions: ParsableArguments {
     @Option(help: "Worker threads (each runs its own environment).") var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
 
     func validate() throws {
-        guard episodes >= 2 else { throw ValidationError("--episodes: expected >= 2 (for a confidence interval), got \(episodes)") }
+        guard episodes >= 1 else { throw ValidationError("--episodes: expected >= 1, got \(episodes)") }
         guard oracleCandidates >= 1 else { throw ValidationError("--oracle-candidates: expected >= 1, got \(oracleCandidates)") }
         guard jobs >= 1 else { throw ValidationError("--jobs: expected >= 1, got \(jobs)") }
         guard !protocols.isEmpty else { throw ValidationError("--protocol: expected at least one protocol") }
