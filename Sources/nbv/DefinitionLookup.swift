@@ -50,8 +50,8 @@ enum ShippedFiles {
     }
 }
 
-/// Runs `arguments` through /usr/bin/env in `folder` (a shipped root, for its scripts); stdout and
-/// stderr together.
+/// Runs `arguments` through /usr/bin/env in `folder` (a shipped root, for its scripts) and returns its
+/// status and stdout; its stderr goes to ours.
 func runProcess(_ arguments: [String], in folder: String) -> (status: Int32, output: String) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
@@ -59,7 +59,6 @@ func runProcess(_ arguments: [String], in folder: String) -> (status: Int32, out
     process.currentDirectoryURL = URL(fileURLWithPath: folder)
     let pipe = Pipe()
     process.standardOutput = pipe
-    process.standardError = pipe
     do { try process.run() } catch { return (-1, "\(error)") }
     let data = pipe.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()

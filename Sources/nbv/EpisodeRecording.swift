@@ -79,7 +79,7 @@ struct EpisodeRecording {
         let output = URL(fileURLWithPath: rrd).path
         let written = runProcess([python, "scripts/rerun-episode", folder, output], in: project)
         guard written.status == 0 else {
-            throw CommandError("--rerun: scripts/rerun-episode failed (status \(written.status)):\n\(written.output)")
+            throw CommandError("--rerun: scripts/rerun-episode failed (status \(written.status)); its error is above")
         }
         print(written.output, terminator: "")
     }
