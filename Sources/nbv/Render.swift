@@ -1,9 +1,9 @@
 import ArgumentParser
 import Foundation
+import Support
 import Geometry
 import Scenes
 import Rendering
-import Support
 
 struct Render: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -14,9 +14,15 @@ struct Render: ParsableCommand {
         look at the object centre.
 
         Writes to DIR: rgb_NNN.png (8-bit sRGB), depth_NNN.png (16-bit z-depth in
-        units of --depth-scale, 0 = missing), cameras.json (intrinsics,
-        camera-to-world poses with OpenCV axes, depth scale) and contact_sheet.png
-        (all RGB views in a grid).
+        units of --depth-scale, 0 = missing: data, which looks black in an image
+        viewer), depth_preview_NNN.png (the depth in colour for people: Turbo
+        colour map from the nearest depth of all views, dark blue, to the
+        farthest, dark red; missing = black), cameras.json (intrinsics,
+        camera-to-world poses with OpenCV axes, depth scale and the preview's
+        near/far) and contact_sheet.png (all RGB views in a grid).
+
+        Textures that the model's materials name (beside the file or embedded in
+        it) are used in PNG, JPEG, TGA, BMP and the other formats stb_image reads.
         """)
 
     @Argument(help: ArgumentHelp("Mesh file (OBJ, PLY, STL, OFF, glTF, Collada, 3DS, ...).", valueName: "MESH"))
@@ -63,33 +69,24 @@ struct Render: ParsableCommand {
             try writePNG(view.rgb, to: "\(out)/rgb_\(name).png")
             let depth16 = view.depth.map { UInt16(clamping: Int((Double($0) * depthScale).rounded())) }
             try writeDepthPNG16(depth16, width: width, height: height, to: "\(out)/depth_\(name).png")
-            cameraRecords.append(["index": i, "camera_to_world": camera.pose.matrix4x4, "rgb": "rgb_\(name).png", "depth": "depth_\(name).png"])
+            cameraRecords.append(["index": i, "camera_to_world": camera.pose.matrix4x4, "rgb": "rgb_\(name).png", "depth": "depth_\(name).png",
+                                  "depth_preview": "depth_preview_\(name).png"])
             progress.advance()
+        }
+        let range = depthRange(rendered.map(\.depth)) ?? (near: 0, far: 1)
+        for (i, view) in rendered.enumerated() {
+            try writePNG(depthPreview(view.depth, width: width, height: height, near: range.near, far: range.far),
+                         to: "\(out)/depth_preview_\(String(format: "%03d", i)).png")
         }
         let k = intrinsics
         let document: [String: Any] = [
             "mesh": mesh, "normalized": !metric, "width": width, "height": height,
             "intrinsics": ["fx": k.fx, "fy": k.fy, "cx": k.cx, "cy": k.cy],
-            "depth_scale": depthScale, "convention": "OpenCV camera (+X right, +Y down, +Z forward), camera-to-world, world +Y up",
+            "depth_scale": depthScale, "depth_preview_near": range.near, "depth_preview_far": range.far, "convention": "OpenCV camera (+X right, +Y down, +Z forward), camera-to-world, world +Y up",
             "views": cameraRecords,
         ]
         try AtomicFile.write(try JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys]), toPath: "\(out)/cameras.json", creatingFolder: true)
-        try writePNG(contactSheet(rendered), to: "\(out)/contact_sheet.png")
-        print("wrote \(views) RGB and depth PNGs, cameras.json and contact_sheet.png to \(out)")
-    }
-
-    /// All views in a grid of ceil(sqrt(n)) columns, separated by 2-pixel gaps.
-    func contactSheet(_ views: [View]) -> RGBImage {
-        let columns = Int(Double(views.count).squareRoot().rounded(.up)), rows = (views.count + columns - 1) / columns
-        let gap = 2, w = views[0].width, h = views[0].height
-        var sheet = RGBImage(width: columns * (w + gap) - gap, height: rows * (h + gap) - gap, fill: 40)
-        for (i, view) in views.enumerated() {
-            let x0 = (i % columns) * (w + gap), y0 = (i / columns) * (h + gap)
-            for y in 0..<h {
-                let src = y * w * 3, dst = ((y0 + y) * sheet.width + x0) * 3
-                sheet.pixels.replaceSubrange(dst..<(dst + w * 3), with: view.rgb.pixels[src..<(src + w * 3)])
-            }
-        }
-        return sheet
+        try writePNG(imageGrid(rendered.map(\.rgb), columns: Int(Double(rendered.count).squareRoot().rounded(.up))), to: "\(out)/contact_sheet.png")
+        print("wrote \(views) RGB, depth and depth-preview PNGs, cameras.json and contact_sheet.png to \(out)")
     }
 }
