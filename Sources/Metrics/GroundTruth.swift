@@ -3,7 +3,7 @@ import Geometry
 /// Ground-truth samples Q of one mesh's surface with their nearest-neighbour index, built once per mesh and
 /// shared (a cheap copy-on-write value) by every episode and every metric on that mesh.
 public struct GroundTruth: Sendable {
-    /// The samples Q (EVALUATION.md: 16,384 area-uniform surface samples by default), world frame.
+    /// The samples Q (docs/EVALUATION.md: 16,384 area-uniform surface samples by default), world frame.
     public let samples: PointCloud
     /// k-d tree over `samples`; its indices refer to `samples`.
     public let index: NearestNeighborIndex

@@ -182,9 +182,6 @@ public final class MeshDataset: @unchecked Sendable {
         }
         return try mesh(named: names[index])
     }
-
-    /// Drops every loaded mesh.
-    public func clearCache() { lock.withLock { cache.removeAll() } }
 }
 
 /// FNV-1a 64 of the UTF-8 bytes, followed by the SplitMix64 finaliser so all 64 bits are well mixed.

@@ -67,7 +67,7 @@ struct Compare: ParsableCommand {
             let overrides = t.config.environmentOverrides.isEmpty ? "none" : t.config.environmentOverrides.joined(separator: " ")
             markdown += "| \(t.name) | \(agent) | \(t.config.network.architecture.rawValue) (hidden \(t.config.network.hidden)) | \(t.config.curriculum) | \(overrides) | \(t.step) | \(t.checkpoint.lastPathComponent) |\n"
         }
-        markdown += "\nCoverage AUC = mean coverage after views 1...10 (EVALUATION.md). Separation from random: "
+        markdown += "\nCoverage AUC = mean coverage after views 1...10 (docs/EVALUATION.md). Separation from random: "
         let randomSummary = summaries.filter { $0.policy == "random" }
         var separations: [String] = []
         for s in summaries where !["random", "uniform", "oracle"].contains(s.policy) {

@@ -7,7 +7,7 @@ import Support
 
 struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Evaluate policies with protocol P10 and the initial-view grid (EVALUATION.md).",
+        abstract: "Evaluate policies with protocol P10 and the initial-view grid (docs/EVALUATION.md).",
         discussion: """
         P10: 1 random initial view + 9 chosen views. Grid: 1, 2 and 4 initial views,
         budget 10. Every policy sees the same meshes and initial views: episode i

@@ -1,7 +1,7 @@
 import Foundation
 import Environment
 
-/// What one evaluation episode produced (EVALUATION.md metrics, world frame).
+/// What one evaluation episode produced (docs/EVALUATION.md metrics, world frame).
 public struct EpisodeRecord: Sendable, Codable {
     public var policy: String
     public var mesh: String
@@ -61,7 +61,7 @@ public struct PolicySummary: Sendable, Codable {
     }
 }
 
-/// Evaluation protocols of EVALUATION.md.
+/// Evaluation protocols of docs/EVALUATION.md.
 public enum EvaluationProtocol: String, CaseIterable, Sendable {
     /// 1 random initial view + 9 chosen views.
     case p10
