@@ -109,3 +109,30 @@ def test_bad_input_names_what_is_wrong(args, expected):
     result = nbv(*args, check=False)
     assert result.returncode != 0
     assert expected in result.stderr, result.stderr
+
+
+def test_train_manual_lists_values_defaults_arguments_and_examples():
+    out = " ".join(nbv("train", "--help").stdout.split())
+    for option in ("--agent", "--env", "--meshes", "--set", "--curriculum", "--policy-net", "--hidden", "--layers", "--heads",
+                   "--steps", "--out", "--resume", "--seed", "--checkpoint-every", "--arg"):
+        assert option in out, option
+    assert "values: supervised, reinforce, ppo" in out
+    assert "values: attention, mlp" in out
+    assert "(default: fixed:1)" in out and "(default: 2000)" in out
+    for line in ("clip_coef (default 0.2)", "num_steps (default 32)", "episodes_per_update (default 8)", "mode (default \"single_step\")"):
+        assert line in out, line
+    assert "SIGINT" in out and "--resume" in out and "EXAMPLES" in out
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--agent", "dqn"], "--agent"),
+    (["--agent", "ppo", "--policy-net", "cnn"], "--policy-net"),
+    (["--agent", "ppo", "--arg", "learning_rat=1"], "learning_rat"),
+    (["--agent", "ppo", "--resume"], "does not exist"),
+])
+def test_train_refuses_bad_values(tmp_path, args, expected):
+    result = nbv("train", *args, "--steps", "8", "--out", str(tmp_path / "missing-run"), check=False)
+    assert result.returncode != 0
+    assert expected in result.stderr, result.stderr
+    if expected == "--agent":
+        assert "ppo" in result.stderr
