@@ -1,6 +1,7 @@
 import Foundation
 import Geometry
 import Reconstruction
+import Metrics
 
 /// Reward of a step (EVALUATION.md), from the Chamfer distance before (CD_b) and after (CD_a) the view:
 /// `delta` = CD_b - CD_a; `normalizedDelta` = (CD_b - CD_a) / CD_initial (the default; an episode's

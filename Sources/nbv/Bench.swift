@@ -6,6 +6,8 @@ import Rendering
 import Reconstruction
 import Environment
 import Wire
+import Metrics
+import Support
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -85,16 +87,7 @@ struct Bench: ParsableCommand {
         }
         let wanted = Set(figureNames)
         if let n = profileSteps {
-            let definition = try benchDefinition()
-            let env = try NBVEnvironment(definition: definition, seed: 0)
-            var rng = SeededGenerator(seed: 0)
-            var episode: UInt64 = 1, taken = 0
-            while taken < n {
-                _ = try env.reset(seed: episode, options: ResetOptions()); episode += 1
-                while env.isEpisodeRunning && taken < n {
-                    _ = try env.step(action: (0..<3).map { _ in Float(rng.nextUnit() * 2 - 1) }); taken += 1
-                }
-            }
+            _ = try EnvironmentStepper(count: 1, definition: try benchDefinition()).run(steps: n)
             note("profile: \(n) environment steps")
             return
         }
@@ -104,7 +97,7 @@ struct Bench: ParsableCommand {
         if wanted.contains("environment") { figures["environment"] = try environmentFigures(cores: cores) }
         if wanted.contains("wire") { figures["wire"] = try wireFigures() }
         let data = try JSONSerialization.data(withJSONObject: figures, options: [.prettyPrinted, .sortedKeys])
-        if let json { try writeFileAtomically(data, to: json) }
+        if let json { try AtomicFile.write(data, toPath: json, creatingFolder: true) }
         print(String(data: data, encoding: .utf8)!)
     }
 
@@ -122,10 +115,10 @@ struct Bench: ParsableCommand {
             if let export {
                 let records = cameras.map { ["camera_to_world": $0.pose.matrix4x4] }
                 let doc: [String: Any] = ["width": size, "height": size, "fx": k.fx, "fy": k.fy, "cx": k.cx, "cy": k.cy, "cameras": records]
-                try writeFileAtomically(try JSONSerialization.data(withJSONObject: doc, options: [.sortedKeys]), to: "\(export)/cameras_\(size).json")
+                try AtomicFile.write(try JSONSerialization.data(withJSONObject: doc, options: [.sortedKeys]), toPath: "\(export)/cameras_\(size).json", creatingFolder: true)
                 // Reference depth of the first view, for the peers' correctness check.
                 let view = renderer.render(mesh: renderable, camera: cameras[0])
-                try writeFileAtomically(npyData(float32: view.depth, shape: [size, size]), to: "\(export)/depth_\(size)_view0.npy")
+                try AtomicFile.write(npyData(float32: view.depth, shape: [size, size]), toPath: "\(export)/depth_\(size)_view0.npy", creatingFolder: true)
             }
         }
         return render
@@ -141,8 +134,8 @@ struct Bench: ParsableCommand {
         let oneCore = measure { value = ChamferDistance(reconstruction: reconstruction, groundTruth: groundTruth, parallel: false).value }
         note(String(format: "chamfer 50k vs 20k: %.2f ms on all cores, %.2f ms on one (CD = %.6g)", time * 1e3, oneCore * 1e3, value))
         if let export {
-            try writeFileAtomically(npyData(float32: reconstruction.coordinates, shape: [50_000, 3]), to: "\(export)/chamfer_reconstruction.npy")
-            try writeFileAtomically(npyData(float32: groundTruth.coordinates, shape: [20_000, 3]), to: "\(export)/chamfer_ground_truth.npy")
+            try AtomicFile.write(npyData(float32: reconstruction.coordinates, shape: [50_000, 3]), toPath: "\(export)/chamfer_reconstruction.npy", creatingFolder: true)
+            try AtomicFile.write(npyData(float32: groundTruth.coordinates, shape: [20_000, 3]), toPath: "\(export)/chamfer_ground_truth.npy", creatingFolder: true)
         }
         return ["ms": time * 1e3, "ms_one_core": oneCore * 1e3, "value": value, "reconstruction_points": 50_000, "ground_truth_points": 20_000]
     }
@@ -170,13 +163,6 @@ struct Bench: ParsableCommand {
                     incremental * 1e3, newView.count, full * 1e3))
         return ["ms_per_step": incremental * 1e3, "full_recompute_ms": full * 1e3, "value": value, "new_view_points": newView.count,
                 "earlier_points": earlier.count, "ground_truth_points": scene.groundTruth.count]
-    }
-
-    /// CPU time consumed by the calling thread, in seconds.
-    static func threadCPUSeconds() -> Double {
-        var t = timespec()
-        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
-        return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
     }
 
     /// Environment steps per second: one environment, then one per core. Resets are inside the timed
@@ -231,68 +217,5 @@ struct Bench: ParsableCommand {
         d.budget = 10
         try d.validate()
         return d
-    }
-}
-
-/// Steps, wall seconds and CPU seconds (summed over threads) of environment stepping.
-struct StepTally {
-    var steps = 0
-    var wallSeconds = 0.0
-    var cpuSeconds = 0.0
-
-    var perWallSecond: Double { wallSeconds > 0 ? Double(steps) / wallSeconds : 0 }
-    var perCPUSecond: Double { cpuSeconds > 0 ? Double(steps) / cpuSeconds : 0 }
-
-    static func += (a: inout StepTally, b: StepTally) {
-        a.steps += b.steps; a.wallSeconds += b.wallSeconds; a.cpuSeconds += b.cpuSeconds
-    }
-}
-
-/// `count` environments of one definition, each stepped by its own thread with random actions; resets
-/// happen inside the timed loop (an episode is one reset and its steps), and episodes continue across
-/// calls of `run` with fresh seeds.
-final class EnvironmentStepper {
-    let environments: [NBVEnvironment]
-    var episodes: [UInt64]
-    var generators: [SeededGenerator]
-
-    init(count: Int, definition: EnvironmentDefinition) throws {
-        environments = try (0..<count).map { _ in try NBVEnvironment(definition: definition, seed: 0) }
-        for e in environments { _ = try e.reset(seed: 0, options: ResetOptions()) }   // load the mesh, build the ground truth
-        episodes = [UInt64](repeating: 1, count: count)
-        generators = (0..<count).map { SeededGenerator(seed: UInt64($0)) }
-    }
-
-    /// Steps every environment on its own thread until `seconds` have passed (finishing the episode under
-    /// way) and returns the steps taken, the wall time and the threads' CPU time.
-    func run(seconds: Double) -> StepTally {
-        let count = environments.count
-        var steps = [Int](repeating: 0, count: count)
-        var cpuSeconds = [Double](repeating: 0, count: count)
-        let start = Date()
-        steps.withUnsafeMutableBufferPointer { stepBuffer in
-            cpuSeconds.withUnsafeMutableBufferPointer { cpuBuffer in
-                episodes.withUnsafeMutableBufferPointer { episodeBuffer in
-                    generators.withUnsafeMutableBufferPointer { generatorBuffer in
-                        let steps = stepBuffer.baseAddress!, cpu = cpuBuffer.baseAddress!
-                        let episodes = episodeBuffer.baseAddress!, generators = generatorBuffer.baseAddress!
-                        parallelForEach(count) { w in
-                            let cpuStart = Bench.threadCPUSeconds()
-                            let env = environments[w]
-                            while Date().timeIntervalSince(start) < seconds {
-                                _ = try? env.reset(seed: episodes[w], options: ResetOptions()); episodes[w] += 1
-                                while env.isEpisodeRunning {
-                                    let a = (0..<3).map { _ in Float(generators[w].nextUnit() * 2 - 1) }
-                                    _ = try? env.step(action: a)
-                                    steps[w] += 1
-                                }
-                            }
-                            cpu[w] = Bench.threadCPUSeconds() - cpuStart
-                        }
-                    }
-                }
-            }
-        }
-        return StepTally(steps: steps.reduce(0, +), wallSeconds: Date().timeIntervalSince(start), cpuSeconds: cpuSeconds.reduce(0, +))
     }
 }

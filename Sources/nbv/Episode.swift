@@ -31,7 +31,7 @@ struct Episode: ParsableCommand {
 
     func run() throws {
         let definition = try environment.definition()
-        let env = try makeEnvironment(definition)
+        let env = try NBVEnvironment(definition: definition)
         let chosen = baselinePolicy(named: policy, oracleCandidates: oracleCandidates)!
         chosen.beginEpisode(seed: seed)
         var (observation, info) = try env.reset(seed: seed, options: ResetOptions(initialViews: initialViews, mesh: mesh))
@@ -62,11 +62,4 @@ struct Episode: ParsableCommand {
     }
 
     func format(_ p: Vec3) -> String { String(format: "(%6.3f, %6.3f, %6.3f)", p.x, p.y, p.z) }
-}
-
-/// Builds the environment, turning definition errors into usage errors that name the key.
-func makeEnvironment(_ definition: EnvironmentDefinition, seed: UInt64 = 0) throws -> NBVEnvironment {
-    do { return try NBVEnvironment(definition: definition, seed: seed) } catch let e as EnvironmentError {
-        throw CommandError("\(e)")
-    }
 }

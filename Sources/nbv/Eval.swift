@@ -3,6 +3,7 @@ import Foundation
 import Geometry
 import Environment
 import Agents
+import Support
 
 struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -44,7 +45,7 @@ struct Eval: ParsableCommand {
 
     func run() throws {
         let definition = try environment.definition(extra: ["meshes.split=\"\(split)\"", "episode.budget=10"])
-        _ = try makeEnvironment(definition)   // fail early, before any worker starts
+        _ = try NBVEnvironment(definition: definition)   // fail early, before any worker starts
         let seeds = evaluationSeeds(base: seed, count: episodes)
         let (summaries, allRecords) = try runProtocol(policies: policyNames, definition: definition, protocolName: protocolName,
                                                       seeds: seeds, jobs: jobs, oracleCandidates: oracleCandidates, label: "eval")
@@ -64,7 +65,7 @@ func runProtocol(policies: [String], definition: EnvironmentDefinition, protocol
     let progress = Progress(label, total: policies.count * initialCounts.count * seeds.count)
     for name in policies {
         for initial in initialCounts {
-            let result = try evaluateEpisodes(makeEnvironment: { try makeEnvironment(definition) },
+            let result = try evaluateEpisodes(makeEnvironment: { try NBVEnvironment(definition: definition) },
                                               makePolicy: { try Agents.policy(named: name, oracleCandidates: oracleCandidates) },
                                               seeds: seeds, initialViews: initial, workers: jobs,
                                               onEpisode: { _ in progress.advance(note: "\(name), \(initial) initial") })
@@ -99,5 +100,5 @@ func writeEvaluationJSON(summaries: [PolicySummary], records: [EpisodeRecord], d
     encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
     let data = try encoder.encode(Document(environment: definition.name, meshes: definition.meshSource, split: definition.split,
                                            budget: definition.budget, seeds: seeds, summaries: summaries, episodes: records))
-    try writeFileAtomically(data, to: path)
+    try AtomicFile.write(data, toPath: path, creatingFolder: true)
 }

@@ -1,5 +1,6 @@
-import Environment
 import Foundation
+import WireFormat
+import Support
 
 /// Gathers the calls that `MapAnythingReconstructor`s sharing one worker endpoint make at the same
 /// time (the members of a vector of environments, stepped in parallel) into one request with
@@ -14,10 +15,10 @@ final class MapAnythingBatcher: @unchecked Sendable {
     /// One queued call and, once the round is done, its reply or error.
     final class Call {
         let op: String
-        let fields: [String: InfoValue]
+        let fields: [String: JSONValue]
         let tensors: [(name: String, value: ArrayValue)]
         var result: Result<WireMessage, Error>?
-        init(op: String, fields: [String: InfoValue], tensors: [(name: String, value: ArrayValue)]) {
+        init(op: String, fields: [String: JSONValue], tensors: [(name: String, value: ArrayValue)]) {
             self.op = op; self.fields = fields; self.tensors = tensors
         }
     }
@@ -84,7 +85,7 @@ final class MapAnythingBatcher: @unchecked Sendable {
 
     /// The fields and tensors of one request carrying `calls` as members: `members`, `member_fields`,
     /// tensors renamed `m/NAME`.
-    static func merge(_ calls: [Call]) -> (fields: [String: InfoValue], tensors: [(name: String, value: ArrayValue)]) {
+    static func merge(_ calls: [Call]) -> (fields: [String: JSONValue], tensors: [(name: String, value: ArrayValue)]) {
         var tensors: [(name: String, value: ArrayValue)] = []
         for (m, c) in calls.enumerated() { tensors += c.tensors.map { ("\(m)/\($0.name)", $0.value) } }
         return (["members": .int(calls.count), "member_fields": .array(calls.map { .object($0.fields) })], tensors)
@@ -93,7 +94,7 @@ final class MapAnythingBatcher: @unchecked Sendable {
     /// Member `m`'s reply out of a reply with `members`: its fields and its `m/NAME` tensors, renamed.
     static func split(_ reply: WireMessage, count: Int) throws -> [WireMessage] {
         guard case .array(let members)? = reply.header["members"], members.count == count else {
-            throw EnvironmentError(field: "backbone.worker", "the MapAnything worker answered a request of \(count) members without a 'members' list of \(count) replies; is it older than this client?")
+            throw ReconstructionError(field: "backbone.worker", "the MapAnything worker answered a request of \(count) members without a 'members' list of \(count) replies; is it older than this client?")
         }
         return members.enumerated().map { m, fields in
             var header = reply.header

@@ -1,9 +1,9 @@
-import Environment
 import Foundation
 import Geometry
-import Reconstruction
+import Support
+import WireFormat
 import XCTest
-@testable import Wire
+@testable import Reconstruction
 
 /// A fake MapAnything worker on a random loopback port: a ROUTER socket whose replies come from
 /// `respond(op, request)` (nil: no reply at all, as a stuck worker).
@@ -38,7 +38,7 @@ final class FakeMapAnythingWorker: @unchecked Sendable {
     func stop() { stopped.raise(); done.wait() }
 
     /// A well-formed reply to `request` with `fields` and `tensors`.
-    static func ok(_ request: WireMessage, _ fields: [String: InfoValue] = [:], _ tensors: [(name: String, value: ArrayValue)] = []) -> [[UInt8]] {
+    static func ok(_ request: WireMessage, _ fields: [String: JSONValue] = [:], _ tensors: [(name: String, value: ArrayValue)] = []) -> [[UInt8]] {
         var header = fields
         header["v"] = .int(1); header["id"] = request.header["id"] ?? .null; header["ok"] = .bool(true)
         return WireMessage(header: header, tensors: tensors).encode()
@@ -84,11 +84,11 @@ final class MapAnythingReconstructorTests: XCTestCase {
         do {
             try body()
             XCTFail("expected an error on \(field)", file: file, line: line)
-        } catch let error as EnvironmentError {
+        } catch let error as ReconstructionError {
             XCTAssertEqual(error.field, field, "\(error)", file: file, line: line)
             for word in words { XCTAssertTrue(error.message.contains(word), "\"\(error.message)\" should mention \(word)", file: file, line: line) }
         } catch {
-            XCTFail("expected an EnvironmentError, got \(error)", file: file, line: line)
+            XCTFail("expected a ReconstructionError naming a field, got \(error)", file: file, line: line)
         }
     }
 
@@ -133,14 +133,14 @@ final class MapAnythingReconstructorTests: XCTestCase {
     /// Reconstructors on one endpoint calling at the same time (a vector's members) send one request
     /// with `members`, and each gets its own part of the reply back.
     func testConcurrentCallsOnOneEndpointGoAsOneRequestWithMembers() throws {
-        let seen = UncheckedSendable(value: NSMutableArray())
+        let seen = UncheckedSendable(NSMutableArray())
         let worker = try FakeMapAnythingWorker { op, request in
             if op == "handshake" {
                 return FakeMapAnythingWorker.ok(request, ["token_width": .int(4), "model": .string("fake"), "members": .bool(true)])
             }
             guard case .int(let count)? = request.header["members"] else { return Self.reconstructReply(request) }
             seen.value.add(count)
-            var members: [InfoValue] = []
+            var members: [JSONValue] = []
             var tensors: [(name: String, value: ArrayValue)] = []
             for m in 0..<count {
                 // Each member's scale is its images' first byte: the reply must reach the caller that sent them.
@@ -153,8 +153,8 @@ final class MapAnythingReconstructorTests: XCTestCase {
         defer { worker.stop() }
         let backbones = try (0..<3).map { _ in try MapAnythingReconstructor(endpoint: worker.endpoint, timeout: 10) }
         for b in backbones { b.batcher?.window = 10 }  // wait for all three (no timing in this test)
-        let scales = UncheckedSendable(value: NSMutableArray(array: [0, 0, 0]))
-        let lock = UncheckedSendable(value: NSLock())
+        let scales = UncheckedSendable(NSMutableArray(array: [0, 0, 0]))
+        let lock = UncheckedSendable(NSLock())
         let group = DispatchGroup()
         for (i, backbone) in backbones.enumerated() {
             let input = views().map { v -> ReconstructionInput in
@@ -162,7 +162,7 @@ final class MapAnythingReconstructorTests: XCTestCase {
                 v.rgb = [UInt8](repeating: UInt8(i + 1), count: v.rgb.count)
                 return v
             }
-            let call = UncheckedSendable(value: (backbone, input))
+            let call = UncheckedSendable((backbone, input))
             group.enter()
             Thread {
                 let scale = (try? call.value.0.reconstruct(call.value.1)).map { Double($0.metricScale) } ?? -1
