@@ -59,11 +59,12 @@ public final class NBVEnvironment: GymEnvironment {
 
     /// Builds the environment; throws an `EnvironmentError` naming the bad key or file. `backbone` replaces
     /// the one the definition names (`definition.backbone.makeReconstructor()`), for example to share one
-    /// or to use a backbone of your own.
-    public init(definition: EnvironmentDefinition, seed: UInt64 = 0, backbone: Reconstructor? = nil) throws {
+    /// or to use a backbone of your own. `scenes` shares a scene library (built from the same definition)
+    /// with other environments, e.g. a vector's members.
+    public init(definition: EnvironmentDefinition, seed: UInt64 = 0, backbone: Reconstructor? = nil, scenes shared: SceneLibrary? = nil) throws {
         try definition.validate()
         self.definition = definition
-        scenes = try SceneLibrary(definition: definition)
+        scenes = try shared ?? SceneLibrary(definition: definition)
         reconstructor = try backbone ?? definition.backbone.makeReconstructor()
         mapping = ActionMapping(mode: definition.actionMode, frame: definition.actionFrame, shell: definition.shell)
         renderer = Renderer()

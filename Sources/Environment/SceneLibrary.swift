@@ -39,7 +39,7 @@ public final class SceneLibrary: @unchecked Sendable {
     public let allNames: [String]
     let sampleCount: Int
     let normalize: Bool
-    let capacity = 64
+    let capacity = EnvironmentDefinition.sceneCacheCapacity
     var cache: [String: PreparedScene] = [:]
     var order: [String] = []
     let lock = NSLock()

@@ -199,7 +199,7 @@ struct Bench: ParsableCommand {
         let make = MakeRequest(definition: "procedural-v0", overrides: [
             "meshes.source": .string(mesh), "meshes.split": .string("all"), "episode.initial_views": .int(4), "episode.budget": .int(10),
         ])
-        let r = try WireBenchmark.run(factory: makeEnvironmentForServer, make: make, vectorSize: 8, steps: wireSteps, latencySteps: 200)
+        let r = try WireBenchmark.run(factory: { try ServerPolicy().makeEnvironment($0) }, make: make, vectorSize: 8, steps: wireSteps, latencySteps: 200)
         note(r.description)
         return ["vector_size": r.vectorSize, "batches": r.steps, "in_process_steps_per_second": r.inProcessStepsPerSecond,
                 "remote_steps_per_second": r.remoteStepsPerSecond, "remote_over_in_process": r.remoteOverInProcess,

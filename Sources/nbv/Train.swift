@@ -60,8 +60,7 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
-        var overrides = environment.overrides
-        if let meshes = environment.meshes { overrides.insert("meshes.source=\"\(meshes)\"", at: 0) }
+        let overrides = environment.withMeshes(environment.overrides)
         var config = RunConfig(agent: AgentKind(rawValue: agent)!, environmentFile: environment.env, environmentOverrides: overrides,
                                curriculum: curriculum,
                                network: PolicyNetworkConfig(architecture: PolicyArchitecture(rawValue: policyNet)!, inputWidth: 0, hidden: hidden, layers: layers, heads: heads),
