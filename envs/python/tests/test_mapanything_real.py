@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nbvgym.mapanything.testing import REPO_ROOT, WorkerProcess, look_at, sphere_views
+from nbvgym.mapanything.testing import REPO_ROOT, WorkerProcess, sphere_views
 
 HOW_TO_RUN = "needs the real MapAnything code and its dependencies: run scripts/test-mapanything --real"
 VENDOR = REPO_ROOT.parent / "shared" / "vendor"
