@@ -351,3 +351,24 @@ def test_nbv_serve_and_nbvenv_deliver_the_action_gradient(nbv, square):
         env.close()
     finally:
         server.stop()
+
+
+def test_a_vector_of_environments_steps_through_the_batching_client(nbv, square):
+    """`nbv serve` steps a vector's members in parallel; their reconstructors share one endpoint and
+    send concurrent calls as one request with `members` (MapAnythingBatcher): each member's
+    observation, reward and action gradient still come back as its own."""
+    from nbvgym.server import LocalServer
+    from nbvgym.vector import NBVVectorEnv
+    server = LocalServer(command=[nbv, "serve"], args=["--idle-timeout", "300"])
+    try:
+        env = NBVVectorEnv(num_envs=2, definition="procedural-v0", endpoint=server.endpoint,
+                           overrides={"action_gradient": True, "episode.budget": 3,
+                                      "backbone": {"type": "mapanything", "endpoint": square.endpoint, "timeout": 300}})
+        env.reset(seed=[5, 6])
+        _, rewards, _, _, info = env.step(np.array([[0.3, -0.2, 0.5], [-0.4, 0.1, 0.2]], dtype=np.float32))
+        gradients = np.stack([np.asarray(g, dtype=np.float64) for g in info["action_gradient"]])
+        assert np.isfinite(rewards).all() and gradients.shape == (2, 3) and np.isfinite(gradients).all()
+        assert not np.allclose(gradients[0], gradients[1]), "two different episodes, two different gradients"
+        env.close()
+    finally:
+        server.stop()
