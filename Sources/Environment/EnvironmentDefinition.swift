@@ -33,7 +33,7 @@ public enum BackboneKind: Sendable, Equatable {
 /// `--set key=value` overrides; see README.md ("Environment definitions") for every key.
 public struct EnvironmentDefinition: Sendable {
     public var name = "custom"
-    /// Mesh sources: folders, globs, files, or `procedural:<family>` (blob, union, primitives). In JSON
+    /// Mesh sources: folders, globs, files, `procedural:<family>` (`ProceduralFamily`) or `objects:<path>`. In JSON
     /// a string or a list of strings.
     public var meshSources = ["procedural:blob"]
     /// The mesh sources as one line, for tables and messages.
@@ -44,6 +44,9 @@ public struct EnvironmentDefinition: Sendable {
     public var split = "train"
     /// Fraction of meshes in the test split (deterministic by mesh name).
     public var testFraction = 0.2
+    /// A fixed test split: exactly these mesh names are the test split and the others the train split
+    /// (`testFraction` is then unused). Empty: the split follows `testFraction`.
+    public var testNames: [String] = []
     /// Normalise meshes to the unit sphere (false keeps the file's units: "metric").
     public var normalize = true
     public var imageWidth = 112
@@ -110,6 +113,7 @@ public struct EnvironmentDefinition: Sendable {
         meshCount = try t.int("meshes.count", default: meshCount)
         split = try t.choice("meshes.split", default: split, among: ["train", "test", "all"])
         testFraction = try t.double("meshes.test_fraction", default: testFraction)
+        testNames = try t.strings("meshes.test_names", default: testNames)
         normalize = try t.bool("meshes.normalize", default: normalize)
         imageWidth = try t.int("image.width", default: imageWidth)
         imageHeight = try t.int("image.height", default: imageHeight)

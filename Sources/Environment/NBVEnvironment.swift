@@ -348,21 +348,29 @@ public final class NBVEnvironment: GymEnvironment {
     public var groundTruthSamples: PointCloud { episode?.scene.groundTruth.samples ?? PointCloud() }
 
     /// The Chamfer distance the reconstruction would have after adding a view at `position`, without
-    /// changing the episode: the greedy oracle's look-ahead (uses the ground truth).
-    public func previewChamfer(at position: Vec3) throws -> Double {
+    /// changing the episode: the Chamfer-greedy oracle's look-ahead (uses the ground truth).
+    public func previewChamfer(at position: Vec3) throws -> Double { chamfer(try previewTracker(at: position)) }
+
+    /// The coverage the reconstruction would have after adding a view at `position`, without changing
+    /// the episode: the coverage-greedy oracle's look-ahead (uses the ground truth).
+    public func previewCoverage(at position: Vec3) throws -> Double { try previewTracker(at: position).coverage() }
+
+    /// The metrics tracker of the reconstruction with a view at `position` added (a copy: the episode
+    /// is unchanged). Renders the view and reconstructs it with the episode's noise seed.
+    func previewTracker(at position: Vec3) throws -> IncrementalChamfer {
         guard let e = episode else { throw EnvironmentError(field: "preview", "no episode under way: call reset first") }
         let view = renderer.render(mesh: e.scene.renderable, camera: camera(at: position))
         reconstructor.seedNoise(e.noiseSeed)
         let addition = try reportingBackboneErrors { try reconstructor.reconstruct(adding: ReconstructionInput(view: view), to: e.inputs) }
+        var tracker = e.chamfer
         switch addition {
         case .added(let out, _):
-            return e.chamfer.previewAdd(points: out.points.transformed(by: e.view0), options: definition.chamfer)
+            tracker.add(points: out.points.transformed(by: e.view0))
         case .all(let r):
-            var tracker = e.chamfer
             tracker.reset()
             tracker.add(points: r.fusedPoints.transformed(by: e.view0))
-            return chamfer(tracker)
         }
+        return tracker
     }
 
     /// An action that moves the camera to a world position (exact for positions on the shell).

@@ -8,7 +8,7 @@ struct EnvironmentOptions: ParsableArguments {
     var env: String = "procedural-v0"
 
     @Option(name: .long, help: ArgumentHelp(
-        "Meshes to use instead of the definition's: a folder, a glob (quote it: 'dir/**/*.obj'), a file, procedural:FAMILY (blob, union, primitives), or a JSON list of them ('[\"a.obj\", \"b.ply\"]'). Mesh files named one by one are all used, whatever the definition's split; folders, globs and families keep it.",
+        "Meshes to use instead of the definition's: a folder, a glob (quote it: 'dir/**/*.obj'), a file, procedural:FAMILY (blob, union, primitives, cup, bowl, table, chair, bracket, arch), objects:PATH (installed by scripts/fetch-objects), or a JSON list of them ('[\"a.obj\", \"b.ply\"]'). Mesh files named one by one are all used, whatever the definition's split; folders, globs and families keep it.",
         valueName: "PATH|GLOB"))
     var meshes: String?
 
