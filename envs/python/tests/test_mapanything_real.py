@@ -344,7 +344,7 @@ def test_nbv_serve_and_nbvenv_deliver_the_action_gradient(nbv, square):
     try:
         env = nbvgym.NBVEnv(definition="procedural-v0", endpoint=server.endpoint,
                             overrides={"action_gradient": True, "episode.budget": 3,
-                                       "backbone": {"type": "mapanything", "endpoint": "worker", "timeout": 300}})
+                                       "backbone": {"type": "mapanything", "endpoint": "worker", "timeout": 120}})
         env.reset(seed=5)
         _, reward, _, _, info = env.step(np.array([0.3, -0.2, 0.5], dtype=np.float32))
         gradient = np.asarray(info["action_gradient"], dtype=np.float64)
@@ -365,7 +365,7 @@ def test_a_vector_of_environments_steps_through_the_batching_client(nbv, square)
     try:
         env = NBVVectorEnv(num_envs=2, definition="procedural-v0", endpoint=server.endpoint,
                            overrides={"action_gradient": True, "episode.budget": 3,
-                                      "backbone": {"type": "mapanything", "endpoint": "worker", "timeout": 300}})
+                                      "backbone": {"type": "mapanything", "endpoint": "worker", "timeout": 120}})
         env.reset(seed=[5, 6])
         _, rewards, _, _, info = env.step(np.array([[0.3, -0.2, 0.5], [-0.4, 0.1, 0.2]], dtype=np.float32))
         gradients = np.stack([np.asarray(g, dtype=np.float64) for g in info["action_gradient"]])
