@@ -23,11 +23,12 @@ let package = Package(
         .systemLibrary(name: "CZeroMQ", pkgConfig: "libzmq", providers: [.apt(["libzmq3-dev"]), .brew(["zeromq"])]),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"]), .brew(["openblas"])]),
         .systemLibrary(name: "CLibPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"]), .brew(["libpng"])]),
+        .systemLibrary(name: "CStb", pkgConfig: "stb", providers: [.apt(["libstb-dev"])]),
 
         // Layers.
         .target(name: "Support"),
         .target(name: "Geometry", dependencies: ["Support"]),
-        .target(name: "Scenes", dependencies: ["Support", "Geometry", "CAssimp", "CLibPNG"]),
+        .target(name: "Scenes", dependencies: ["Support", "Geometry", "CAssimp", "CLibPNG", "CStb"]),
         .target(name: "Rendering", dependencies: ["Support", "Geometry", "Scenes"]),
         .target(name: "Metrics", dependencies: ["Support", "Geometry"]),
         .target(name: "WireFormat", dependencies: ["Support", "CZeroMQ"]),

@@ -346,6 +346,13 @@ public final class NBVEnvironment: GymEnvironment {
     }
     /// The ground-truth samples of the current mesh.
     public var groundTruthSamples: PointCloud { episode?.scene.groundTruth.samples ?? PointCloud() }
+    /// Per ground-truth sample (same order), whether the reconstruction covers it (the samples counted
+    /// by the `coverage` of `info`); empty before reset.
+    public var coveredGroundTruth: [Bool] { episode?.chamfer.coveredTruthSamples ?? [] }
+    /// The views taken so far: RGB, depth and camera (intrinsics and camera-to-world pose, world frame).
+    public var takenViews: [View] { episode?.views ?? [] }
+    /// The current episode's mesh as rendered (world frame; normalised when the definition says so).
+    public var episodeMesh: TriangleMesh? { episode?.scene.mesh }
 
     /// The Chamfer distance the reconstruction would have after adding a view at `position`, without
     /// changing the episode: the Chamfer-greedy oracle's look-ahead (uses the ground truth).
