@@ -3,7 +3,7 @@ import Geometry
 import Reconstruction
 import Metrics
 
-/// Reward of a step (EVALUATION.md), from the Chamfer distance before (CD_b) and after (CD_a) the view:
+/// Reward of a step (docs/EVALUATION.md), from the Chamfer distance before (CD_b) and after (CD_a) the view:
 /// `delta` = CD_b - CD_a; `normalizedDelta` = (CD_b - CD_a) / CD_initial (the default; an episode's
 /// return is 1 - CD_final / CD_initial); `relative` = (CD_b - CD_a) / CD_b (RRI); `coverageGain` =
 /// coverage_a - coverage_b (its discounted sum tracks coverage AUC, which the protocols rank on).
@@ -62,7 +62,7 @@ public struct EnvironmentDefinition: Sendable {
     /// Initial views of an episode: a count, or a range drawn uniformly per episode.
     public var initialViews: ClosedRange<Int> = 1...1
     /// World position of the first initial view, projected onto the shell; nil draws it at random like
-    /// the others. A fixed first view gives every episode the same action frame (research plan).
+    /// the others. A fixed first view gives every episode the same action frame (docs/EVALUATION.md).
     public var firstViewPosition: Vec3? = nil
     /// Total views of an episode (initial views included); reaching it truncates.
     public var budget = 10

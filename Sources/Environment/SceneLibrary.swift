@@ -7,7 +7,7 @@ import Metrics
 import Support
 
 /// A mesh ready for episodes: the normalised mesh, its rasteriser data and its ground-truth samples
-/// with their nearest-neighbour index (EVALUATION.md: area-uniform, seeded by the mesh name, so the
+/// with their nearest-neighbour index (docs/EVALUATION.md: area-uniform, seeded by the mesh name, so the
 /// ground truth is a property of the mesh, the same in every episode and process).
 public final class PreparedScene: @unchecked Sendable {
     public let name: String

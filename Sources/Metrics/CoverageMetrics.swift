@@ -1,6 +1,6 @@
 import Geometry
 
-/// Default thresholds of EVALUATION.md, for meshes normalised to the unit sphere.
+/// Default thresholds of docs/EVALUATION.md, for meshes normalised to the unit sphere.
 public enum MetricThresholds {
     /// Coverage radius eps = sqrt(5e-5) ~ 0.00707 (PC-NBV / SCONE threshold on the squared distance, 5e-5).
     public static let coverage: Double = (5e-5).squareRoot()

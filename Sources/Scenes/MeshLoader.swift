@@ -4,7 +4,7 @@ import Geometry
 
 /// How a mesh file becomes a scene mesh.
 public struct MeshLoadOptions: Equatable, Sendable {
-    /// Centre the bounding box at the origin and scale the farthest vertex to radius 1 (ARCHITECTURE.md).
+    /// Centre the bounding box at the origin and scale the farthest vertex to radius 1 (docs/ARCHITECTURE.md).
     /// When false the file's units are kept (`metric`).
     public var normalize: Bool
 

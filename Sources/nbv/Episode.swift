@@ -9,7 +9,7 @@ struct Episode: ParsableCommand {
         abstract: "Run one episode with a policy and print the metrics after each view.",
         discussion: """
         Prints, after every view: the camera position, the Chamfer distance
-        (EVALUATION.md, world frame), coverage@eps, F-score@tau and the reward. With
+        (docs/EVALUATION.md, world frame), coverage@eps, F-score@tau and the reward. With
         --out, writes the fused reconstruction (cloud.ply, world frame) and the
         ground-truth samples (ground_truth.ply).
 
