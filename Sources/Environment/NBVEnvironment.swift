@@ -175,14 +175,16 @@ public final class NBVEnvironment: GymEnvironment {
         return StepResult(observation: observation(e), reward: reward, terminated: terminated, truncated: truncated, info: extra)
     }
 
-    /// The Chamfer-based step rewards of EVALUATION.md; 0 when a Chamfer distance is not finite (empty
-    /// reconstruction). (`coverageGain` is computed from coverage, not here: it returns 0.)
+    /// The Chamfer-based step rewards of EVALUATION.md (see `RewardMode`); 0 when a Chamfer distance is not
+    /// finite (empty reconstruction). (`coverageGain` is computed from coverage, not here: it returns 0.)
     public static func reward(mode: RewardMode, before: Double, after: Double, initial: Double) -> Double {
         guard before.isFinite, after.isFinite else { return 0 }
         switch mode {
+        case .logRatio: return before > 0 && after > 0 ? log(before / after) : 0
         case .delta: return before - after
         case .normalizedDelta: return initial.isFinite && initial > 0 ? (before - after) / initial : 0
         case .relative: return before > 0 ? (before - after) / before : 0
+        case .chamferArea: return initial.isFinite && initial > 0 ? -after / initial : 0
         case .coverageGain: return 0
         }
     }
@@ -370,6 +372,8 @@ public final class NBVEnvironment: GymEnvironment {
     }
     /// The ground-truth samples of the current mesh.
     public var groundTruthSamples: PointCloud { episode?.scene.groundTruth.samples ?? PointCloud() }
+    /// The current mesh's ground truth (outer-surface samples and the surface's hierarchy); nil before reset.
+    public var groundTruth: GroundTruth? { episode?.scene.groundTruth }
 
     /// The Chamfer distance the reconstruction would have after adding a view at `position`, without
     /// changing the episode: the greedy oracle's look-ahead (uses the ground truth).

@@ -9,7 +9,7 @@ final class DefinitionTests: XCTestCase {
         let procedural = try EnvironmentDefinition.load(path: repoRoot + "/envs/procedural-v0.json")
         XCTAssertEqual(procedural.name, "procedural-v0")
         XCTAssertEqual(procedural.meshSources, ["procedural:blob"])
-        XCTAssertEqual(procedural.reward, .normalizedDelta)
+        XCTAssertEqual(procedural.reward, .logRatio)
         XCTAssertEqual(procedural.actionMode, .cartesian)
         XCTAssertEqual(procedural.actionFrame, .view0)
         let assimp = try EnvironmentDefinition.load(path: repoRoot + "/envs/assimp-v0.json")

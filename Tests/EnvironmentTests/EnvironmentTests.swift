@@ -112,7 +112,7 @@ final class EnvironmentTests: XCTestCase {
             var i = 0
             while env.isEpisodeRunning {
                 let r = try env.step(action: actions[i]); i += 1
-                let full = ChamferDistance(reconstruction: env.worldCloud, groundTruth: env.groundTruthSamples, options: options).value
+                let full = ChamferDistance(reconstruction: env.worldCloud, groundTruth: env.groundTruth!, options: options).value
                 let incremental = r.info["chamfer_after"]!.doubleValue!
                 XCTAssertEqual(incremental, full, accuracy: 1e-6 * full, "\(options) after step \(i)")
                 let fullCoverage = coverage(of: env.worldCloud, groundTruth: env.groundTruthSamples, eps: d.coverageEpsilon)
@@ -130,6 +130,10 @@ final class EnvironmentTests: XCTestCase {
             switch mode {
             case .delta: XCTAssertEqual(total, initial - final, accuracy: 1e-12)
             case .normalizedDelta: XCTAssertEqual(total, 1 - final / initial, accuracy: 1e-12)
+            case .logRatio: XCTAssertEqual(total, log(initial / final), accuracy: 1e-12)
+            case .chamferArea:
+                let after = steps.dropFirst().map { $0.info["chamfer_after"]!.doubleValue! }
+                XCTAssertEqual(total, -after.reduce(0, +) / initial, accuracy: 1e-12)
             case .coverageGain:
                 let coverage = steps.last!.info["coverage_history"]!.doubleArray!
                 let initialViews = steps[0].info["initial_views"]!.intValue!

@@ -30,7 +30,8 @@ public func coverage(of reconstruction: PointCloud, groundTruth: PointCloud,
 
 /// F-score@tau, the harmonic mean of
 ///
-///     precision = |{p in P : min_q |p - q| <= tau}| / |P|     (reconstructed points on the surface)
+///     precision = |{p in P : d(p, S) <= tau}| / |P|           (reconstructed points on the surface S;
+///                                                             exact to the mesh, see `ChamferDistance`)
 ///     recall    = |{q in Q : min_p |q - p| <= tau}| / |Q|     (surface reached by the reconstruction)
 ///     F         = 2 precision recall / (precision + recall),  0 when both are 0.
 public struct FScore: Sendable, Equatable {
@@ -53,7 +54,9 @@ public struct FScore: Sendable, Equatable {
 
     public init(reconstruction: PointCloud, groundTruth: GroundTruth, tau: Double = MetricThresholds.fScore) {
         let reconstructionIndex = NearestNeighborIndex(reconstruction)
-        self.init(reconstructionToTruth: groundTruth.index.nearestSquaredDistances(ofPointsOf: reconstructionIndex),
+        let toSamples = groundTruth.index.nearestSquaredDistances(ofPointsOf: reconstructionIndex)
+        self.init(reconstructionToTruth: groundTruth.surface == nil ? toSamples
+                    : groundTruth.accuracySquaredDistances(of: reconstruction, nearestSample: toSamples),
                   truthToReconstruction: reconstructionIndex.nearestSquaredDistances(ofPointsOf: groundTruth.index),
                   tau: tau)
     }
