@@ -1,6 +1,7 @@
 // swift-tools-version:6.0
 // NBVGym: a next-best-view reinforcement-learning environment.
-// The targets follow the data flow of ARCHITECTURE.md: each layer depends only on layers to its left.
+// The targets follow the data flow of docs/ARCHITECTURE.md: each layer depends only on layers above it
+// in this list. Every target declares exactly the modules it imports.
 import PackageDescription
 
 let package = Package(
@@ -8,7 +9,10 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "nbv", targets: ["nbv"]),
-        .library(name: "NBVGym", targets: ["Geometry", "Scenes", "Rendering", "Reconstruction", "Environment", "Agents"]),
+        .library(name: "NBVGym", targets: [
+            "Support", "Geometry", "Scenes", "Rendering", "Metrics", "WireFormat", "Reconstruction", "Environment",
+            "Wire", "Learning", "Agents",
+        ]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -21,27 +25,32 @@ let package = Package(
         .systemLibrary(name: "CLibPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"]), .brew(["libpng"])]),
 
         // Layers.
-        .target(name: "Geometry"),
-        .target(name: "Scenes", dependencies: ["Geometry", "CAssimp", "CLibPNG"]),
-        .target(name: "Rendering", dependencies: ["Geometry", "Scenes", "CLibPNG"]),
-        .target(name: "Reconstruction", dependencies: ["Geometry", "Rendering"]),
-        .target(name: "Environment", dependencies: ["Geometry", "Scenes", "Rendering", "Reconstruction"]),
-        .target(name: "Wire", dependencies: ["Environment", "CZeroMQ"]),
-        .target(name: "Learning", dependencies: ["COpenBLAS"]),
-        .target(name: "Agents", dependencies: ["Environment", "Learning"], path: "agents/swift"),
+        .target(name: "Support"),
+        .target(name: "Geometry", dependencies: ["Support"]),
+        .target(name: "Scenes", dependencies: ["Support", "Geometry", "CAssimp", "CLibPNG"]),
+        .target(name: "Rendering", dependencies: ["Support", "Geometry", "Scenes"]),
+        .target(name: "Metrics", dependencies: ["Support", "Geometry"]),
+        .target(name: "WireFormat", dependencies: ["Support", "CZeroMQ"]),
+        .target(name: "Reconstruction", dependencies: ["Support", "Geometry", "WireFormat"]),
+        .target(name: "Environment", dependencies: ["Support", "Geometry", "Scenes", "Rendering", "Metrics", "Reconstruction"]),
+        .target(name: "Wire", dependencies: ["Support", "Environment", "WireFormat", "CZeroMQ"]),
+        .target(name: "Learning", dependencies: ["Support", "COpenBLAS"]),
+        .target(name: "Agents", dependencies: ["Support", "Geometry", "Environment", "Learning"], path: "agents/swift"),
         .executableTarget(name: "nbv", dependencies: [
-            "Geometry", "Scenes", "Rendering", "Reconstruction", "Environment", "Wire", "Learning", "Agents",
+            "Support", "Geometry", "Scenes", "Rendering", "Metrics", "Reconstruction", "Environment", "WireFormat", "Wire", "Agents",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         // Tests, one target per layer.
-        .testTarget(name: "GeometryTests", dependencies: ["Geometry"]),
-        .testTarget(name: "ScenesTests", dependencies: ["Scenes"]),
-        .testTarget(name: "RenderingTests", dependencies: ["Rendering", "Scenes"]),
-        .testTarget(name: "ReconstructionTests", dependencies: ["Reconstruction", "Rendering", "Scenes"]),
-        .testTarget(name: "EnvironmentTests", dependencies: ["Environment"]),
-        .testTarget(name: "WireTests", dependencies: ["Wire"]),
-        .testTarget(name: "LearningTests", dependencies: ["Learning"]),
-        .testTarget(name: "AgentsTests", dependencies: ["Agents"]),
+        .testTarget(name: "SupportTests", dependencies: ["Support"]),
+        .testTarget(name: "GeometryTests", dependencies: ["Support", "Geometry"]),
+        .testTarget(name: "ScenesTests", dependencies: ["Support", "Geometry", "Scenes"]),
+        .testTarget(name: "RenderingTests", dependencies: ["Support", "Geometry", "Scenes", "Rendering"]),
+        .testTarget(name: "MetricsTests", dependencies: ["Support", "Geometry", "Metrics"]),
+        .testTarget(name: "ReconstructionTests", dependencies: ["Support", "Geometry", "Scenes", "Rendering", "WireFormat", "Reconstruction", "Environment"]),
+        .testTarget(name: "EnvironmentTests", dependencies: ["Support", "Geometry", "Scenes", "Rendering", "Metrics", "Reconstruction", "Environment"]),
+        .testTarget(name: "WireTests", dependencies: ["Support", "Environment", "WireFormat", "Wire"]),
+        .testTarget(name: "LearningTests", dependencies: ["Support", "Learning"]),
+        .testTarget(name: "AgentsTests", dependencies: ["Support", "Environment", "Learning", "Agents"]),
     ]
 )

@@ -1,6 +1,7 @@
 import Foundation
 import Geometry
 import Reconstruction
+import Metrics
 
 /// Reward of a step (EVALUATION.md, "Rewards"), from the Chamfer distance before (CD_b) and after (CD_a)
 /// the view, CD_0 being the distance after the initial views:

@@ -1,8 +1,10 @@
 import Foundation
 import Geometry
-import Scenes
-import Rendering
+import Metrics
 import Reconstruction
+import Rendering
+import Scenes
+import Support
 
 /// The next-best-view environment (gymnasium's contract, see `GymEnvironment`).
 ///
@@ -56,31 +58,19 @@ public final class NBVEnvironment: GymEnvironment {
         var view0: RigidTransform { views[0].pose }
     }
 
-    /// Builds the environment; throws an `EnvironmentError` naming the bad key or file.
-    public init(definition: EnvironmentDefinition, seed: UInt64 = 0) throws {
+    /// Builds the environment; throws an `EnvironmentError` naming the bad key or file. `backbone` replaces
+    /// the one the definition names (`definition.backbone.makeReconstructor()`), for example to share one
+    /// or to use a backbone of your own.
+    public init(definition: EnvironmentDefinition, seed: UInt64 = 0, backbone: Reconstructor? = nil) throws {
         try definition.validate()
         self.definition = definition
         scenes = try SceneLibrary(definition: definition)
-        switch definition.backbone {
-        case .geometric(let options):
-            do { reconstructor = try GeometricReconstructor(options: options) } catch {
-                throw EnvironmentError(field: "backbone", "\(error)")
-            }
-        case .mapAnything(let endpoint, let timeout):
-            guard let factory = NBVEnvironment.remoteBackboneFactory else {
-                throw EnvironmentError(field: "backbone.type", "mapanything needs the Wire layer's client (nbv serve / nbv episode register it); not available in this process")
-            }
-            reconstructor = try factory(endpoint, timeout)
-        }
+        reconstructor = try backbone ?? definition.backbone.makeReconstructor()
         mapping = ActionMapping(mode: definition.actionMode, frame: definition.actionFrame, shell: definition.shell)
         renderer = Renderer()
         intrinsics = definition.intrinsics
         rng = SeededGenerator(seed: seed)
     }
-
-    /// Builds the MapAnything (remote) backbone from an endpoint and a timeout; set by the layer that
-    /// owns the ZeroMQ client, so the environment does not depend on it.
-    nonisolated(unsafe) public static var remoteBackboneFactory: ((String, Double) throws -> Reconstructor)?
 
     // MARK: spaces
 
@@ -209,7 +199,7 @@ public final class NBVEnvironment: GymEnvironment {
             e.patchCount = patches
             e.chamfer.add(points: out.points.transformed(by: e.view0))
         } else {
-            let r = try reconstructor.reconstruct(e.inputs)
+            let r = try reportingBackboneErrors { try reconstructor.reconstruct(e.inputs) }
             e.reconstruction = r.views
             e.patchCount = r.tokens.patchCount
             e.patchTokens = (0..<r.tokens.viewCount).map { v in
@@ -248,7 +238,9 @@ public final class NBVEnvironment: GymEnvironment {
         let newIndex = e.views.count - 1
         let recon = Reconstruction(views: e.reconstruction, metricScale: 1,
                                    tokens: MultiViewTokens(viewCount: 0, patchCount: 0, width: 0, values: []))
-        var cot = try reconstructor.poseVJP(inputs: e.inputs, reconstruction: recon, pointCotangents: cotangents, viewIndex: newIndex)
+        var cot = try reportingBackboneErrors {
+            try reconstructor.poseVJP(inputs: e.inputs, reconstruction: recon, pointCotangents: cotangents, viewIndex: newIndex)
+        }
         let clean = e.views[newIndex].pose
         if let geometric = reconstructor as? GeometricReconstructor {
             // Pose noise R' = N R: dL/dR = N^T dL/dR'.
@@ -387,7 +379,7 @@ public final class NBVEnvironment: GymEnvironment {
             let out = geometric.reconstructView(input, index: e.views.count, reference: reference).view
             return e.chamfer.previewAdd(points: out.points.transformed(by: e.view0), options: definition.chamfer)
         }
-        let r = try reconstructor.reconstruct(e.inputs + [input])
+        let r = try reportingBackboneErrors { try reconstructor.reconstruct(e.inputs + [input]) }
         var tracker = e.chamfer
         tracker.reset()
         tracker.add(points: r.fusedPoints.transformed(by: e.view0))

@@ -3,6 +3,8 @@ import Geometry
 import Scenes
 import Rendering
 import Reconstruction
+import Metrics
+import Support
 
 /// A mesh ready for episodes: the normalised mesh, its rasteriser data and its ground truth: samples of
 /// its outer surface with their nearest-neighbour index and its triangles' hierarchy (EVALUATION.md:

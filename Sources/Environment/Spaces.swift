@@ -1,3 +1,5 @@
+import Support
+
 /// Description of one array-valued space, as gymnasium's `Box` (or `MultiBinary` for masks): dtype,
 /// shape and bounds. Bounds are per-space scalars (-inf/inf when unbounded).
 public struct BoxSpace: Equatable, Sendable, Codable {
@@ -20,32 +22,8 @@ public struct BoxSpace: Equatable, Sendable, Codable {
 /// The observation space: a dictionary of named boxes (gymnasium `Dict`), keys sorted.
 public typealias DictSpace = [String: BoxSpace]
 
-/// A JSON-representable value for `info` dictionaries and options: deterministic (no timings).
-public indirect enum InfoValue: Equatable, Sendable {
-    case null
-    case bool(Bool)
-    case int(Int)
-    case double(Double)
-    case string(String)
-    case array([InfoValue])
-    case object([String: InfoValue])
-
-    public static func doubles(_ values: [Double]) -> InfoValue { .array(values.map { .double($0) }) }
-
-    public var doubleValue: Double? {
-        switch self {
-        case .double(let d): d
-        case .int(let i): Double(i)
-        default: nil
-        }
-    }
-    public var intValue: Int? { if case .int(let i) = self { i } else { nil } }
-    public var stringValue: String? { if case .string(let s) = self { s } else { nil } }
-    public var boolValue: Bool? { if case .bool(let b) = self { b } else { nil } }
-    public var doubleArray: [Double]? {
-        if case .array(let values) = self { values.compactMap(\.doubleValue) } else { nil }
-    }
-}
+/// An entry of an `info` dictionary or of `reset`'s options: any JSON value, deterministic (no timings).
+public typealias InfoValue = JSONValue
 
 /// One `step`'s result, gymnasium's five-tuple.
 public struct StepResult: Sendable {

@@ -1,4 +1,5 @@
 import Foundation
+import Support
 
 extension PointCloud {
     /// Binary little-endian PLY with float x, y, z vertices and, when given, uchar red, green, blue
@@ -20,6 +21,6 @@ extension PointCloud {
 
     /// Writes the cloud as PLY, atomically.
     public func writePLY(to path: String, colors: [UInt8]? = nil) throws {
-        try writeFileAtomically(plyData(colors: colors), to: path)
+        try AtomicFile.write(plyData(colors: colors), toPath: path, creatingFolder: true)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Support
 
 /// A checkpoint is two files written atomically: `NAME.safetensors` with the parameters (as
 /// `model.<name>`) and the optimiser's buffers (as `optimizer.<buffer>.<name>`), and the JSON

@@ -1,4 +1,5 @@
 import Foundation
+import Support
 
 /// A malformed or unreadable safetensors file: which file and what is wrong with it.
 public struct SafetensorsError: Error, CustomStringConvertible {
@@ -32,14 +33,14 @@ public enum Safetensors {
         precondition(!tensors.contains { $0.0 == "__metadata__" }, "Safetensors: '__metadata__' is reserved")
         var entries: [String] = []
         if !metadata.isEmpty {
-            let pairs = metadata.keys.sorted().map { "\(quoted($0)):\(quoted(metadata[$0]!))" }
+            let pairs = metadata.keys.sorted().map { "\(JSON.serialize(.string($0))):\(JSON.serialize(.string(metadata[$0]!)))" }
             entries.append("\"__metadata__\":{\(pairs.joined(separator: ","))}")
         }
         var offset = 0
         for (name, tensor) in tensors {
             let end = offset + tensor.count * 4
             let shape = tensor.shape.map(String.init).joined(separator: ",")
-            entries.append("\(quoted(name)):{\"dtype\":\"F32\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(end)]}")
+            entries.append("\(JSON.serialize(.string(name))):{\"dtype\":\"F32\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(end)]}")
             offset = end
         }
         var header = Array("{\(entries.joined(separator: ","))}".utf8)
@@ -150,12 +151,5 @@ public enum Safetensors {
             tensors.append((name, Tensor(values, shape: entry.shape)))
         }
         return SafetensorsContents(tensors: tensors, metadata: header.metadata)
-    }
-
-    /// A JSON string literal (Foundation's encoder does the escaping).
-    private static func quoted(_ string: String) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes]
-        return String(decoding: (try? encoder.encode(string)) ?? Data("\"\"".utf8), as: UTF8.self)
     }
 }

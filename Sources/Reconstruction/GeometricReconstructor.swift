@@ -1,5 +1,6 @@
 import Foundation
 import Geometry
+import Support
 
 /// Options of the geometric backbone: sensor and pose noise, depth sparsification, token layout.
 public struct GeometricBackboneOptions: Equatable, Sendable {

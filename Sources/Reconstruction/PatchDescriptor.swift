@@ -1,5 +1,6 @@
 import Foundation
 import Geometry
+import Support
 
 /// Geometric descriptor of one image patch, in view 0's frame: what the geometric backbone's tokens are
 /// made of. Layout (`count` = 20 numbers):

@@ -1,5 +1,4 @@
 import Geometry
-import Rendering
 
 /// One view as a reconstruction backbone receives it: MapAnything's per-view inputs (MAPANYTHING.md).
 /// Only the image is required; every geometric input is optional.
@@ -21,12 +20,6 @@ public struct ReconstructionInput: Sendable {
                 depthZ: [Float]? = nil, isMetricScale: Bool = true) {
         self.rgb = rgb; self.width = width; self.height = height; self.intrinsics = intrinsics
         self.pose = pose; self.depthZ = depthZ; self.isMetricScale = isMetricScale
-    }
-
-    /// A rendered view with every geometric input filled in: intrinsics, pose and depth.
-    public init(view: View) {
-        self.init(rgb: view.rgb.pixels, width: view.width, height: view.height, intrinsics: view.intrinsics,
-                  pose: view.pose, depthZ: view.depth, isMetricScale: true)
     }
 }
 
@@ -116,16 +109,21 @@ public struct PoseCotangent: Equatable, Sendable {
     public static let zero = PoseCotangent(rotation: .zero, translation: .zero)
 }
 
-/// Errors a backbone reports; each names the input and what was expected.
+/// Errors a backbone reports; each names the input and what was expected. `field` is set when the
+/// fault is in a setting of the backbone (a definition key such as `backbone.endpoint`) rather than in
+/// the views passed to it (which the message names).
 public struct ReconstructionError: Error, CustomStringConvertible, Equatable {
-    public var description: String
-    public init(_ description: String) { self.description = description }
+    public var field: String?
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public init(field: String, _ message: String) { self.field = field; self.message = message }
+    public var description: String { field.map { "\($0): \(message)" } ?? message }
 }
 
 /// A reconstruction backbone with MapAnything's input/output schema (ARCHITECTURE.md).
 ///
-/// Backends: `GeometricReconstructor` (embedded, exact from depth, intrinsics and pose) and the
-/// MapAnything worker over ZeroMQ.
+/// Backends: `GeometricReconstructor` (embedded, exact from depth, intrinsics and pose) and
+/// `MapAnythingReconstructor` (the MapAnything worker over ZeroMQ).
 public protocol Reconstructor: AnyObject {
     /// Human-readable backend name, e.g. "geometric".
     var name: String { get }

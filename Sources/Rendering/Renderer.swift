@@ -1,7 +1,7 @@
-import Dispatch
 import Foundation
 import Geometry
 import Scenes
+import Support
 
 /// CPU rasteriser: renders a `RenderableMesh` from a pinhole `Camera` into a `View` (sRGB colour,
 /// z-depth, camera-frame normals, coverage mask).
@@ -60,11 +60,7 @@ public struct Renderer: Sendable {
     /// Renders `mesh` from every camera, in parallel over the cameras (each render single-threaded).
     /// The result equals `cameras.map { render(mesh: mesh, camera: $0) }`.
     public func renderBatch(mesh: RenderableMesh, cameras: [Camera]) -> [View] {
-        let results = ResultSlots<View>(count: cameras.count)
-        DispatchQueue.concurrentPerform(iterations: cameras.count) { i in
-            results.store(render(mesh: mesh, camera: cameras[i]), at: i)
-        }
-        return results.values
+        parallelMap(cameras.count) { render(mesh: mesh, camera: cameras[$0]) }
     }
 
     /// Pass 1: camera-frame vertices, near-plane clipping, projection, visibility rasterisation.
@@ -210,23 +206,4 @@ public struct Renderer: Sendable {
         return View(camera: camera, rgb: RGBImage(width: max(width, 0), height: max(height, 0), pixels: rgb),
                     depth: depth, normals: normals, mask: mask)
     }
-}
-
-/// Write-once result slots shared by the workers of `DispatchQueue.concurrentPerform`: each index is
-/// written by exactly one worker and read only after all have finished. Raw storage, so concurrent
-/// writes to distinct slots are not one (exclusivity-checked) mutation of a shared array.
-private final class ResultSlots<Value>: @unchecked Sendable {
-    private let slots: UnsafeMutablePointer<Value?>
-    private let count: Int
-    init(count: Int) {
-        self.count = count
-        slots = .allocate(capacity: max(count, 1))
-        slots.initialize(repeating: nil, count: count)
-    }
-    deinit {
-        slots.deinitialize(count: count)
-        slots.deallocate()
-    }
-    func store(_ value: Value, at i: Int) { slots[i] = value }
-    var values: [Value] { (0..<count).map { slots[$0]! } }
 }

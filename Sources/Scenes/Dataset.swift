@@ -1,6 +1,7 @@
 import CAssimp
 import Foundation
 import Geometry
+import Support
 
 /// Which meshes of a dataset to use.
 public enum DatasetSplit: String, Sendable, CaseIterable {

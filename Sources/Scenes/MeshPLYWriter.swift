@@ -1,5 +1,6 @@
 import Foundation
 import Geometry
+import Support
 
 extension TriangleMesh {
     /// Binary little-endian PLY: float x, y, z vertices and `vertex_indices` (uchar count, uint index)
@@ -22,5 +23,5 @@ extension TriangleMesh {
     }
 
     /// Writes the mesh as binary PLY, atomically.
-    public func writePLY(to path: String) throws { try writeFileAtomically(plyData(), to: path) }
+    public func writePLY(to path: String) throws { try AtomicFile.write(plyData(), toPath: path, creatingFolder: true) }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Geometry
+import Support
 
 /// Seeded families of random shapes: unlimited training variety. The same seed gives the same mesh bit
 /// for bit; different seeds give different meshes.

@@ -1,4 +1,5 @@
 import Geometry
+import Support
 
 /// `count` points distributed uniformly by area over the mesh surface ([count, 3], the ground truth of
 /// EVALUATION.md: 16,384 samples by default).

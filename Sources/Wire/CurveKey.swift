@@ -1,6 +1,7 @@
 import CZeroMQ
 import Environment
 import Foundation
+import WireFormat
 
 /// A CURVE (Curve25519) key: 32 raw bytes, written as 40 Z85 characters in files and on the command line.
 public struct CurveKey: Equatable, Hashable, Sendable, CustomStringConvertible {
@@ -100,5 +101,20 @@ public enum CurveKeyFile {
             }
         }
         return keys
+    }
+}
+
+extension ZMQSocket {
+    /// Makes this socket a CURVE server with the given secret key (32 raw bytes).
+    public func makeCurveServer(secretKey: CurveKey) throws {
+        try setOption(ZMQ_CURVE_SERVER, Int32(1))
+        try setOption(ZMQ_CURVE_SECRETKEY, bytes: secretKey.bytes)
+    }
+
+    /// Makes this socket a CURVE client of the server with public key `serverKey`.
+    public func makeCurveClient(publicKey: CurveKey, secretKey: CurveKey, serverKey: CurveKey) throws {
+        try setOption(ZMQ_CURVE_SERVERKEY, bytes: serverKey.bytes)
+        try setOption(ZMQ_CURVE_PUBLICKEY, bytes: publicKey.bytes)
+        try setOption(ZMQ_CURVE_SECRETKEY, bytes: secretKey.bytes)
     }
 }

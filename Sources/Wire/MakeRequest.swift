@@ -1,4 +1,5 @@
 import Environment
+import Support
 
 /// What a client asked `make` for: the server hands it to its environment factory, so the wire does not
 /// depend on how environments are built.

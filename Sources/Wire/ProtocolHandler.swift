@@ -1,6 +1,8 @@
 import Dispatch
 import Environment
 import Foundation
+import WireFormat
+import Support
 
 /// The protocol, without sockets: turns one request (its frames) into one reply (frames). Holds the
 /// sessions, their reply caches and the idle reaper. Never throws and never traps on client input.

@@ -1,6 +1,8 @@
 import CZeroMQ
 import Environment
 import Foundation
+import WireFormat
+import Support
 
 /// The NBVGym server: a ROUTER socket serving the protocol of `ProtocolHandler` to many clients at once.
 ///
@@ -143,11 +145,7 @@ public final class Server: @unchecked Sendable {
             groups[key, default: []].append(index)
         }
         let run = BatchRun(handler: handler, requests: requests, groups: order.map { groups[$0]! })
-        if run.groups.count == 1 {
-            run.perform(0)
-        } else {
-            DispatchQueue.concurrentPerform(iterations: run.groups.count) { run.perform($0) }
-        }
+        parallelForEach(run.groups.count) { run.perform($0) }
         return run.replies
     }
 

@@ -1,6 +1,7 @@
 import Dispatch
 import Environment
 import Foundation
+import Support
 
 /// One client session: a single environment or a vector of them, their episode state, and the last
 /// reply (by request id) so that a retried request is answered again without running twice.
@@ -37,7 +38,7 @@ final class Session {
     func forEachMember<T>(_ body: @escaping (Int, GymEnvironment) -> T) -> [T] {
         if count == 1 { return [body(0, environments[0])] }
         let run = ParallelRun(environments: environments, body: body)
-        DispatchQueue.concurrentPerform(iterations: count) { i in run.perform(i) }
+        parallelForEach(count) { run.perform($0) }
         return run.results.map { $0! }
     }
 }
@@ -76,5 +77,3 @@ final class ParallelRun<T>: @unchecked Sendable {
     var results: [T?] { Array(slots) }
 }
 
-/// Hands values that are used race-free by construction to a Sendable closure (tests).
-struct UncheckedSendable<T>: @unchecked Sendable { let value: T }

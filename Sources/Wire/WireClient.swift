@@ -1,5 +1,7 @@
 import Environment
 import Foundation
+import WireFormat
+import Support
 
 /// A Swift client of the protocol (the Lazy Pirate pattern, as the Python client): a DEALER socket,
 /// a reply timeout per attempt, and on timeout a fresh socket and the same request id again.

@@ -1,4 +1,6 @@
 import Foundation
+import WireFormat
+import Support
 
 /// The ZeroMQ authentication (ZAP, RFC 27) handler for CURVE: a REP socket on
 /// `inproc://zeromq.zap.01`, on its own thread, that accepts a connecting client only if its CURVE public

@@ -6,6 +6,8 @@ import Rendering
 import Reconstruction
 import Environment
 import Wire
+import Metrics
+import Support
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -104,7 +106,7 @@ struct Bench: ParsableCommand {
         if wanted.contains("environment") { figures["environment"] = try environmentFigures(cores: cores) }
         if wanted.contains("wire") { figures["wire"] = try wireFigures() }
         let data = try JSONSerialization.data(withJSONObject: figures, options: [.prettyPrinted, .sortedKeys])
-        if let json { try writeFileAtomically(data, to: json) }
+        if let json { try AtomicFile.write(data, toPath: json, creatingFolder: true) }
         print(String(data: data, encoding: .utf8)!)
     }
 
@@ -122,10 +124,10 @@ struct Bench: ParsableCommand {
             if let export {
                 let records = cameras.map { ["camera_to_world": $0.pose.matrix4x4] }
                 let doc: [String: Any] = ["width": size, "height": size, "fx": k.fx, "fy": k.fy, "cx": k.cx, "cy": k.cy, "cameras": records]
-                try writeFileAtomically(try JSONSerialization.data(withJSONObject: doc, options: [.sortedKeys]), to: "\(export)/cameras_\(size).json")
+                try AtomicFile.write(try JSONSerialization.data(withJSONObject: doc, options: [.sortedKeys]), toPath: "\(export)/cameras_\(size).json", creatingFolder: true)
                 // Reference depth of the first view, for the peers' correctness check.
                 let view = renderer.render(mesh: renderable, camera: cameras[0])
-                try writeFileAtomically(npyData(float32: view.depth, shape: [size, size]), to: "\(export)/depth_\(size)_view0.npy")
+                try AtomicFile.write(npyData(float32: view.depth, shape: [size, size]), toPath: "\(export)/depth_\(size)_view0.npy", creatingFolder: true)
             }
         }
         return render
@@ -141,8 +143,8 @@ struct Bench: ParsableCommand {
         let oneCore = measure { value = ChamferDistance(reconstruction: reconstruction, groundTruth: groundTruth, parallel: false).value }
         note(String(format: "chamfer 50k vs 20k: %.2f ms on all cores, %.2f ms on one (CD = %.6g)", time * 1e3, oneCore * 1e3, value))
         if let export {
-            try writeFileAtomically(npyData(float32: reconstruction.coordinates, shape: [50_000, 3]), to: "\(export)/chamfer_reconstruction.npy")
-            try writeFileAtomically(npyData(float32: groundTruth.coordinates, shape: [20_000, 3]), to: "\(export)/chamfer_ground_truth.npy")
+            try AtomicFile.write(npyData(float32: reconstruction.coordinates, shape: [50_000, 3]), toPath: "\(export)/chamfer_reconstruction.npy", creatingFolder: true)
+            try AtomicFile.write(npyData(float32: groundTruth.coordinates, shape: [20_000, 3]), toPath: "\(export)/chamfer_ground_truth.npy", creatingFolder: true)
         }
         return ["ms": time * 1e3, "ms_one_core": oneCore * 1e3, "value": value, "reconstruction_points": 50_000, "ground_truth_points": 20_000]
     }

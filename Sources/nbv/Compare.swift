@@ -3,6 +3,7 @@ import Foundation
 import Geometry
 import Environment
 import Agents
+import Support
 
 struct Compare: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -76,9 +77,9 @@ struct Compare: ParsableCommand {
             }
         }
         markdown += separations.joined(separator: "; ") + ".\n"
-        try writeFileAtomically(Data(markdown.utf8), to: "\(out)/results.md")
-        try writeFileAtomically(Data(resultsCSV(summaries).utf8), to: "\(out)/results.csv")
-        try writeFileAtomically(Data(curvesCSV(records).utf8), to: "\(out)/curves.csv")
+        try AtomicFile.write(Data(markdown.utf8), toPath: "\(out)/results.md", creatingFolder: true)
+        try AtomicFile.write(Data(resultsCSV(summaries).utf8), toPath: "\(out)/results.csv", creatingFolder: true)
+        try AtomicFile.write(Data(curvesCSV(records).utf8), toPath: "\(out)/curves.csv", creatingFolder: true)
         try writeEvaluationJSON(summaries: summaries, records: records, definition: definition, seeds: seeds, to: "\(out)/episodes.json")
         print(table)
         print("\nwrote \(out)/results.md, results.csv, curves.csv, episodes.json")
@@ -117,11 +118,8 @@ struct Compare: ParsableCommand {
 
     /// Runs scripts/plot with the venv's python (scripts/setup installs matplotlib on first use).
     func drawPlots(logs: [String]) {
-        let root = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let candidates = [FileManager.default.currentDirectoryPath, root.path]
-        guard let project = candidates.first(where: { FileManager.default.fileExists(atPath: "\($0)/scripts/plot") }) else {
-            note("plots skipped: scripts/plot not found (run from the project folder)"); return
+        guard let project = ShippedFiles.root(holding: "scripts/plot") else {
+            note("plots skipped: scripts/plot not found in the current folder, the checkout nbv was built in or <prefix>/share/nbvgym"); return
         }
         func shell(_ arguments: [String]) -> (status: Int32, output: String) {
             let process = Process()

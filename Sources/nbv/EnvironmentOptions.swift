@@ -4,8 +4,8 @@ import Environment
 
 /// Options shared by every subcommand that builds an environment.
 struct EnvironmentOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("Environment definition: a JSON file, or the name of one in envs/ (procedural-v0, assimp-v0).", valueName: "FILE|NAME"))
-    var env: String = "envs/procedural-v0.json"
+    @Option(name: .long, help: ArgumentHelp("Environment definition: a JSON file, or the name of a shipped one (procedural-v0, assimp-v0), looked up in $NBV_ENVS (folders separated by ':'), ./envs, the checkout nbv was built in and <prefix>/share/nbvgym/envs.", valueName: "FILE|NAME"))
+    var env: String = "procedural-v0"
 
     @Option(name: .long, help: ArgumentHelp(
         "Meshes to use instead of the definition's: a folder, a glob (quote it: 'dir/**/*.obj'), a file, or procedural:FAMILY (blob, union, primitives).",

@@ -3,6 +3,7 @@ import Foundation
 import Geometry
 import Environment
 import Agents
+import Support
 
 struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -99,5 +100,5 @@ func writeEvaluationJSON(summaries: [PolicySummary], records: [EpisodeRecord], d
     encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
     let data = try encoder.encode(Document(environment: definition.name, meshes: definition.meshSource, split: definition.split,
                                            budget: definition.budget, seeds: seeds, summaries: summaries, episodes: records))
-    try writeFileAtomically(data, to: path)
+    try AtomicFile.write(data, toPath: path, creatingFolder: true)
 }

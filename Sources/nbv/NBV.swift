@@ -29,5 +29,22 @@ struct NBV: ParsableCommand {
         """,
         subcommands: NBV.allSubcommands)
 
-    static func main() { registerBackbones(); main(nil) }
+    static func main() { main(joiningNegativeValues(Array(CommandLine.arguments.dropFirst()))) }
+}
+
+/// `--option -1` as `--option=-1`: the argument parser reads a token starting with `-` as an option,
+/// so a negative value would be reported as a missing one; joined, it reaches the option's own check
+/// (`--episodes: expected >= 1, got -1`, or "-1 is invalid for --seed" for unsigned options).
+/// Only tokens that parse as numbers are joined, so real options after an option are untouched.
+func joiningNegativeValues(_ arguments: [String]) -> [String] {
+    var joined: [String] = []
+    for argument in arguments {
+        if let last = joined.last, last.hasPrefix("--"), !last.contains("="), last.count > 2,
+           argument.hasPrefix("-"), Double(argument) != nil {
+            joined[joined.count - 1] = last + "=" + argument
+        } else {
+            joined.append(argument)
+        }
+    }
+    return joined
 }

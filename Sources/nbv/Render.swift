@@ -3,6 +3,7 @@ import Foundation
 import Geometry
 import Scenes
 import Rendering
+import Support
 
 struct Render: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -72,7 +73,7 @@ struct Render: ParsableCommand {
             "depth_scale": depthScale, "convention": "OpenCV camera (+X right, +Y down, +Z forward), camera-to-world, world +Y up",
             "views": cameraRecords,
         ]
-        try writeFileAtomically(try JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys]), to: "\(out)/cameras.json")
+        try AtomicFile.write(try JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys]), toPath: "\(out)/cameras.json", creatingFolder: true)
         try writePNG(contactSheet(rendered), to: "\(out)/contact_sheet.png")
         print("wrote \(views) RGB and depth PNGs, cameras.json and contact_sheet.png to \(out)")
     }

@@ -3,6 +3,7 @@ import Dispatch
 import Environment
 import Foundation
 import Wire
+import WireFormat
 
 /// `nbv serve`: the environment over ZeroMQ (docs/PROTOCOL.md) for Python and any other client.
 struct Serve: ParsableCommand {

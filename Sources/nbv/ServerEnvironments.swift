@@ -1,6 +1,7 @@
 import Foundation
 import Environment
 import Wire
+import Support
 
 /// The environment factory of `nbv serve`: builds one `NBVEnvironment` per member of a session from the
 /// client's `make` request (definition name or path, or an inline definition, plus dotted overrides).
@@ -19,11 +20,7 @@ func makeEnvironmentForServer(_ request: MakeRequest) throws -> GymEnvironment {
         definition = try EnvironmentDefinition.from(json: object, origin: "inline definition", overrides: overrides)
     } else {
         // No definition from the client nor from `nbv serve --env`: NBV-v0, the procedural environment.
-        let name = request.definition ?? "procedural-v0"
-        let path = resolveDefinitionPath(name)
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw EnvironmentError(field: "definition", "unknown environment \"\(name)\"; expected one of \(knownDefinitionNames().joined(separator: ", ")) or a path to a definition file")
-        }
+        let path = try resolveDefinitionPath(request.definition ?? "procedural-v0", field: "definition")
         definition = try EnvironmentDefinition.load(path: path, overrides: overrides)
     }
     return try NBVEnvironment(definition: definition, seed: UInt64(request.vectorIndex))

@@ -1,6 +1,7 @@
 import XCTest
 import Learning
 @testable import Agents
+import Support
 
 final class NormalisationTests: XCTestCase {
     /// Merging batches with the parallel update equals numpy's mean and population variance of all rows.

@@ -1,6 +1,7 @@
 import XCTest
 import Learning
 @testable import Agents
+import Support
 
 /// The supervised agent's gradient path: backpropagating the environment's action gradient g through
 /// the policy gives d(g · a(θ))/dθ = Jᵀ g, checked against central finite differences of the

@@ -4,6 +4,8 @@ import Scenes
 import Rendering
 import Reconstruction
 @testable import Environment
+import Metrics
+import Support
 
 /// A small, fast environment: procedural blobs at 48x48.
 func smallDefinition(_ changes: (inout EnvironmentDefinition) -> Void = { _ in }) throws -> EnvironmentDefinition {
@@ -205,7 +207,7 @@ final class EnvironmentTests: XCTestCase {
             var cloud = PointCloud()
             for c in earlier { cloud.append(contentsOf: c) }
             cloud.append(contentsOf: out.points.transformed(by: view0))
-            return ChamferDistance(reconstruction: cloud, groundTruth: env.groundTruthSamples, options: d.chamfer).value
+            return ChamferDistance(reconstruction: cloud, groundTruth: env.groundTruth!, options: d.chamfer).value
         }
         let a = Vec3(Double(action[0]), Double(action[1]), Double(action[2]))
         XCTAssertEqual(chamfer(at: a), result.info["chamfer_after"]!.doubleValue!, accuracy: 1e-9)

@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 import Geometry
 import Rendering
+import Metrics
 import Reconstruction
 import Scenes
 @testable import Environment

@@ -1,5 +1,6 @@
 import XCTest
 @testable import Geometry
+import Support
 
 /// `lesser`/`greater` and the lane reductions against the standard library on ordered values, including
 /// ties, signed zeros' neighbours, infinities and subnormals.

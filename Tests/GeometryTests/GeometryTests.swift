@@ -1,5 +1,6 @@
 import XCTest
 @testable import Geometry
+import Support
 
 final class LookAtTests: XCTestCase {
     func testCameraLooksAtTargetWithOpenCVAxes() {
@@ -151,22 +152,6 @@ final class ViewSphereTests: XCTestCase {
         XCTAssertEqual(back.azimuth, 1.2, accuracy: 1e-12)
         XCTAssertEqual(back.elevation, -0.4, accuracy: 1e-12)
         XCTAssertEqual(back.radius, 2.2, accuracy: 1e-12)
-    }
-
-    func testSeededGeneratorIsReproducibleAndGaussian() {
-        var a = SeededGenerator(seed: 42), b = SeededGenerator(seed: 42), c = SeededGenerator(seed: 43)
-        let xs = (0..<5).map { _ in a.next() }
-        XCTAssertEqual(xs, (0..<5).map { _ in b.next() })
-        XCTAssertNotEqual(xs, (0..<5).map { _ in c.next() })
-        var g = SeededGenerator(seed: 1)
-        let n = 20000
-        let samples = (0..<n).map { _ in g.nextGaussian() }
-        let mean = samples.reduce(0, +) / Double(n)
-        let variance = samples.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(n)
-        XCTAssertEqual(mean, 0, accuracy: 0.03)
-        XCTAssertEqual(variance, 1, accuracy: 0.05)
-        XCTAssertNotNil(SeededGenerator(state: a.state))
-        XCTAssertNil(SeededGenerator(state: [0, 0, 0, 0]))
     }
 }
 

@@ -1,5 +1,6 @@
 import XCTest
 @testable import Learning
+import Support
 
 /// Random inputs in [lower, upper), seeded.
 func randomTensor(_ shape: [Int], lower: Float = -1, upper: Float = 1, seed: UInt64, requiresGrad: Bool = true) -> Tensor {

@@ -1,5 +1,6 @@
 import XCTest
 @testable import Learning
+import Support
 
 /// A network shaped like the attention policy, to check nested dotted names.
 final class TinyPolicy: Module {

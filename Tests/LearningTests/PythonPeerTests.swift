@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import Learning
+import Support
 
 /// Cross-checks the safetensors files with Python's reference `safetensors` package (and PyTorch
 /// when it is installed). The interpreter is `$NBV_PYTHON`, else the package's `.venv/bin/python`,

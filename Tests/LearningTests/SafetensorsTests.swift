@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import Learning
+@testable import Support
 
 final class SafetensorsTests: XCTestCase {
     var folder: URL!

@@ -1,5 +1,6 @@
 import XCTest
 @testable import Learning
+import Support
 
 final class TrainingTests: XCTestCase {
     func testMLPLearnsXOR() {

@@ -1,9 +1,11 @@
 import Foundation
 import XCTest
+import Environment
 import Geometry
 import Scenes
 import Rendering
 @testable import Reconstruction
+import Support
 
 final class GeometricReconstructorTests: XCTestCase {
     /// Views of a unit icosphere from three cameras.

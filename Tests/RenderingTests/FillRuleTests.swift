@@ -1,6 +1,7 @@
 import Geometry
 @testable import Rendering
 import XCTest
+import Support
 
 /// The visibility rasteriser's fill rule on both of its paths: a planar mesh at one depth covers every
 /// pixel centre inside it exactly once (no cracks, no pixel drawn by two triangles), whatever the order

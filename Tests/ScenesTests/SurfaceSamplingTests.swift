@@ -1,6 +1,7 @@
 import Geometry
 import XCTest
 import Scenes
+import Support
 
 final class SurfaceSamplingTests: XCTestCase {
     func testSamplesLieOnTheSphere() {

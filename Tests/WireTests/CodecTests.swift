@@ -1,6 +1,8 @@
 import Environment
 import XCTest
 @testable import Wire
+import WireFormat
+import Support
 
 final class CodecTests: XCTestCase {
     func testMessageRoundTripsHeaderAndTensors() throws {

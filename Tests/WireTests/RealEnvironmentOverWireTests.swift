@@ -2,6 +2,8 @@ import Environment
 import Foundation
 import XCTest
 @testable import Wire
+import WireFormat
+import Support
 
 /// The real `NBVEnvironment` served over ZeroMQ gives exactly the in-process episode for the same seed:
 /// observations, rewards, flags and info (the action gradient included), bit for bit.

@@ -2,6 +2,8 @@ import Environment
 import Foundation
 import XCTest
 @testable import Wire
+import WireFormat
+import Support
 
 /// The server in-process on a random loopback port, serving `ToyNBVEnvironment`s.
 final class ServerTests: XCTestCase {
@@ -237,10 +239,10 @@ final class ServerTests: XCTestCase {
     func testSixteenConcurrentClientsLoseAndDuplicateNoReply() throws {
         try startServer()
         let clients = 16, steps = 1000
-        let failures = UncheckedSendable(value: NSLock())
+        let failures = UncheckedSendable(NSLock())
         nonisolated(unsafe) var problems: [String] = []
         let endpoint = server.endpoint
-        let context = UncheckedSendable(value: self.context!)
+        let context = UncheckedSendable(self.context!)
         DispatchQueue.concurrentPerform(iterations: clients) { k in
             func fail(_ s: String) { failures.value.lock(); problems.append("client \(k): \(s)"); failures.value.unlock() }
             do {

@@ -1,6 +1,8 @@
 import Environment
 import Foundation
 @testable import Wire
+import WireFormat
+import Support
 
 /// A DEALER client for the tests: one request, one reply, with a timeout.
 final class TestClient {

@@ -1,4 +1,5 @@
 import Environment
+import Support
 
 /// A test double of the `GymEnvironment` contract (not a next-best-view environment): a dict observation
 /// of float32 arrays, a 3-d action in [-1, 1], a reward that is a deterministic function of the seed and

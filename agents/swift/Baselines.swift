@@ -1,6 +1,7 @@
 import Foundation
 import Geometry
 import Environment
+import Support
 
 /// Baseline: a uniformly random position on the view shell (EVALUATION.md), seeded per episode.
 public final class RandomPolicy: NBVPolicy {

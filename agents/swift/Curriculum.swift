@@ -1,5 +1,6 @@
 import Foundation
 import Learning
+import Support
 
 /// A curriculum over the number of initial views of training episodes.
 ///

@@ -1,6 +1,7 @@
 import Foundation
 import Geometry
 import Environment
+import Support
 
 /// Runs many evaluation episodes on `workers` threads, each with its own environment and policy
 /// instance (built by the factories), so results depend only on the episode seeds, not on the

@@ -1,6 +1,7 @@
 import Foundation
 import Learning
 import Environment
+import Support
 
 /// A batch of observations as the policy networks read them.
 ///

@@ -1,6 +1,7 @@
 import Foundation
 import Learning
 import Environment
+import Support
 
 /// PPO for continuous actions, following CleanRL's `ppo_continuous_action.py`. Names are CleanRL's
 /// (snake_case in `config.json` and `--arg`).

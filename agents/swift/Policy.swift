@@ -1,4 +1,5 @@
 import Environment
+import Support
 
 /// Something that chooses the next view. `act` returns an action in [-1, 1]^3 for the environment's
 /// current episode; policies that use the environment's state beyond the observation (baselines,

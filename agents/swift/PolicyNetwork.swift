@@ -1,5 +1,6 @@
 import Foundation
 import Learning
+import Support
 
 /// Which network reads the views.
 public enum PolicyArchitecture: String, Codable, Sendable, CaseIterable {

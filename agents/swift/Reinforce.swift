@@ -1,6 +1,7 @@
 import Foundation
 import Learning
 import Environment
+import Support
 
 /// REINFORCE (Williams 1992) with a learned value baseline.
 ///

@@ -1,6 +1,7 @@
 import Foundation
 import Learning
 import Environment
+import Support
 
 /// The differentiable supervised agent of the research plan: the policy's deterministic action
 /// a = tanh(actor(F_N)) is stepped through the environment with `action_gradient`, which returns

@@ -1,6 +1,7 @@
 import Foundation
 import Learning
 import Environment
+import Support
 
 /// A trained run (`RUN/config.json` + its newest loadable checkpoint) as an `NBVPolicy`: the
 /// deterministic mean action tanh(actor(x)) with the observation statistics frozen as saved.

@@ -1,6 +1,7 @@
 import Foundation
 import Learning
 import Environment
+import Support
 
 /// The training algorithms.
 public enum AgentKind: String, Codable, Sendable, CaseIterable { case supervised, reinforce, ppo }
@@ -204,12 +205,9 @@ public final class JSONLLog {
     deinit { try? handle.close() }
 
     public func append(_ record: LogRecord) {
-        let fields = record.keys.sorted().map { key -> String in
-            let v = record[key]!
-            let text = v.isFinite ? (v == v.rounded() && abs(v) < 1e15 ? String(Int(v)) : String(v)) : "null"
-            return "\"\(key)\":\(text)"
-        }
-        handle.write(Data(("{" + fields.joined(separator: ",") + "}\n").utf8))
+        // Whole numbers are written as integers (steps, counts), non-finite values as null.
+        let fields = record.mapValues { v -> JSONValue in v.isFinite && v == v.rounded() && abs(v) < 1e15 ? .int(Int(v)) : .double(v) }
+        handle.write(Data((JSON.serialize(.object(fields)) + "\n").utf8))
     }
 }
 

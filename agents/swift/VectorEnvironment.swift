@@ -2,6 +2,7 @@ import Foundation
 import Geometry
 import Learning
 import Environment
+import Support
 
 /// How a training episode starts: its seed (mesh, initial views' positions) and initial view count.
 public struct EpisodeStart: Codable, Equatable, Sendable {
@@ -42,33 +43,16 @@ public final class VectorEnvironment {
     /// Resets the environments at `indices` with the given starts.
     public func reset(_ indices: [Int], starts: [EpisodeStart]) throws -> [(observation: [String: ArrayValue], info: [String: InfoValue])] {
         try parallelMap(indices.count) { k in
-            try self.environments[indices[k]].reset(seed: starts[k].seed, options: ResetOptions(initialViews: starts[k].initialViews))
-        }
+            Result { try self.environments[indices[k]].reset(seed: starts[k].seed, options: ResetOptions(initialViews: starts[k].initialViews)) }
+        }.map { try $0.get() }
     }
 
     /// Steps the environments at `indices` with `actions` (clipped to [-1, 1] here).
     public func step(_ indices: [Int], actions: [[Float]]) throws -> [StepResult] {
         try parallelMap(indices.count) { k in
-            try self.environments[indices[k]].step(action: actions[k].map { min(max($0, -1), 1) })
-        }
+            Result { try self.environments[indices[k]].step(action: actions[k].map { min(max($0, -1), 1) }) }
+        }.map { try $0.get() }
     }
-}
-
-/// `body(0..<count)` on both cores, in order; rethrows the first error.
-func parallelMap<T>(_ count: Int, _ body: (Int) throws -> T) throws -> [T] {
-    var results = [T?](repeating: nil, count: count)
-    var failure: Error?
-    let lock = NSLock()
-    parallelForEach(count) { i in
-        do {
-            let r = try body(i)
-            lock.lock(); results[i] = r; lock.unlock()
-        } catch {
-            lock.lock(); failure = failure ?? error; lock.unlock()
-        }
-    }
-    if let failure { throw failure }
-    return results.map { $0! }
 }
 
 /// Runs one episode on each environment in lockstep (one policy call per step for all episodes still

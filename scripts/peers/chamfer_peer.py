@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Reference peer for NBVGym's metrics (Sources/Reconstruction/Metrics), computed with scipy's cKDTree.
+"""Reference peer for NBVGym's metrics (Sources/Metrics), computed with scipy's cKDTree.
 
 Clouds are raw little-endian float32 files, row-major [n, 3] (the layout of PointCloud.coordinates).
 

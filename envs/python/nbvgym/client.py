@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import socket
 import uuid
 from dataclasses import dataclass
 from typing import Any, Dict, Mapping, Optional, Tuple
@@ -41,6 +42,27 @@ class CurveOptions:
         secret = read_key(self.secret_key_file, "secret-key")
         public = read_key(self.public_key_file, "public-key") if self.public_key_file else zmq.curve_public(secret)
         return public, secret, read_key(self.server_public_key_file, "public-key")
+
+
+def connection_refused(endpoint: str, timeout: float = 2.0) -> bool:
+    """Whether a ``tcp://HOST:PORT`` endpoint actively refuses a TCP connection (nothing listens there).
+
+    ZeroMQ reconnects silently to a refused endpoint, so without this check a wrong port would only
+    show after every attempt's timeout. Unreachable or slow hosts, and non-TCP endpoints, count as not
+    refused: their requests keep the normal timeout and retries."""
+    if not endpoint.startswith("tcp://"):
+        return False
+    host, _, port = endpoint[len("tcp://"):].rpartition(":")
+    host = host.strip("[]")
+    if not port.isdigit() or host in ("", "*"):
+        return False
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except ConnectionRefusedError:
+        return True
+    except OSError:
+        return False
+    return False
 
 
 def read_key(path: str, field: str) -> bytes:
@@ -78,6 +100,7 @@ class Client:
         self._context = zmq.Context.instance()
         self._socket: Optional[zmq.Socket] = None
         self._pid = os.getpid()
+        self._answered = False  # whether any reply came: until then each request first checks for a refusal
         self._connect()
 
     def _connect(self) -> None:
@@ -110,7 +133,8 @@ class Client:
         """Sends one request and returns the reply's header and tensors.
 
         Raises `ServerError` (or its `InvalidRequestError`) for an error reply and
-        `ServerUnavailableError` when no attempt gets a reply.
+        `ServerUnavailableError` when no attempt gets a reply, at once (within seconds) when the endpoint
+        refuses connections before the first attempt or after a timed-out one.
         """
         if self._socket is None:
             raise ServerUnavailableError(f"client of {self.endpoint} is closed")
@@ -126,11 +150,17 @@ class Client:
         timeout_ms = int(1000 * (self.timeout if timeout is None else timeout))
         attempts = self.retries if retries is None else retries
         for attempt in range(attempts):
+            if attempt > 0 or not self._answered:
+                if connection_refused(self.endpoint):
+                    raise ServerUnavailableError(
+                        f"the NBVGym server at {self.endpoint} refused the connection ('{op}'): nothing listens on "
+                        "that port; is `nbv serve` running there with this --bind?")
             self._socket.send_multipart(frames, copy=False)
             while self._socket.poll(timeout_ms, zmq.POLLIN):
                 reply, reply_tensors = protocol.decode(self._socket.recv_multipart())
                 if reply.get("id") != request_id:
                     continue  # a late reply to an abandoned attempt
+                self._answered = True
                 if not reply.get("ok", False):
                     raise server_error(reply.get("error") or {}, self.endpoint)
                 return reply, reply_tensors

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import weakref
-from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import gymnasium as gym
 import numpy as np
 
 from .client import Client, CurveOptions
-from .errors import NBVError
+from .errors import InvalidRequestError, NBVError
 from .server import LocalServer
 
 #: Seeds on the wire are integers in [0, 2**63 - 1].
@@ -41,10 +41,30 @@ def observation_from_tensors(space: gym.spaces.Dict, tensors: Mapping[str, np.nd
     return {key: tensors["obs/" + key].reshape(leading + box.shape) for key, box in space.spaces.items()}
 
 
+def wire_seeds_for_reset(seeds: Sequence[Optional[int]]) -> List[Optional[int]]:
+    """Seeds as the wire takes them: integers folded into [0, 2**63 - 1], None kept."""
+    return [None if s is None else int(s) % (MAX_WIRE_SEED + 1) for s in seeds]
+
+
+def action_array(action: Any, shape: Tuple[int, ...], name: str) -> np.ndarray:
+    """``action`` as a float32 array of ``shape``; any array with the same number of elements is
+    reshaped, anything else raises `InvalidRequestError` naming ``name`` and the expected shape."""
+    try:
+        array = np.asarray(action, dtype=np.float32)
+    except (TypeError, ValueError) as error:
+        raise InvalidRequestError("bad_action", name, f"{name}: expected numbers of shape {shape}; got {action!r} ({error})", False) from None
+    if array.size != int(np.prod(shape)):
+        raise InvalidRequestError("bad_action", name, f"{name}: expected shape {shape} ({int(np.prod(shape))} numbers in [-1, 1]); "
+                                  f"got shape {array.shape}", False)
+    return array.reshape(shape)
+
+
 class _Connection:
     """The server (spawned or not), the client and the session shared by `NBVEnv` and `NBVVectorEnv`."""
 
-    def __init__(self, *, definition, overrides, endpoint, spawn, curve, timeout, retries, server_args, num_envs, vector):
+    def __init__(self, *, definition: Any, overrides: Optional[Mapping[str, Any]], endpoint: Optional[str],
+                 spawn: Optional[bool], curve: Optional[CurveOptions], timeout: float, retries: int,
+                 server_args: Sequence[str], verbose: bool, num_envs: int, vector: bool):
         if spawn is None:
             spawn = endpoint is None
         if spawn and endpoint is not None:
@@ -53,7 +73,7 @@ class _Connection:
             raise ValueError("spawn=False needs endpoint= (the address of a running `nbv serve`)")
         if curve is not None and not isinstance(curve, CurveOptions):
             curve = CurveOptions(**curve)
-        self.server = LocalServer(args=server_args) if spawn else None
+        self.server = LocalServer(args=server_args, verbose=verbose) if spawn else None
         self.session: Optional[str] = None
         try:
             self.client = Client(self.server.endpoint if self.server else endpoint, timeout=timeout, retries=retries, curve=curve)
@@ -68,7 +88,8 @@ class _Connection:
         self.session = self.spec["session"]
         self._finalizer = weakref.finalize(self, _Connection._release, self.client, self.server, self.session)
 
-    def request(self, op, fields=None, tensors=None):
+    def request(self, op: str, fields: Optional[Mapping[str, Any]] = None,
+                tensors: Optional[Mapping[str, np.ndarray]] = None) -> Tuple[Dict[str, Any], Dict[str, np.ndarray]]:
         if self.session is None:
             raise NBVError("the environment is closed")
         return self.client.request(op, dict(fields or {}, session=self.session), tensors)
@@ -115,6 +136,8 @@ class NBVEnv(gym.Env):
         timeout, retries: per-attempt reply timeout in seconds and attempts (Lazy Pirate).
         server_args: extra `nbv serve` options for a spawned server.
         flatten_observations: make every observation entry 1-D (what Stable-Baselines3 expects).
+        verbose: let a spawned server write its messages (its stop message included) to this process's
+            stderr; by default they go to a temporary log, shown only when the server fails to start.
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 4}
@@ -122,44 +145,53 @@ class NBVEnv(gym.Env):
     def __init__(self, definition: Any = "procedural-v0", overrides: Optional[Mapping[str, Any]] = None,
                  endpoint: Optional[str] = None, spawn: Optional[bool] = None, render_mode: Optional[str] = None,
                  curve: Optional[CurveOptions] = None, timeout: float = 60.0, retries: int = 3,
-                 server_args: Sequence[str] = (), flatten_observations: bool = False):
+                 server_args: Sequence[str] = (), flatten_observations: bool = False, verbose: bool = False):
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode {render_mode!r}: expected None or 'rgb_array'")
         self.render_mode = render_mode
         self._connection = _Connection(definition=definition, overrides=overrides, endpoint=endpoint, spawn=spawn,
                                        curve=curve, timeout=timeout, retries=retries, server_args=server_args,
-                                       num_envs=1, vector=False)
+                                       verbose=verbose, num_envs=1, vector=False)
         spec = self._connection.spec
         self.observation_space = observation_space_from_spec(spec["observation_space"], flatten_observations)
         self.action_space = space_from_spec(spec["action_space"])
-        self._last_depth: Optional[np.ndarray] = None
+        self._episode_seeded = False
 
     @property
     def endpoint(self) -> str:
+        """The server's endpoint (the spawned server's when spawned)."""
         return self._connection.client.endpoint
 
     @property
     def session(self) -> Optional[str]:
+        """The server session's id, None once closed."""
         return self._connection.session
 
     def _observation(self, tensors: Mapping[str, np.ndarray]) -> Dict[str, np.ndarray]:
         return observation_from_tensors(self.observation_space, tensors)
 
     def reset(self, *, seed: Optional[int] = None, options: Optional[Dict[str, Any]] = None) -> Tuple[Dict[str, np.ndarray], Dict[str, Any]]:
-        """Starts an episode. ``seed`` seeds ``self.np_random`` (gymnasium) and the server's episode;
-        without one, the server gets a seed drawn from ``self.np_random``, so a seeded run is reproducible.
+        """Starts an episode. ``seed`` seeds ``self.np_random`` (gymnasium) and the server's episode.
+        Without one, the server environment continues the random stream of its previous episode (the
+        first unseeded reset gets a seed drawn from ``self.np_random``), so a seeded run is reproducible
+        and gives the same episodes as a member of `NBVVectorEnv` seeded alike, autoresets included.
         ``options``: ``initial_views`` (int) and ``mesh`` (name)."""
         super().reset(seed=seed)
-        wire_seed = int(seed) % (MAX_WIRE_SEED + 1) if seed is not None else int(self.np_random.integers(0, MAX_WIRE_SEED))
-        fields: Dict[str, Any] = {"seed": wire_seed}
+        fields: Dict[str, Any] = {}
+        if seed is not None:
+            fields["seed"] = wire_seeds_for_reset([seed])[0]
+        elif not self._episode_seeded:
+            fields["seed"] = int(self.np_random.integers(0, MAX_WIRE_SEED))
         if options:
             fields["options"] = dict(options)
         header, tensors = self._connection.request("reset", fields)
+        self._episode_seeded = True
         return self._observation(tensors), header.get("info", {})
 
-    def step(self, action) -> Tuple[Dict[str, np.ndarray], float, bool, bool, Dict[str, Any]]:
-        """One view. ``action``: 3 numbers in [-1, 1]; NaN or out of range raises `InvalidRequestError`."""
-        action = np.asarray(action, dtype=np.float32).reshape(self.action_space.shape)
+    def step(self, action: Any) -> Tuple[Dict[str, np.ndarray], float, bool, bool, Dict[str, Any]]:
+        """One view. ``action``: 3 numbers in [-1, 1] (any array of that many elements); a different
+        number of elements, NaN or out of range raises `InvalidRequestError` (a ValueError)."""
+        action = action_array(action, self.action_space.shape, "action")
         header, tensors = self._connection.request("step", tensors={"action": action})
         return (self._observation(tensors), float(header["reward"]), bool(header["terminated"]),
                 bool(header["truncated"]), header.get("info", {}))

@@ -9,6 +9,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import List, Optional, Sequence
@@ -50,12 +51,15 @@ class LocalServer:
         command: the server command (default `server_command()`).
         args: extra `nbv serve` options, e.g. ``["--idle-timeout", "60"]``.
         startup_timeout: seconds to wait for the server's ``listening on`` line.
+        verbose: the server's stderr (warnings, its stop message) goes to this process's stderr; by
+            default to a temporary log (``log()``), quoted when the server fails to start.
     """
 
-    def __init__(self, command: Optional[Sequence[str]] = None, args: Sequence[str] = (), startup_timeout: float = 60.0):
+    def __init__(self, command: Optional[Sequence[str]] = None, args: Sequence[str] = (), startup_timeout: float = 60.0,
+                 verbose: bool = False):
         self.command = list(command or server_command()) + ["--bind", "tcp://127.0.0.1:*"] + list(args)
-        cwd = REPO_ROOT if (REPO_ROOT / "envs").is_dir() else None  # definitions resolve from the repo root
-        self.process = subprocess.Popen(self.command, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, cwd=cwd,
+        self._log = None if verbose else tempfile.TemporaryFile(prefix="nbv-serve-", suffix=".log")
+        self.process = subprocess.Popen(self.command, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, stderr=self._log,
                                         preexec_fn=_die_with_parent if os.name == "posix" else None)
         self.endpoint = ""
         self.curve_public_key: Optional[str] = None
@@ -64,8 +68,10 @@ class LocalServer:
         while not self.endpoint:
             remaining = deadline - time.monotonic()
             if remaining <= 0 or self.process.poll() is not None:
+                log = self.log().strip()
                 self.stop()
-                raise RuntimeError(f"`{shlex.join(self.command)}` did not start (exit code {self.process.returncode})")
+                raise RuntimeError(f"`{shlex.join(self.command)}` did not start (exit code {self.process.returncode})"
+                                   + (f":\n{log}" if log else ""))
             ready, _, _ = select.select([self.process.stdout], [], [], min(remaining, 0.5))
             if ready:
                 chunk = os.read(self.process.stdout.fileno(), 4096)
@@ -78,7 +84,15 @@ class LocalServer:
 
     @property
     def running(self) -> bool:
+        """Whether the server process is alive."""
         return self.process.poll() is None
+
+    def log(self) -> str:
+        """What the server wrote to stderr so far ("" when ``verbose``, whose stderr is not kept)."""
+        if self._log is None or self._log.closed:
+            return ""
+        self._log.seek(0)
+        return self._log.read().decode("utf-8", "replace")
 
     def stop(self, timeout: float = 10.0) -> None:
         """SIGTERM (the server closes its sessions and exits), then SIGKILL after `timeout`; harmless twice."""
@@ -91,3 +105,5 @@ class LocalServer:
                 self.process.wait()
         if self.process.stdout:
             self.process.stdout.close()
+        if self._log is not None:
+            self._log.close()

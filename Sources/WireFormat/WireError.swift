@@ -1,4 +1,4 @@
-import Environment
+import Support
 
 /// The error codes of the protocol (docs/PROTOCOL.md lists each with its meaning).
 public enum WireErrorCode: String, Sendable, CaseIterable {
@@ -44,7 +44,7 @@ public struct WireError: Error, Sendable, Equatable, CustomStringConvertible {
 
     public var description: String { "\(code.rawValue) [\(field)]: \(message)" }
 
-    public var info: InfoValue {
+    public var info: JSONValue {
         .object(["code": .string(code.rawValue), "field": .string(field),
                  "message": .string("\(field): \(message)"), "fatal": .bool(fatal)])
     }

@@ -1,4 +1,5 @@
 import Geometry
+import Support
 
 /// Ground truth of one mesh: samples Q of its outer surface with their nearest-neighbour index, and the
 /// surface itself for exact point-to-surface distances. Built once per mesh and shared (a cheap
@@ -66,10 +67,9 @@ public struct GroundTruth: Sendable {
         guard let surface else { return bounds }
         var out = [Float](repeating: .infinity, count: points.count)
         out.withUnsafeMutableBufferPointer { buffer in
-            let sink = UncheckedPointer(buffer.baseAddress!)
             forEachChunk(count: points.count, parallel: parallel, minimumChunk: 2048) { range in
                 for i in range {
-                    sink.pointer[i] = surface.squaredDistance(to: points[i], hint: triangleHints.map { i < $0.count ? $0[i] : -1 } ?? -1,
+                    buffer[i] = surface.squaredDistance(to: points[i], hint: triangleHints.map { i < $0.count ? $0[i] : -1 } ?? -1,
                                                              upperBound: bounds[i])
                 }
             }

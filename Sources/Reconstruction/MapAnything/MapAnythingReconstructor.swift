@@ -1,7 +1,7 @@
-import Environment
 import Foundation
 import Geometry
-import Reconstruction
+import Support
+import WireFormat
 
 /// The MapAnything backbone: a `Reconstructor` whose work is done by `nbvgym-mapanything-worker`, a
 /// Python process serving the official model (or its test stand-in) over ZeroMQ (docs/MAPANYTHING.md).
@@ -12,7 +12,7 @@ import Reconstruction
 /// view 0's camera frame; `poseVJP` scatters the point cotangents onto their pixels and asks the
 /// worker's `vjp` for the cotangent of one view's 3x4 pose input [R | t].
 ///
-/// Errors are `EnvironmentError`s naming the definition key to look at: `backbone.endpoint` (no worker
+/// Errors are `ReconstructionError`s whose `field` names the definition key to look at: `backbone.endpoint` (no worker
 /// answers), `backbone.timeout` (the worker is too slow) and `backbone.worker` (the worker refused the
 /// request or answered with missing or malformed tensors; the message names them). A failed call leaves
 /// nothing behind: the socket is replaced, so a late reply cannot be taken for the next one.
@@ -24,7 +24,7 @@ public final class MapAnythingReconstructor: Reconstructor {
     public let name: String
     public let tokenWidth: Int
     /// The worker's handshake reply (model, device, resolution, stand_in, ...).
-    public let handshake: [String: InfoValue]
+    public let handshake: [String: JSONValue]
     /// Whether the worker serves `StandInMapAnything` rather than the real model.
     public var isStandIn: Bool { handshake["stand_in"] == .bool(true) }
 
@@ -35,19 +35,19 @@ public final class MapAnythingReconstructor: Reconstructor {
     var counter = 0
 
     public init(endpoint: String, timeout: Double) throws {
-        guard timeout > 0, timeout.isFinite else { throw EnvironmentError(field: "backbone.timeout", "expected seconds > 0, got \(timeout)") }
+        guard timeout > 0, timeout.isFinite else { throw ReconstructionError(field: "backbone.timeout", "expected seconds > 0, got \(timeout)") }
         self.endpoint = endpoint
         self.timeout = timeout
         context = try ZMQContext()
         do { socket = try Self.connect(context, endpoint) } catch {
-            throw EnvironmentError(field: "backbone.endpoint", "cannot connect to \"\(endpoint)\" (\(error)); expected a ZeroMQ endpoint such as tcp://127.0.0.1:5570")
+            throw ReconstructionError(field: "backbone.endpoint", "cannot connect to \"\(endpoint)\" (\(error)); expected a ZeroMQ endpoint such as tcp://127.0.0.1:5570")
         }
         counter = 0
         let reply = try Self.exchange(socket: &socket, context: context, endpoint: endpoint, timeout: timeout, id: "\(nonce)-0",
                                       op: "handshake", fields: [:], tensors: [], absentMeansNoWorker: true)
         handshake = reply.header
         guard case .int(let width)? = reply.header["token_width"], width > 0 else {
-            throw EnvironmentError(field: "backbone.worker", "the handshake of \(endpoint) has no positive integer token_width (got \(reply.header["token_width"].map { JSON.serialize($0) } ?? "nothing")); is this a MapAnything worker?")
+            throw ReconstructionError(field: "backbone.worker", "the handshake of \(endpoint) has no positive integer token_width (got \(reply.header["token_width"].map { JSON.serialize($0) } ?? "nothing")); is this a MapAnything worker?")
         }
         tokenWidth = width
         let model = reply.header["model"]?.stringValue ?? "?"
@@ -68,7 +68,7 @@ public final class MapAnythingReconstructor: Reconstructor {
         let (fields, tensors) = try MapAnythingMessages.request(views)
         let reply = try call("reconstruct", fields, tensors, views: views.count)
         do { return try MapAnythingMessages.reconstruction(from: reply, views: views) } catch let error as MapAnythingMessages.ReplyError {
-            throw EnvironmentError(field: "backbone.worker", "the MapAnything worker at \(endpoint) answered 'reconstruct' badly: \(error.message)")
+            throw ReconstructionError(field: "backbone.worker", "the MapAnything worker at \(endpoint) answered 'reconstruct' badly: \(error.message)")
         }
     }
 
@@ -82,13 +82,13 @@ public final class MapAnythingReconstructor: Reconstructor {
         tensors.append(("points_cotangent", try MapAnythingMessages.denseCotangent(pointCotangents, reconstruction: reconstruction, inputs: inputs)))
         let reply = try call("vjp", fields, tensors, views: inputs.count)
         do { return try MapAnythingMessages.poseCotangent(from: reply) } catch let error as MapAnythingMessages.ReplyError {
-            throw EnvironmentError(field: "backbone.worker", "the MapAnything worker at \(endpoint) answered 'vjp' badly: \(error.message)")
+            throw ReconstructionError(field: "backbone.worker", "the MapAnything worker at \(endpoint) answered 'vjp' badly: \(error.message)")
         }
     }
 
     // MARK: requests
 
-    func call(_ op: String, _ fields: [String: InfoValue], _ tensors: [(name: String, value: ArrayValue)], views: Int) throws -> WireMessage {
+    func call(_ op: String, _ fields: [String: JSONValue], _ tensors: [(name: String, value: ArrayValue)], views: Int) throws -> WireMessage {
         lock.lock(); defer { lock.unlock() }
         counter += 1
         return try Self.exchange(socket: &socket, context: context, endpoint: endpoint, timeout: timeout, id: "\(nonce)-\(counter)",
@@ -98,7 +98,7 @@ public final class MapAnythingReconstructor: Reconstructor {
     /// One request and its reply, with one attempt of `timeout` seconds (a reconstruction is expensive:
     /// no silent retries). On timeout the socket is replaced so a late reply is dropped by ZeroMQ.
     static func exchange(socket: inout ZMQSocket, context: ZMQContext, endpoint: String, timeout: Double, id: String, op: String,
-                         fields: [String: InfoValue], tensors: [(name: String, value: ArrayValue)],
+                         fields: [String: JSONValue], tensors: [(name: String, value: ArrayValue)],
                          absentMeansNoWorker: Bool, views: Int = 0) throws -> WireMessage {
         var header = fields
         header["v"] = .int(1); header["id"] = .string(id); header["op"] = .string(op)
@@ -113,26 +113,26 @@ public final class MapAnythingReconstructor: Reconstructor {
                 guard let raw = try socket.receive(dontWait: true) else { continue }
                 let reply: WireMessage
                 do { reply = try WireMessage.decode(raw, limits: limits) } catch {
-                    throw EnvironmentError(field: "backbone.worker", "the MapAnything worker at \(endpoint) sent an unreadable reply to '\(op)': \(error)")
+                    throw ReconstructionError(field: "backbone.worker", "the MapAnything worker at \(endpoint) sent an unreadable reply to '\(op)': \(error)")
                 }
                 guard reply.header["id"] == .string(id) else { continue }  // a late reply to an abandoned request
                 if reply.header["ok"] == .bool(true) { return reply }
                 let error = reply.header["error"]
                 let code = error?["code"]?.stringValue ?? "no error code"
                 let message = error?["message"]?.stringValue ?? "no message (expected {\"ok\": true, ...} or an error object)"
-                throw EnvironmentError(field: "backbone.worker", "the MapAnything worker at \(endpoint) refused '\(op)': \(code): \(message)")
+                throw ReconstructionError(field: "backbone.worker", "the MapAnything worker at \(endpoint) refused '\(op)': \(code): \(message)")
             }
         } catch is WireTimeout {
             socket.close()
             socket = try connect(context, endpoint)
             if absentMeansNoWorker {
-                throw EnvironmentError(field: "backbone.endpoint", """
+                throw ReconstructionError(field: "backbone.endpoint", """
                     no MapAnything worker answered at \(endpoint) within \(timeout) s. Start one on that endpoint, e.g. \
                     `nbvgym-mapanything-worker --checkpoint DIR --bind \(endpoint)` (or --stand-in for the test stand-in; \
                     docs/MAPANYTHING.md), or set backbone.endpoint to where it listens
                     """)
             }
-            throw EnvironmentError(field: "backbone.timeout", """
+            throw ReconstructionError(field: "backbone.timeout", """
                 the MapAnything worker at \(endpoint) did not answer '\(op)' (\(views) views) within \(timeout) s: it is \
                 stuck, overloaded or gone. Check its log; raise backbone.timeout if it is just slow
                 """)

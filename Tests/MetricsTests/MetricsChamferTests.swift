@@ -1,6 +1,6 @@
 import Geometry
 import XCTest
-@testable import Reconstruction
+@testable import Metrics
 
 final class MetricsChamferTests: XCTestCase {
     func testMatchesBruteForceForEveryOption() {

@@ -1,7 +1,8 @@
 import Foundation
 import Geometry
 import XCTest
-@testable import Reconstruction
+@testable import Metrics
+import Support
 
 /// Test fixtures and brute-force references for the metrics, written independently of the k-d tree.
 enum MetricsFixtures {

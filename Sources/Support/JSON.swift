@@ -1,8 +1,33 @@
-import Environment
+/// A JSON value: what `info` dictionaries, message headers and logs hold.
+public indirect enum JSONValue: Equatable, Sendable {
+    case null
+    case bool(Bool)
+    case int(Int)
+    case double(Double)
+    case string(String)
+    case array([JSONValue])
+    case object([String: JSONValue])
 
-/// JSON text <-> `InfoValue`, written for the wire: deterministic output (sorted keys, shortest
-/// round-trip doubles, non-finite numbers as null) and a strict parser with a depth limit whose errors
-/// say where the text went wrong.
+    public static func doubles(_ values: [Double]) -> JSONValue { .array(values.map { .double($0) }) }
+
+    public var doubleValue: Double? {
+        switch self {
+        case .double(let d): d
+        case .int(let i): Double(i)
+        default: nil
+        }
+    }
+    public var intValue: Int? { if case .int(let i) = self { i } else { nil } }
+    public var stringValue: String? { if case .string(let s) = self { s } else { nil } }
+    public var boolValue: Bool? { if case .bool(let b) = self { b } else { nil } }
+    public var doubleArray: [Double]? {
+        if case .array(let values) = self { values.compactMap(\.doubleValue) } else { nil }
+    }
+}
+
+/// JSON text <-> `JSONValue`: the one JSON writer and parser of NBVGym (wire messages, training logs,
+/// checkpoint headers). Deterministic output (sorted keys, shortest round-trip doubles, non-finite
+/// numbers as null) and a strict parser with a depth limit whose errors say where the text went wrong.
 public enum JSON {
     public struct ParseError: Error, CustomStringConvertible, Sendable {
         public var offset: Int
@@ -15,13 +40,13 @@ public enum JSON {
 
     // MARK: writing
 
-    public static func serialize(_ value: InfoValue) -> String {
+    public static func serialize(_ value: JSONValue) -> String {
         var out = ""
         write(value, to: &out)
         return out
     }
 
-    static func write(_ value: InfoValue, to out: inout String) {
+    static func write(_ value: JSONValue, to out: inout String) {
         switch value {
         case .null: out += "null"
         case .bool(let b): out += b ? "true" : "false"
@@ -74,7 +99,7 @@ public enum JSON {
     // MARK: parsing
 
     /// Parses UTF-8 JSON text; throws `ParseError` for invalid UTF-8, syntax, trailing bytes or excess depth.
-    public static func parse(_ bytes: [UInt8]) throws -> InfoValue {
+    public static func parse(_ bytes: [UInt8]) throws -> JSONValue {
         guard String(validating: bytes, as: UTF8.self) != nil else { throw ParseError(offset: 0, expected: "UTF-8 text") }
         var parser = Parser(bytes: bytes)
         parser.skipSpace()
@@ -84,7 +109,7 @@ public enum JSON {
         return value
     }
 
-    public static func parse(_ text: String) throws -> InfoValue { try parse(Array(text.utf8)) }
+    public static func parse(_ text: String) throws -> JSONValue { try parse(Array(text.utf8)) }
 
     struct Parser {
         let bytes: [UInt8]
@@ -98,14 +123,14 @@ public enum JSON {
 
         func fail(_ expected: String) -> ParseError { ParseError(offset: position, expected: expected) }
 
-        mutating func literal(_ word: String, _ value: InfoValue) throws -> InfoValue {
+        mutating func literal(_ word: String, _ value: JSONValue) throws -> JSONValue {
             let w = Array(word.utf8)
             guard position + w.count <= bytes.count, Array(bytes[position..<position + w.count]) == w else { throw fail(word) }
             position += w.count
             return value
         }
 
-        mutating func value(depth: Int) throws -> InfoValue {
+        mutating func value(depth: Int) throws -> JSONValue {
             guard depth <= JSON.maxDepth else { throw fail("nesting depth at most \(JSON.maxDepth)") }
             guard let c = peek else { throw fail("a value") }
             switch c {
@@ -115,7 +140,7 @@ public enum JSON {
             case UInt8(ascii: "\""): return .string(try string())
             case UInt8(ascii: "["):
                 position += 1
-                var items: [InfoValue] = []
+                var items: [JSONValue] = []
                 skipSpace()
                 if peek == UInt8(ascii: "]") { position += 1; return .array(items) }
                 while true {
@@ -128,7 +153,7 @@ public enum JSON {
                 }
             case UInt8(ascii: "{"):
                 position += 1
-                var fields: [String: InfoValue] = [:]
+                var fields: [String: JSONValue] = [:]
                 skipSpace()
                 if peek == UInt8(ascii: "}") { position += 1; return .object(fields) }
                 while true {
@@ -150,7 +175,7 @@ public enum JSON {
             }
         }
 
-        mutating func number() throws -> InfoValue {
+        mutating func number() throws -> JSONValue {
             let start = position
             var isInteger = true
             if peek == UInt8(ascii: "-") { position += 1 }
@@ -231,9 +256,10 @@ public enum JSON {
     }
 }
 
-extension InfoValue {
+extension JSONValue {
+
     /// Member lookup for objects; nil for other kinds or missing keys.
-    public subscript(key: String) -> InfoValue? {
+    public subscript(key: String) -> JSONValue? {
         if case .object(let fields) = self { return fields[key] }
         return nil
     }

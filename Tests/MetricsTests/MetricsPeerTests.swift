@@ -1,7 +1,7 @@
 import Foundation
 import Geometry
 import XCTest
-@testable import Reconstruction
+@testable import Metrics
 
 /// Runs a peer of scripts/peers (chamfer_peer.py: scipy's cKDTree by default) and parses its JSON. Python is `$NBV_PYTHON` or
 /// `python3`. A missing interpreter or scipy fails the test with the reason, unless NBV_SKIP_PYTHON_PEERS=1

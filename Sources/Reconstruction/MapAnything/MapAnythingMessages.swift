@@ -1,6 +1,6 @@
-import Environment
 import Geometry
-import Reconstruction
+import Support
+import WireFormat
 
 /// The messages of the MapAnything worker's `reconstruct` and `vjp` operations (docs/MAPANYTHING.md):
 /// building requests from `ReconstructionInput`s and checking and reading replies. Pure functions, so
@@ -16,7 +16,7 @@ public enum MapAnythingMessages {
     /// The request tensors of `views`: `rgb` |u1 [V, H, W, 3] and, when every view has them,
     /// `intrinsics` <f8 [V, 3, 3], `camera_poses` <f8 [V, 4, 4] (camera-to-world), `depth_z` <f4 [V, H, W];
     /// `is_metric_scale` |u1 [V].
-    public static func request(_ views: [ReconstructionInput]) throws -> (fields: [String: InfoValue], tensors: [(name: String, value: ArrayValue)]) {
+    public static func request(_ views: [ReconstructionInput]) throws -> (fields: [String: JSONValue], tensors: [(name: String, value: ArrayValue)]) {
         guard let first = views.first else { throw ReconstructionError("views: expected at least one view, got none") }
         let (w, h) = (first.width, first.height)
         var rgb: [UInt8] = []

@@ -1,6 +1,6 @@
-import Dispatch
 import Foundation
 import Geometry
+import Support
 
 /// A static 3-D k-d tree over a point cloud, answering exact nearest-neighbour queries:
 ///
@@ -57,7 +57,7 @@ public struct NearestNeighborIndex: Sendable {
     public var isEmpty: Bool { count == 0 }
 
     /// Indexes `cloud`; `leafSize` (>= 1) is the largest bucket a leaf holds. With `parallel`, the two
-    /// halves of a large cloud are built on two cores.
+    /// halves of a large cloud are built in parallel.
     public init(_ cloud: PointCloud, leafSize: Int = NearestNeighborIndex.defaultLeafSize, parallel: Bool = true) {
         self.init(cloud, leafSize: leafSize, parallel: parallel, searchOnly: false)
     }
@@ -186,7 +186,7 @@ public struct NearestNeighborIndex: Sendable {
                 build(node: left + 1, start: middle, end: end, lower: rightLow, upper: rightHigh, nextFree: rightFree, parallelDepth: parallelDepth - 1)
             }
             if parallelDepth > 0 {
-                DispatchQueue.concurrentPerform(iterations: 2) { half in if half == 0 { buildLeft() } else { buildRight() } }
+                parallelForEach(2) { half in if half == 0 { buildLeft() } else { buildRight() } }
             } else {
                 buildLeft(); buildRight()
             }
@@ -472,29 +472,4 @@ struct Searcher: @unchecked Sendable {
             if !resumed { return }
         }
     }
-}
-
-/// Cores available to this process, read once.
-let activeCoreCount = ProcessInfo.processInfo.activeProcessorCount
-
-/// Contiguous chunks covering 0..<count: a few per core when `parallel` and the batch is large enough to
-/// pay for the dispatch, else the whole range as one chunk (none for count 0).
-func chunkRanges(count: Int, parallel: Bool, minimumChunk: Int = 1024) -> [Range<Int>] {
-    guard count > 0 else { return [] }
-    let cores = activeCoreCount
-    guard parallel, cores > 1, count >= 2 * minimumChunk else { return [0..<count] }
-    // A few chunks per core even out uneven query costs.
-    let chunks = min(4 * cores, count / minimumChunk)
-    return (0..<chunks).map { c in (c * count / chunks)..<((c + 1) * count / chunks) }
-}
-
-/// Calls `body(chunk)` for every chunk index, on all cores when there is more than one chunk.
-func runChunks(_ chunkCount: Int, _ body: @Sendable (Int) -> Void) {
-    if chunkCount == 1 { body(0) } else if chunkCount > 1 { DispatchQueue.concurrentPerform(iterations: chunkCount, execute: body) }
-}
-
-/// Calls `body` on contiguous chunks covering 0..<count (see `chunkRanges`), in parallel when there are several.
-func forEachChunk(count: Int, parallel: Bool, minimumChunk: Int = 1024, _ body: @Sendable (Range<Int>) -> Void) {
-    let ranges = chunkRanges(count: count, parallel: parallel, minimumChunk: minimumChunk)
-    runChunks(ranges.count) { body(ranges[$0]) }
 }

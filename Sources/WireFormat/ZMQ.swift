@@ -7,7 +7,7 @@ public struct ZMQError: Error, CustomStringConvertible, Sendable {
     public var errno: Int32
     public var description: String { "\(operation): \(String(cString: zmq_strerror(errno))) (errno \(errno))" }
 
-    static func last(_ operation: String) -> ZMQError { ZMQError(operation: operation, errno: zmq_errno()) }
+    public static func last(_ operation: String) -> ZMQError { ZMQError(operation: operation, errno: zmq_errno()) }
 }
 
 /// A zmq context: owns the I/O thread and every socket made from it. Sockets must be closed before the
@@ -94,19 +94,6 @@ public final class ZMQSocket: @unchecked Sendable {
     public func setReceiveTimeout(milliseconds: Int32) throws { try setOption(ZMQ_RCVTIMEO, milliseconds) }
     public func setSendTimeout(milliseconds: Int32) throws { try setOption(ZMQ_SNDTIMEO, milliseconds) }
 
-    /// Makes this socket a CURVE server with the given secret key (32 raw bytes).
-    public func makeCurveServer(secretKey: CurveKey) throws {
-        try setOption(ZMQ_CURVE_SERVER, Int32(1))
-        try setOption(ZMQ_CURVE_SECRETKEY, bytes: secretKey.bytes)
-    }
-
-    /// Makes this socket a CURVE client of the server with public key `serverKey`.
-    public func makeCurveClient(publicKey: CurveKey, secretKey: CurveKey, serverKey: CurveKey) throws {
-        try setOption(ZMQ_CURVE_SERVERKEY, bytes: serverKey.bytes)
-        try setOption(ZMQ_CURVE_PUBLICKEY, bytes: publicKey.bytes)
-        try setOption(ZMQ_CURVE_SECRETKEY, bytes: secretKey.bytes)
-    }
-
     // MARK: messages
 
     /// Sends all frames as one multipart message. Returns false if it would block (no peer, HWM).
@@ -158,7 +145,7 @@ public final class ZMQSocket: @unchecked Sendable {
 
 extension String {
     /// The text of a NUL-terminated C buffer.
-    init(nulTerminated buffer: [CChar]) {
+    public init(nulTerminated buffer: [CChar]) {
         let bytes = buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
         self.init(decoding: bytes, as: UTF8.self)
     }

@@ -1,7 +1,8 @@
 import Foundation
 import Geometry
 import XCTest
-@testable import Reconstruction
+@testable import Metrics
+import Support
 
 /// Triangle meshes for the surface tests, as positions and vertex-index triangles.
 enum MeshFixtures {

@@ -1,6 +1,7 @@
 import Geometry
 import XCTest
-@testable import Reconstruction
+@testable import Metrics
+import Support
 
 final class MetricsKDTreeTests: XCTestCase {
     /// Every query's distance equals the brute-force scan's, and the returned index attains it.

@@ -1,5 +1,6 @@
 import Foundation
 import Geometry
+import Support
 
 /// The outer surface of a mesh: the part a camera outside the object can see (EVALUATION.md, "Ground
 /// truth"). Internal faces (overlapping parts, closed interiors) are not part of it, so full coverage is
@@ -93,13 +94,11 @@ public enum OuterSurface {
                 let p = (1 - r1) * surface.a[s] + r1 * (1 - r2) * surface.b[s] + r1 * r2 * surface.c[s]
                 points.append(p.float); triangles.append(Int32(lo))
             }
-            let candidates = points, candidateTriangles = triangles
             var visible = [Bool](repeating: false, count: batch)
             visible.withUnsafeMutableBufferPointer { out in
-                let sink = UncheckedPointer(out.baseAddress!)
                 forEachChunk(count: batch, parallel: parallel, minimumChunk: 256) { range in
                     for i in range {
-                        sink.pointer[i] = isVisible(candidates[i], triangle: candidateTriangles[i], surface: surface, directions: directions)
+                        out[i] = isVisible(points[i], triangle: triangles[i], surface: surface, directions: directions)
                     }
                 }
             }
@@ -114,10 +113,4 @@ public enum OuterSurface {
         }
         return result
     }
-}
-
-/// A raw pointer the chunks of a parallel loop write disjoint elements through.
-struct UncheckedPointer<T>: @unchecked Sendable {
-    let pointer: UnsafeMutablePointer<T>
-    init(_ pointer: UnsafeMutablePointer<T>) { self.pointer = pointer }
 }

@@ -1,4 +1,5 @@
 import Geometry
+import Support
 
 /// The per-step reward's engine: Chamfer distance, coverage and F-score of a growing reconstruction P
 /// against fixed ground truth Q, updated view by view at a cost that grows with the new view's points,
@@ -422,7 +423,7 @@ public struct IncrementalChamfer: Sendable {
                 newPoints.withSearcher { searcher in
                     let shared = TruthUpdateBuffers(truth: truthPoints.baseAddress!, best: best, slots: slots,
                                                     leafOfSlot: leafOfSlot.baseAddress!, parents: parents.baseAddress!)
-                    runChunks(ranges.count) { c in
+                    parallelForEach(ranges.count) { c in
                         withUnsafeTemporaryAllocation(of: SearchStackEntry.self, capacity: searchStackCapacity) { stack in
                             var k = ranges[c].lowerBound
                             while k < ranges[c].upperBound {

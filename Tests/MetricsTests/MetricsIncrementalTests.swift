@@ -1,6 +1,7 @@
 import Geometry
 import XCTest
-@testable import Reconstruction
+@testable import Metrics
+import Support
 
 final class MetricsIncrementalTests: XCTestCase {
     let truth = GroundTruth(samples: MetricsFixtures.sphere(3000, seed: 1, noise: 0))

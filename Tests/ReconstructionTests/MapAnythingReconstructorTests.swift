@@ -1,9 +1,9 @@
-import Environment
 import Foundation
 import Geometry
-import Reconstruction
+import Support
+import WireFormat
 import XCTest
-@testable import Wire
+@testable import Reconstruction
 
 /// A fake MapAnything worker on a random loopback port: a ROUTER socket whose replies come from
 /// `respond(op, request)` (nil: no reply at all, as a stuck worker).
@@ -38,7 +38,7 @@ final class FakeMapAnythingWorker: @unchecked Sendable {
     func stop() { stopped.raise(); done.wait() }
 
     /// A well-formed reply to `request` with `fields` and `tensors`.
-    static func ok(_ request: WireMessage, _ fields: [String: InfoValue] = [:], _ tensors: [(name: String, value: ArrayValue)] = []) -> [[UInt8]] {
+    static func ok(_ request: WireMessage, _ fields: [String: JSONValue] = [:], _ tensors: [(name: String, value: ArrayValue)] = []) -> [[UInt8]] {
         var header = fields
         header["v"] = .int(1); header["id"] = request.header["id"] ?? .null; header["ok"] = .bool(true)
         return WireMessage(header: header, tensors: tensors).encode()
@@ -84,11 +84,11 @@ final class MapAnythingReconstructorTests: XCTestCase {
         do {
             try body()
             XCTFail("expected an error on \(field)", file: file, line: line)
-        } catch let error as EnvironmentError {
+        } catch let error as ReconstructionError {
             XCTAssertEqual(error.field, field, "\(error)", file: file, line: line)
             for word in words { XCTAssertTrue(error.message.contains(word), "\"\(error.message)\" should mention \(word)", file: file, line: line) }
         } catch {
-            XCTFail("expected an EnvironmentError, got \(error)", file: file, line: line)
+            XCTFail("expected a ReconstructionError naming a field, got \(error)", file: file, line: line)
         }
     }
 

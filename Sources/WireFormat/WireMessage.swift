@@ -1,12 +1,12 @@
-import Environment
+import Support
 
 /// One protocol message: frame 0 is a JSON header object (UTF-8); frames 1...n are raw little-endian
 /// tensors, described in order by the header's `tensors` list of `{"name", "dtype", "shape"}`.
 public struct WireMessage: Equatable, Sendable {
-    public var header: [String: InfoValue]
+    public var header: [String: JSONValue]
     public var tensors: [(name: String, value: ArrayValue)]
 
-    public init(header: [String: InfoValue], tensors: [(name: String, value: ArrayValue)] = []) {
+    public init(header: [String: JSONValue], tensors: [(name: String, value: ArrayValue)] = []) {
         self.header = header; self.tensors = tensors
     }
 
@@ -41,12 +41,12 @@ public struct WireMessage: Equatable, Sendable {
         for (i, frame) in frames.enumerated().dropFirst() where frame.count > limits.maxFrameBytes {
             throw WireError(.frameTooLarge, field: "frame \(i)", "\(frame.count) bytes; at most \(limits.maxFrameBytes) allowed")
         }
-        let parsed: InfoValue
+        let parsed: JSONValue
         do { parsed = try JSON.parse(frames[0]) } catch {
             throw WireError(.badJSON, field: "frame 0", "\(error)")
         }
         guard case .object(var header) = parsed else { throw WireError(.badJSON, field: "frame 0", "expected a JSON object") }
-        let descriptors: [InfoValue]
+        let descriptors: [JSONValue]
         switch header["tensors"] {
         case nil, .null?: descriptors = []
         case .array(let list)?: descriptors = list
@@ -113,7 +113,7 @@ public struct WireLimits: Sendable, Equatable {
     /// the hard guard on memory; below it every oversized frame gets a structured reply.
     public var hardMessageBytes: Int64 { Int64(maxFrameBytes) * 2 + Int64(maxHeaderBytes) }
 
-    public var info: InfoValue {
+    public var info: JSONValue {
         .object(["max_frame_bytes": .int(maxFrameBytes), "max_header_bytes": .int(maxHeaderBytes),
                  "max_frames": .int(maxFrames), "max_vector_size": .int(maxVectorSize),
                  "hard_message_bytes": .int(Int(hardMessageBytes))])
