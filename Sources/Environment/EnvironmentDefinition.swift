@@ -36,15 +36,13 @@ public enum CoverageEpsilon: Equatable, Sendable {
 
     /// The multiple of the pixel footprint that `camera` uses.
     public static let footprintMultiple = 1.25
-    /// PC-NBV's radius, sqrt(5e-5).
-    public static let pcnbvRadius = 0.00707
 
     /// The radius for images `width` pixels wide with horizontal field of view `fovDegrees`, cameras at
     /// most `maxRadius` from the object's centre.
     public func radius(width: Int, fovDegrees: Double, maxRadius: Double) -> Double {
         switch self {
         case .camera: Self.footprintMultiple * 2 * maxRadius * tan(fovDegrees * .pi / 360) / Double(width)
-        case .pcnbv: Self.pcnbvRadius
+        case .pcnbv: MetricThresholds.coverage
         case .value(let eps): eps
         }
     }

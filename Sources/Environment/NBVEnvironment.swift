@@ -197,7 +197,7 @@ public final class NBVEnvironment: GymEnvironment {
             e.reconstruction.append(out)
             e.patchTokens.append(tokens)
             e.patchCount = patches
-            e.chamfer.add(points: out.points.transformed(by: e.view0))
+            e.chamfer.add(points: out.points.transformed(by: e.view0), triangleHints: Self.triangleHints(out, view))
         } else {
             let r = try reportingBackboneErrors { try reconstructor.reconstruct(e.inputs) }
             e.reconstruction = r.views
@@ -210,6 +210,13 @@ public final class NBVEnvironment: GymEnvironment {
         }
         e.coverageHistory.append(e.chamfer.coverage())
         e.chamferHistory.append(chamfer(e.chamfer))
+    }
+
+    /// The mesh triangle each reconstructed point's pixel showed: the exact accuracy queries start from the
+    /// point's distance to it (near 0 without noise), which only speeds them up.
+    static func triangleHints(_ out: ReconstructedView, _ view: View) -> [Int32]? {
+        guard view.triangles.count == view.width * view.height else { return nil }
+        return out.pointPixels.map { view.triangles[Int($0)] }
     }
 
     /// d(CD_after)/d(action): the Chamfer gradient at the reconstructed points (nearest neighbours held
@@ -377,7 +384,8 @@ public final class NBVEnvironment: GymEnvironment {
             geometric.noiseSeed = e.noiseSeed
             let reference = geometric.noisyPose(e.inputs[0].pose!, view: 0)
             let out = geometric.reconstructView(input, index: e.views.count, reference: reference).view
-            return e.chamfer.previewAdd(points: out.points.transformed(by: e.view0), options: definition.chamfer)
+            return e.chamfer.previewAdd(points: out.points.transformed(by: e.view0), triangleHints: Self.triangleHints(out, view),
+                                        options: definition.chamfer)
         }
         let r = try reportingBackboneErrors { try reconstructor.reconstruct(e.inputs + [input]) }
         var tracker = e.chamfer

@@ -1,8 +1,10 @@
 import Geometry
 
-/// Default thresholds of EVALUATION.md, for meshes normalised to the unit sphere.
+/// Default thresholds of the metrics' functions, for meshes normalised to the unit sphere (the environment
+/// derives its coverage radius from the camera: `metrics.coverage_eps`, docs/EVALUATION.md).
 public enum MetricThresholds {
-    /// Coverage radius eps = sqrt(5e-5) ~ 0.00707 (PC-NBV / SCONE threshold on the squared distance, 5e-5).
+    /// Coverage radius eps = sqrt(5e-5) ~ 0.00707 (PC-NBV / SCONE threshold on the squared distance, 5e-5;
+    /// the environment's `metrics.coverage_eps=pcnbv`), meaningful where a pixel is several times smaller.
     public static let coverage: Double = (5e-5).squareRoot()
     /// F-score radius tau.
     public static let fScore: Double = 0.01

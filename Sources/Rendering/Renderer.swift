@@ -204,6 +204,6 @@ public struct Renderer: Sendable {
             }
         }}}}}}}}}}}}}}}}
         return View(camera: camera, rgb: RGBImage(width: max(width, 0), height: max(height, 0), pixels: rgb),
-                    depth: depth, normals: normals, mask: mask)
+                    depth: depth, normals: normals, mask: mask, triangles: triangleIndex)
     }
 }
