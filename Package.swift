@@ -51,6 +51,6 @@ let package = Package(
         .testTarget(name: "EnvironmentTests", dependencies: ["Support", "Geometry", "Scenes", "Rendering", "Metrics", "Reconstruction", "Environment"]),
         .testTarget(name: "WireTests", dependencies: ["Support", "Environment", "WireFormat", "Wire"]),
         .testTarget(name: "LearningTests", dependencies: ["Support", "Learning"]),
-        .testTarget(name: "AgentsTests", dependencies: ["Support", "Environment", "Learning", "Agents"]),
+        .testTarget(name: "AgentsTests", dependencies: ["Support", "Geometry", "Scenes", "Environment", "Learning", "Agents"]),
     ]
 )

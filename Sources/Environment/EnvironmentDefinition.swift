@@ -71,7 +71,7 @@ public enum BackboneKind: Sendable, Equatable {
 /// `--set key=value` overrides; see README.md ("Environment definitions") for every key.
 public struct EnvironmentDefinition: Sendable {
     public var name = "custom"
-    /// Mesh sources: folders, globs, files, or `procedural:<family>` (blob, union, primitives). In JSON
+    /// Mesh sources: folders, globs, files, `procedural:<family>` (`ProceduralFamily`) or `objects:<path>`. In JSON
     /// a string or a list of strings.
     public var meshSources = ["procedural:blob"]
     /// The mesh sources as one line, for tables and messages.
@@ -82,6 +82,9 @@ public struct EnvironmentDefinition: Sendable {
     public var split = "train"
     /// Fraction of meshes in the test split (deterministic by mesh name).
     public var testFraction = 0.2
+    /// A fixed test split: exactly these mesh names are the test split and the others the train split
+    /// (`testFraction` is then unused). Empty: the split follows `testFraction`.
+    public var testNames: [String] = []
     /// Normalise meshes to the unit sphere (false keeps the file's units: "metric").
     public var normalize = true
     public var imageWidth = 112
@@ -117,6 +120,11 @@ public struct EnvironmentDefinition: Sendable {
     /// Add d(CD_after)/d(action) to `info` (through the backbone's pose VJP, rendered view detached).
     public var actionGradient = false
 
+    /// The MapAnything worker's endpoint when a definition names none (`scripts/mapanything-worker`'s default).
+    public static let defaultBackboneEndpoint = "tcp://127.0.0.1:5570"
+    /// Longest `backbone.timeout` any definition may ask for, in seconds (servers cap it further).
+    public static let maxBackboneTimeout = 3600.0
+
     public static let allObservationKeys = ["tokens", "positions", "view_mask", "cloud", "cloud_mask", "patch_tokens"]
 
     public init() {}
@@ -148,6 +156,7 @@ public struct EnvironmentDefinition: Sendable {
         meshCount = try t.int("meshes.count", default: meshCount)
         split = try t.choice("meshes.split", default: split, among: ["train", "test", "all"])
         testFraction = try t.double("meshes.test_fraction", default: testFraction)
+        testNames = try t.strings("meshes.test_names", default: testNames)
         normalize = try t.bool("meshes.normalize", default: normalize)
         imageWidth = try t.int("image.width", default: imageWidth)
         imageHeight = try t.int("image.height", default: imageHeight)
@@ -166,13 +175,15 @@ public struct EnvironmentDefinition: Sendable {
         o.poseNoiseTranslation = try t.double("backbone.pose_noise_translation", default: o.poseNoiseTranslation)
         o.patchSize = try t.int("backbone.patch_size", default: o.patchSize)
         o.tokenWidth = try t.int("backbone.token_width", default: o.tokenWidth)
-        let endpoint = try t.string("backbone.endpoint", default: "tcp://127.0.0.1:5570")
+        let endpoint = try t.string("backbone.endpoint", default: Self.defaultBackboneEndpoint)
         let timeout = try t.double("backbone.timeout", default: 60)
         if kind == "geometric" {
             if let problem = o.validationError { throw EnvironmentError(field: "backbone", problem) }
             backbone = .geometric(o)
         } else {
-            guard timeout > 0 else { throw EnvironmentError(field: "backbone.timeout", "expected seconds > 0, got \(timeout)") }
+            guard timeout > 0, timeout <= Self.maxBackboneTimeout else {
+                throw EnvironmentError(field: "backbone.timeout", "expected seconds in (0, \(Self.maxBackboneTimeout)], got \(timeout)")
+            }
             backbone = .mapAnything(endpoint: endpoint, timeoutSeconds: timeout)
         }
         guard let mode = RewardMode(rawValue: try t.choice("reward.mode", default: reward.rawValue, among: RewardMode.allCases.map(\.rawValue))) else { fatalError() }
@@ -219,17 +230,25 @@ public struct EnvironmentDefinition: Sendable {
         if !(16...2048).contains(imageHeight) { throw EnvironmentError(field: "image.height", "expected 16...2048 pixels, got \(imageHeight)") }
         if !(fieldOfViewDegrees > 1 && fieldOfViewDegrees < 170) { throw EnvironmentError(field: "image.fov_degrees", "expected degrees in (1, 170), got \(fieldOfViewDegrees)") }
         if let problem = shell.validationError { throw EnvironmentError(field: "camera", problem) }
+        // Upper bounds on keys that are otherwise only bounded below: every value in range must give
+        // finite cameras, points and distances (docs/PROTOCOL.md: no value that passes validation may abort).
+        if !(shell.maxRadius <= 1e6) { throw EnvironmentError(field: "camera.max_radius", "expected at most 1e6 scene units, got \(shell.maxRadius)") }
+        if case .geometric(let o) = backbone {
+            if !(o.depthNoise <= 1e3) { throw EnvironmentError(field: "backbone.depth_noise", "expected at most 1000, got \(o.depthNoise)") }
+            if !(o.poseNoiseDegrees <= 180) { throw EnvironmentError(field: "backbone.pose_noise_degrees", "expected at most 180 degrees, got \(o.poseNoiseDegrees)") }
+            if !(o.poseNoiseTranslation <= 1e6) { throw EnvironmentError(field: "backbone.pose_noise_translation", "expected at most 1e6 scene units, got \(o.poseNoiseTranslation)") }
+        }
         if normalize && shell.minRadius <= 1 { throw EnvironmentError(field: "camera.min_radius", "expected > 1 for normalised meshes (unit sphere), got \(shell.minRadius)") }
         if !(meshCount >= 1 && meshCount <= 1_000_000) { throw EnvironmentError(field: "meshes.count", "expected 1...1000000, got \(meshCount)") }
         if !(testFraction >= 0 && testFraction < 1) { throw EnvironmentError(field: "meshes.test_fraction", "expected a fraction in [0, 1), got \(testFraction)") }
         if !(100...10_000_000).contains(groundTruthSamples) { throw EnvironmentError(field: "ground_truth_samples", "expected 100...10000000, got \(groundTruthSamples)") }
-        if !(coverageEpsilon > 0 && coverageEpsilon.isFinite) { throw EnvironmentError(field: "metrics.coverage_eps", "expected \"camera\", \"pcnbv\" or a radius > 0, got \(coverageEpsilon)") }
-        if !(fScoreTau > 0) { throw EnvironmentError(field: "metrics.fscore_tau", "expected > 0, got \(fScoreTau)") }
+        if !(coverageEpsilon > 0 && coverageEpsilon <= 1e6) { throw EnvironmentError(field: "metrics.coverage_eps", "expected \"camera\", \"pcnbv\" or a distance in (0, 1e6], got \(coverageEpsilon)") }
+        if !(fScoreTau > 0 && fScoreTau <= 1e6) { throw EnvironmentError(field: "metrics.fscore_tau", "expected a distance in (0, 1e6], got \(fScoreTau)") }
         if !(budget >= 2 && budget <= 64) { throw EnvironmentError(field: "episode.budget", "expected 2...64 views, got \(budget)") }
         if initialViews.lowerBound < 1 || initialViews.upperBound >= budget {
             throw EnvironmentError(field: "episode.initial_views", "expected counts in 1...\(budget - 1) (below the budget \(budget)), got \(initialViews)")
         }
-        if let p = firstViewPosition, !(length(p) > 0) { throw EnvironmentError(field: "episode.first_view", "expected a non-zero position") }
+        if let p = firstViewPosition, !(length(p) > 0 && length(p) <= 1e6) { throw EnvironmentError(field: "episode.first_view", "expected a non-zero position within 1e6 of the origin") }
         if let c = terminateCoverage, !(c > 0 && c <= 1) { throw EnvironmentError(field: "episode.terminate_coverage", "expected a fraction in (0, 1], got \(c)") }
         for k in observationKeys where !Self.allObservationKeys.contains(k) {
             throw EnvironmentError(field: "observation.keys", "unknown key \"\(k)\"; expected some of \(Self.allObservationKeys.joined(separator: ", "))")

@@ -62,7 +62,10 @@ public final class JSONTree {
 
     public func double(_ path: String, default fallback: Double) throws -> Double {
         guard let v = value(path) else { return fallback }
-        if !Self.isBoolean(v), let n = v as? NSNumber { return n.doubleValue }
+        if !Self.isBoolean(v), let n = v as? NSNumber {
+            guard n.doubleValue.isFinite else { throw EnvironmentError(field: path, "expected a finite number, got \(n.doubleValue)") }
+            return n.doubleValue
+        }
         throw EnvironmentError(field: path, "expected a number, got \(Self.describe(v))")
     }
 

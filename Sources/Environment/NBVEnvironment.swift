@@ -48,7 +48,6 @@ public final class NBVEnvironment: GymEnvironment {
         var reconstruction: [ReconstructedView] = []
         /// [patches * width] tokens of each view.
         var patchTokens: [[Float]] = []
-        var patchCount = 0
         var chamfer: IncrementalChamfer
         var chamferInitial = Double.infinity
         var coverageHistory: [Double] = []
@@ -60,11 +59,12 @@ public final class NBVEnvironment: GymEnvironment {
 
     /// Builds the environment; throws an `EnvironmentError` naming the bad key or file. `backbone` replaces
     /// the one the definition names (`definition.backbone.makeReconstructor()`), for example to share one
-    /// or to use a backbone of your own.
-    public init(definition: EnvironmentDefinition, seed: UInt64 = 0, backbone: Reconstructor? = nil) throws {
+    /// or to use a backbone of your own. `scenes` shares a scene library (built from the same definition)
+    /// with other environments, e.g. a vector's members.
+    public init(definition: EnvironmentDefinition, seed: UInt64 = 0, backbone: Reconstructor? = nil, scenes shared: SceneLibrary? = nil) throws {
         try definition.validate()
         self.definition = definition
-        scenes = try SceneLibrary(definition: definition)
+        scenes = try shared ?? SceneLibrary(definition: definition)
         reconstructor = try backbone ?? definition.backbone.makeReconstructor()
         mapping = ActionMapping(mode: definition.actionMode, frame: definition.actionFrame, shell: definition.shell)
         renderer = Renderer()
@@ -76,15 +76,11 @@ public final class NBVEnvironment: GymEnvironment {
 
     public var budget: Int { definition.budget }
     public var tokenWidth: Int { reconstructor.tokenWidth }
-    var patchCount: Int {
-        let ps: Int
-        if case .geometric(let o) = definition.backbone { ps = o.patchSize } else { ps = 14 }
-        return ((intrinsics.width + ps - 1) / ps) * ((intrinsics.height + ps - 1) / ps)
-    }
+    var patchCount: Int { reconstructor.patchCount(width: intrinsics.width, height: intrinsics.height) }
 
     public var observationSpace: DictSpace {
         var space: DictSpace = [:]
-        let tokenBound: Float = reconstructor is GeometricReconstructor ? 1 : .infinity
+        let tokenBound = reconstructor.tokenBound
         for key in definition.observationKeys {
             switch key {
             case "tokens": space[key] = BoxSpace(shape: [budget, tokenWidth], low: -tokenBound, high: tokenBound)
@@ -126,7 +122,7 @@ public final class NBVEnvironment: GymEnvironment {
         // vectors of environments already keep every core busy.
         tracker.parallel = false
         var e = Episode(scene: scene, initialViews: count, chamfer: tracker, noiseSeed: noiseSeed)
-        if let geometric = reconstructor as? GeometricReconstructor { geometric.noiseSeed = noiseSeed }
+        reconstructor.seedNoise(noiseSeed)
         for p in positions { try addView(at: p, to: &e) }
         e.chamferInitial = chamfer(e.chamfer)
         rng = generator
@@ -147,7 +143,7 @@ public final class NBVEnvironment: GymEnvironment {
         let a = Vec3(Double(action[0]), Double(action[1]), Double(action[2]))
         let position = mapping.position(for: a, view0: e.view0)
         let before = chamfer(e.chamfer), coverageBefore = e.coverageHistory.last ?? 0
-        if let geometric = reconstructor as? GeometricReconstructor { geometric.noiseSeed = e.noiseSeed }
+        reconstructor.seedNoise(e.noiseSeed)
         try addView(at: position, to: &e)
         let after = chamfer(e.chamfer)
         let coverage = e.coverageHistory.last ?? 0
@@ -184,27 +180,22 @@ public final class NBVEnvironment: GymEnvironment {
     /// The camera looking at the object centre from `position`.
     public func camera(at position: Vec3) -> Camera { Camera(intrinsics: intrinsics, pose: lookAtPose(eye: position)) }
 
-    /// Renders the view at `position`, reconstructs it and updates the Chamfer tracker and tokens.
+    /// Renders the view at `position`, reconstructs it and updates the Chamfer tracker and tokens: only
+    /// the new view when the backbone reconstructs views independently (`ViewAddition.added`), else all.
     func addView(at position: Vec3, to e: inout Episode) throws {
         let view = renderer.render(mesh: e.scene.renderable, camera: camera(at: position))
         let input = ReconstructionInput(view: view)
+        let addition = try reportingBackboneErrors { try reconstructor.reconstruct(adding: input, to: e.inputs) }
         e.views.append(view)
         e.inputs.append(input)
-        if let geometric = reconstructor as? GeometricReconstructor {
-            // Views are independent given view 0's pose: reconstruct only the new one (incremental).
-            let reference = geometric.noisyPose(e.inputs[0].pose!, view: 0)
-            let (out, tokens, patches) = geometric.reconstructView(input, index: e.views.count - 1, reference: reference)
+        switch addition {
+        case .added(let out, let tokens):
             e.reconstruction.append(out)
             e.patchTokens.append(tokens)
-            e.patchCount = patches
             e.chamfer.add(points: out.points.transformed(by: e.view0), triangleHints: Self.triangleHints(out, view))
-        } else {
-            let r = try reportingBackboneErrors { try reconstructor.reconstruct(e.inputs) }
+        case .all(let r):
             e.reconstruction = r.views
-            e.patchCount = r.tokens.patchCount
-            e.patchTokens = (0..<r.tokens.viewCount).map { v in
-                Array(r.tokens.values[(v * r.tokens.patchCount * r.tokens.width)..<((v + 1) * r.tokens.patchCount * r.tokens.width)])
-            }
+            e.patchTokens = r.tokens.perView
             e.chamfer.reset()
             e.chamfer.add(points: r.fusedPoints.transformed(by: e.view0))
         }
@@ -245,17 +236,10 @@ public final class NBVEnvironment: GymEnvironment {
         let newIndex = e.views.count - 1
         let recon = Reconstruction(views: e.reconstruction, metricScale: 1,
                                    tokens: MultiViewTokens(viewCount: 0, patchCount: 0, width: 0, values: []))
-        var cot = try reportingBackboneErrors {
+        let cot = try reportingBackboneErrors {
             try reconstructor.poseVJP(inputs: e.inputs, reconstruction: recon, pointCotangents: cotangents, viewIndex: newIndex)
         }
-        let clean = e.views[newIndex].pose
-        if let geometric = reconstructor as? GeometricReconstructor {
-            // Pose noise R' = N R: dL/dR = N^T dL/dR'.
-            let noisy = geometric.noisyPose(clean, view: newIndex)
-            let noiseRotation = noisy.rotation * clean.rotation.transposed
-            cot.rotation = noiseRotation.transposed * cot.rotation
-        }
-        let position = clean.translation
+        let position = e.views[newIndex].pose.translation
         let dR = lookAtRotationJacobian(eye: position)
         var dPosition = Vec3.zero
         for k in 0..<3 {
@@ -375,23 +359,29 @@ public final class NBVEnvironment: GymEnvironment {
     public var groundTruth: GroundTruth? { episode?.scene.groundTruth }
 
     /// The Chamfer distance the reconstruction would have after adding a view at `position`, without
-    /// changing the episode: the greedy oracle's look-ahead (uses the ground truth).
-    public func previewChamfer(at position: Vec3) throws -> Double {
+    /// changing the episode: the Chamfer-greedy oracle's look-ahead (uses the ground truth).
+    public func previewChamfer(at position: Vec3) throws -> Double { chamfer(try previewTracker(at: position)) }
+
+    /// The coverage the reconstruction would have after adding a view at `position`, without changing
+    /// the episode: the coverage-greedy oracle's look-ahead (uses the ground truth).
+    public func previewCoverage(at position: Vec3) throws -> Double { try previewTracker(at: position).coverage() }
+
+    /// The metrics tracker of the reconstruction with a view at `position` added (a copy: the episode
+    /// is unchanged). Renders the view and reconstructs it with the episode's noise seed.
+    func previewTracker(at position: Vec3) throws -> IncrementalChamfer {
         guard let e = episode else { throw EnvironmentError(field: "preview", "no episode under way: call reset first") }
         let view = renderer.render(mesh: e.scene.renderable, camera: camera(at: position))
-        let input = ReconstructionInput(view: view)
-        if let geometric = reconstructor as? GeometricReconstructor {
-            geometric.noiseSeed = e.noiseSeed
-            let reference = geometric.noisyPose(e.inputs[0].pose!, view: 0)
-            let out = geometric.reconstructView(input, index: e.views.count, reference: reference).view
-            return e.chamfer.previewAdd(points: out.points.transformed(by: e.view0), triangleHints: Self.triangleHints(out, view),
-                                        options: definition.chamfer)
-        }
-        let r = try reportingBackboneErrors { try reconstructor.reconstruct(e.inputs + [input]) }
+        reconstructor.seedNoise(e.noiseSeed)
+        let addition = try reportingBackboneErrors { try reconstructor.reconstruct(adding: ReconstructionInput(view: view), to: e.inputs) }
         var tracker = e.chamfer
-        tracker.reset()
-        tracker.add(points: r.fusedPoints.transformed(by: e.view0))
-        return chamfer(tracker)
+        switch addition {
+        case .added(let out, _):
+            tracker.add(points: out.points.transformed(by: e.view0), triangleHints: Self.triangleHints(out, view))
+        case .all(let r):
+            tracker.reset()
+            tracker.add(points: r.fusedPoints.transformed(by: e.view0))
+        }
+        return tracker
     }
 
     /// An action that moves the camera to a world position (exact for positions on the shell).

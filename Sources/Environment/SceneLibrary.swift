@@ -41,7 +41,7 @@ public final class SceneLibrary: @unchecked Sendable {
     public let allNames: [String]
     let sampleCount: Int
     let normalize: Bool
-    let capacity = 64
+    let capacity = EnvironmentDefinition.sceneCacheCapacity
     var cache: [String: PreparedScene] = [:]
     var order: [String] = []
     let lock = NSLock()
@@ -57,8 +57,20 @@ public final class SceneLibrary: @unchecked Sendable {
         } catch {
             throw EnvironmentError(field: "meshes.source", "\(error)")
         }
-        names = dataset.split(DatasetSplit(rawValue: d.split) ?? .all)
         allNames = dataset.names
+        if d.testNames.isEmpty {
+            names = dataset.split(DatasetSplit(rawValue: d.split) ?? .all)
+        } else {
+            let test = Set(d.testNames), known = Set(allNames)
+            if let unknown = d.testNames.first(where: { !known.contains($0) }) {
+                throw EnvironmentError(field: "meshes.test_names", "\"\(unknown)\" is not a mesh of \(d.meshSource) (\(allNames.count) meshes, e.g. \(allNames.first ?? "none"))")
+            }
+            switch DatasetSplit(rawValue: d.split) ?? .all {
+            case .all: names = allNames
+            case .test: names = allNames.filter { test.contains($0) }
+            case .train: names = allNames.filter { !test.contains($0) }
+            }
+        }
         guard !names.isEmpty else {
             throw EnvironmentError(field: "meshes.split", "the \(d.split) split of \(d.meshSource) holds no mesh (\(allNames.count) in all; test_fraction \(d.testFraction))")
         }

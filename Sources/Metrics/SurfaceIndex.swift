@@ -1,3 +1,4 @@
+import Foundation
 import Geometry
 
 /// A bounding-volume hierarchy over a triangle mesh's faces: the exact squared distance from a point to the
@@ -29,8 +30,16 @@ public struct SurfaceIndex: Sendable {
     /// The mesh's triangle index of each slot, and the slot of each mesh triangle.
     public private(set) var triangleOfSlot: [Int32] = []
     var slotOfTriangle: [Int32] = []
+    /// Per slot: the triangle's box, grown like the nodes' (a Float lower bound of its distance).
+    var triangleLower: [SIMD3<Float>] = [], triangleUpper: [SIMD3<Float>] = []
     /// Diagonal of the mesh's bounding box.
     public private(set) var extent: Double = 0
+    /// A uniform grid of cubic cells over the mesh's box: cell (i, j, k) lists (in `cellSlots`, from
+    /// `cellStart[cell]` to `cellStart[cell + 1]`) every slot whose grown box overlaps the cell. A query
+    /// whose search ball lies inside one cell needs only that cell's triangles: any triangle closer than
+    /// the ball's radius meets the ball, hence the cell.
+    var gridLower = SIMD3<Float>.zero, cellSize: Float = 1, gridCells = SIMD3<Int32>(1, 1, 1)
+    var cellStart: [Int32] = [], cellSlots: [Int32] = []
 
     public static let leafSize = 4
 
@@ -91,6 +100,44 @@ public struct SurfaceIndex: Sendable {
             let p = positions[Int(tri.x)], q = positions[Int(tri.y)], r = positions[Int(tri.z)]
             a.append(p.double); b.append(q.double); c.append(r.double)
             fa.append(p); fe1.append(q - p); fe2.append(r - p)
+            triangleLower.append(lesser(lesser(p, q), r) - margin); triangleUpper.append(greater(greater(p, q), r) + margin)
+        }
+        buildGrid(lower: lo - margin, upper: hi + margin)
+    }
+
+    /// Cells of side max extent / (2 cbrt(triangles)), at most 96 per axis.
+    mutating func buildGrid(lower: SIMD3<Float>, upper: SIMD3<Float>) {
+        let size = upper - lower
+        let perAxis = Float(min(96, max(4, Int(2 * Foundation.cbrt(Double(triangleCount))))))
+        cellSize = max(greater(greater(size.x, size.y), size.z) / perAxis, 1e-30)
+        gridLower = lower
+        gridCells = SIMD3<Int32>(Int32(max(1, Int((size.x / cellSize).rounded(.up)))), Int32(max(1, Int((size.y / cellSize).rounded(.up)))),
+                                 Int32(max(1, Int((size.z / cellSize).rounded(.up)))))
+        let cellCount = Int(gridCells.x) * Int(gridCells.y) * Int(gridCells.z)
+        func cellRange(_ slot: Int) -> (SIMD3<Int32>, SIMD3<Int32>) {
+            let lo = (triangleLower[slot] - gridLower) / cellSize, hi = (triangleUpper[slot] - gridLower) / cellSize
+            let first = SIMD3<Int32>(Int32(max(0, lo.x.rounded(.down))), Int32(max(0, lo.y.rounded(.down))), Int32(max(0, lo.z.rounded(.down))))
+            let last = SIMD3<Int32>(Int32(min(Float(gridCells.x - 1), hi.x.rounded(.down))), Int32(min(Float(gridCells.y - 1), hi.y.rounded(.down))),
+                                    Int32(min(Float(gridCells.z - 1), hi.z.rounded(.down))))
+            return (first, last)
+        }
+        var counts = [Int32](repeating: 0, count: cellCount + 1)
+        for pass in 0..<2 {
+            if pass == 1 {
+                var total: Int32 = 0
+                for k in 0..<cellCount { let n = counts[k]; counts[k] = total; total += n }
+                counts[cellCount] = total
+                cellStart = counts
+                cellSlots = [Int32](repeating: 0, count: Int(total))
+            }
+            for slot in 0..<triangleCount {
+                let (first, last) = cellRange(slot)
+                guard first.x <= last.x, first.y <= last.y, first.z <= last.z else { continue }
+                for z in first.z...last.z { for y in first.y...last.y { for x in first.x...last.x {
+                    let cell = Int(x) + Int(gridCells.x) * (Int(y) + Int(gridCells.y) * Int(z))
+                    if pass == 0 { counts[cell] += 1 } else { cellSlots[Int(counts[cell])] = Int32(slot); counts[cell] += 1 }
+                } } }
+            }
         }
     }
 
@@ -126,35 +173,57 @@ public struct SurfaceIndex: Sendable {
         return a + v * ab + w * ac
     }
 
-    /// Squared distance from p to the triangle in `slot` (Double).
-    @inline(__always) func slotDistance(_ p: SIMD3<Double>, _ slot: Int) -> Double {
-        let d = p - Self.closestPoint(p, a[slot], b[slot], c[slot])
-        return (d * d).sum()
-    }
-
     /// min over triangles of |p - x|^2 for x on the triangle, and the slot that attains it (-1 for an empty
     /// mesh). `hint` (a mesh triangle index, or -1) is evaluated first and `upperBound` (a squared distance
-    /// the answer cannot exceed, e.g. to a surface sample) prunes the walk; neither changes the result.
+    /// the answer cannot exceed, e.g. to a surface sample) prunes the search; neither changes the result.
+    /// When the ball of the current bound around p lies inside one grid cell, only that cell's triangles
+    /// are scanned (a point on the surface with its pixel's triangle as the hint: a few triangles);
+    /// otherwise the hierarchy is walked.
     public func nearest(to point: SIMD3<Float>, hint: Int32 = -1, upperBound: Float = .infinity) -> (squaredDistance: Float, slot: Int32) {
         guard !nodes.isEmpty else { return (.infinity, -1) }
         let p = point.double
         var best = Double.infinity, bestSlot: Int32 = -1
-        if hint >= 0 && Int(hint) < slotOfTriangle.count {
-            bestSlot = slotOfTriangle[Int(hint)]
-            best = slotDistance(p, Int(bestSlot))
-        }
-        // The bound holds in exact arithmetic; a small slack covers the Float rounding of samples (a
-        // sample may sit a rounding error off its triangle). If no triangle lies within it, search again unbounded.
-        let slack = upperBound.isFinite ? Double(upperBound) * (1 + 1e-4) + 1e-12 : .infinity
-        // Every triangle within `limit` is found, so a best within it is the minimum.
-        let limit = Swift.min(best, slack)
-        walk(p, point, limit: limit, best: &best, bestSlot: &bestSlot)
-        if !(best <= limit) { walk(p, point, limit: .infinity, best: &best, bestSlot: &bestSlot) }
+        a.withUnsafeBufferPointer { a in b.withUnsafeBufferPointer { b in c.withUnsafeBufferPointer { c in
+        triangleLower.withUnsafeBufferPointer { lower in triangleUpper.withUnsafeBufferPointer { upper in
+            let triangles = Triangles(a: a.baseAddress!, b: b.baseAddress!, c: c.baseAddress!, lower: lower.baseAddress!, upper: upper.baseAddress!)
+            if hint >= 0 && Int(hint) < slotOfTriangle.count {
+                bestSlot = slotOfTriangle[Int(hint)]
+                best = triangles.distance(p, Int(bestSlot))
+            }
+            // The bound holds in exact arithmetic; a small slack covers the Float rounding of samples (a
+            // sample may sit a rounding error off its triangle). Every triangle within `limit` is found, so
+            // a best within it is the minimum; if no triangle lies within it, search again unbounded.
+            let slack = upperBound.isFinite ? Double(upperBound) * (1 + 1e-4) + 1e-12 : .infinity
+            let limit = Swift.min(best, slack)
+            if limit.isFinite, let cell = cell(containingBallAround: point, squaredRadius: limit) {
+                cellSlots.withUnsafeBufferPointer { slots in
+                    for k in Int(cellStart[cell])..<Int(cellStart[cell + 1]) {
+                        triangles.consider(p, point, Int(slots[k]), bound: limit, best: &best, bestSlot: &bestSlot)
+                    }
+                }
+                if best <= limit { return }
+            }
+            walk(p, point, triangles, limit: limit, best: &best, bestSlot: &bestSlot)
+            if !(best <= limit) { walk(p, point, triangles, limit: .infinity, best: &best, bestSlot: &bestSlot) }
+        } }
+        } } }
         return (Float(best), bestSlot)
     }
 
+    /// The grid cell that holds the ball of squared radius r2 around p (with a margin), or nil.
+    @inline(__always) func cell(containingBallAround p: SIMD3<Float>, squaredRadius r2: Double) -> Int? {
+        let r = Float(r2.squareRoot() * (1 + 1e-5)) + Float(1e-6 * (1 + extent))
+        let relative = (p - gridLower) / cellSize
+        let index = SIMD3<Float>(relative.x.rounded(.down), relative.y.rounded(.down), relative.z.rounded(.down))
+        guard index.x >= 0, index.y >= 0, index.z >= 0, index.x < Float(gridCells.x), index.y < Float(gridCells.y), index.z < Float(gridCells.z) else { return nil }
+        let lower = gridLower + index * cellSize, upper = lower + cellSize
+        let inside = (p - r) .> lower .& ((p + r) .< upper)
+        guard all(inside) else { return nil }
+        return Int(index.x) + Int(gridCells.x) * (Int(index.y) + Int(gridCells.y) * Int(index.z))
+    }
+
     /// Squared distance from p to the surface (see `nearest`).
-    @inline(__always) public func squaredDistance(to point: SIMD3<Float>, hint: Int32 = -1, upperBound: Float = .infinity) -> Float {
+    public func squaredDistance(to point: SIMD3<Float>, hint: Int32 = -1, upperBound: Float = .infinity) -> Float {
         nearest(to: point, hint: hint, upperBound: upperBound).squaredDistance
     }
 
@@ -166,19 +235,45 @@ public struct SurfaceIndex: Sendable {
         return Self.closestPoint(point.double, a[s], b[s], c[s])
     }
 
-    /// Depth-first walk, nearer child first, entering boxes closer than min(limit, best).
-    @inline(__always) func walk(_ p: SIMD3<Double>, _ pf: SIMD3<Float>, limit: Double, best: inout Double, bestSlot: inout Int32) {
+    /// The triangles' vertices and boxes in slot order, as raw pointers for the query loops.
+    struct Triangles {
+        let a, b, c: UnsafePointer<SIMD3<Double>>
+        let lower, upper: UnsafePointer<SIMD3<Float>>
+
+        @inline(__always) func distance(_ p: SIMD3<Double>, _ s: Int) -> Double {
+            let d = p - SurfaceIndex.closestPoint(p, a[s], b[s], c[s])
+            return (d * d).sum()
+        }
+
+        /// Updates (best, bestSlot) with the triangle in slot s unless its box is farther than `bound`;
+        /// ties go to the smaller slot, so the slot found does not depend on the search order.
+        @inline(__always) func consider(_ p: SIMD3<Double>, _ pf: SIMD3<Float>, _ s: Int, bound: Double, best: inout Double, bestSlot: inout Int32) {
+            let g = greater(greater(lower[s] - pf, pf - upper[s]), SIMD3<Float>(repeating: 0))
+            guard Double((g * g).sum()) <= Swift.min(bound, best) else { return }
+            let d = distance(p, s)
+            if d < best || (d == best && Int32(s) < bestSlot) { best = d; bestSlot = Int32(s) }
+        }
+    }
+
+    /// Squared distance from p to the triangle in `slot` (Double).
+    func slotDistance(_ p: SIMD3<Double>, _ slot: Int) -> Double {
+        let d = p - Self.closestPoint(p, a[slot], b[slot], c[slot])
+        return (d * d).sum()
+    }
+
+    /// Depth-first walk of the hierarchy, nearer child first, entering boxes within min(limit, best).
+    @inline(__always) func walk(_ p: SIMD3<Double>, _ pf: SIMD3<Float>, _ triangles: Triangles, limit: Double,
+                                best: inout Double, bestSlot: inout Int32) {
         var bound = Swift.min(limit, best)
         withUnsafeTemporaryAllocation(of: (Int32, Float).self, capacity: 64) { stack in
             nodes.withUnsafeBufferPointer { nodes in
                 var node = 0, top = 0
-                if !(Double(Self.boxDistance(nodes[0], pf)) < bound) { return }
+                if !(Double(Self.boxDistance(nodes[0], pf)) <= bound) { return }
                 while true {
                     let n = nodes[node]
                     if n.count > 0 {
                         for s in Int(n.first)..<Int(n.first + n.count) {
-                            let d = slotDistance(p, s)
-                            if d < best || (d == best && Int32(s) < bestSlot) { best = d; bestSlot = Int32(s) }
+                            triangles.consider(p, pf, s, bound: bound, best: &best, bestSlot: &bestSlot)
                         }
                         bound = Swift.min(limit, best)
                     } else {

@@ -48,7 +48,9 @@ public final class GeometricReconstructor: Reconstructor {
     public let options: GeometricBackboneOptions
     public let name = "geometric"
     public var tokenWidth: Int { options.tokenWidth }
-    /// Seed of the sensor and pose noise; the environment sets it once per episode.
+    /// Tokens are lifted through a bounded activation (`PatchFeatureMap`): every entry is in [-1, 1].
+    public var tokenBound: Float { 1 }
+    /// Seed of the sensor and pose noise; the environment sets it once per episode (`seedNoise`).
     public var noiseSeed: UInt64 = 0
     let featureMap: PatchFeatureMap
 
@@ -57,6 +59,13 @@ public final class GeometricReconstructor: Reconstructor {
         self.options = options
         featureMap = PatchFeatureMap(inputCount: PatchDescriptor.count, width: options.tokenWidth, seed: options.featureSeed)
     }
+
+    public func patchCount(width: Int, height: Int) -> Int {
+        let size = options.patchSize
+        return ((width + size - 1) / size) * ((height + size - 1) / size)
+    }
+
+    public func seedNoise(_ seed: UInt64) { noiseSeed = seed }
 
     var hasPoseNoise: Bool { options.poseNoiseDegrees > 0 || options.poseNoiseTranslation > 0 }
     var hasDepthNoise: Bool { options.depthNoise > 0 || options.depthKeepFraction < 1 }
@@ -126,6 +135,14 @@ public final class GeometricReconstructor: Reconstructor {
         }
         return Reconstruction(views: outputs, metricScale: 1,
                               tokens: MultiViewTokens(viewCount: views.count, patchCount: patchCount, width: tokenWidth, values: tokens))
+    }
+
+    /// Incremental: views are independent given view 0's pose, so only the new view is reconstructed.
+    public func reconstruct(adding view: ReconstructionInput, to views: [ReconstructionInput]) throws -> ViewAddition {
+        try validate(views + [view])
+        let reference = noisyPose(views.first?.pose ?? view.pose!, view: 0)
+        let (out, tokens, _) = reconstructView(view, index: views.count, reference: reference)
+        return .added(out, tokens: tokens)
     }
 
     /// One view's outputs and its [patches, width] tokens; `reference` is view 0's (noisy) pose input.
@@ -230,7 +247,9 @@ public final class GeometricReconstructor: Reconstructor {
     ///     d(loss)/dR_0 += sum_j sum_points (y_j - t_0) g^T,    d(loss)/dt_0 -= sum_j sum_points R_0 g
     ///
     /// (On rotations the two terms of view 0's own points cancel, as they must: X_0 = X_cam there.)
-    /// Noise is treated as a constant offset of the input.
+    /// With pose noise the backbone uses R'_k = N_k R_k and t'_k = t_k + n_k (N_k, n_k fixed by the noise
+    /// seed), so the cotangent of the clean input is d(loss)/dR_k = N_k^T d(loss)/dR'_k, d(loss)/dt_k =
+    /// d(loss)/dt'_k. Depth noise does not depend on the pose.
     public func poseVJP(inputs: [ReconstructionInput], reconstruction: Reconstruction,
                         pointCotangents: [[Float]], viewIndex: Int) throws -> PoseCotangent {
         try validate(inputs)
@@ -264,6 +283,11 @@ public final class GeometricReconstructor: Reconstructor {
                     dt -= r0 * gp
                 }
             }
+        }
+        if viewIndex > 0 && hasPoseNoise {
+            let clean = inputs[viewIndex].pose!.rotation
+            let noise = noisyPose(inputs[viewIndex].pose!, view: viewIndex).rotation * clean.transposed
+            dR = noise.transposed * dR
         }
         return PoseCotangent(rotation: dR, translation: dt)
     }

@@ -61,6 +61,12 @@ public struct MultiViewTokens: Sendable, Equatable {
         self.viewCount = viewCount; self.patchCount = patchCount; self.width = width; self.values = values
     }
 
+    /// Each view's [patchCount, width] tokens.
+    public var perView: [[Float]] {
+        let size = patchCount * width
+        return (0..<viewCount).map { v in Array(values[(v * size)..<((v + 1) * size)]) }
+    }
+
     /// [viewCount, width]: the mean of each view's patch tokens.
     public var pooled: [Float] {
         var out = [Float](repeating: 0, count: viewCount * width)
@@ -120,22 +126,61 @@ public struct ReconstructionError: Error, CustomStringConvertible, Equatable {
     public var description: String { field.map { "\($0): \(message)" } ?? message }
 }
 
-/// A reconstruction backbone with MapAnything's input/output schema (ARCHITECTURE.md).
+/// What a backbone returns when one view is added to the views it has already reconstructed.
+public enum ViewAddition: Sendable {
+    /// The new view alone, with its [patches, width] tokens: the earlier views' outputs are unchanged
+    /// (views are reconstructed independently given view 0's pose).
+    case added(ReconstructedView, tokens: [Float])
+    /// All views again, jointly (the earlier views' outputs may have changed).
+    case all(Reconstruction)
+}
+
+/// A reconstruction backbone with MapAnything's input/output schema (docs/ARCHITECTURE.md).
 ///
 /// Backends: `GeometricReconstructor` (embedded, exact from depth, intrinsics and pose) and
-/// `MapAnythingReconstructor` (the MapAnything worker over ZeroMQ).
+/// `MapAnythingReconstructor` (the MapAnything worker over ZeroMQ). Besides `reconstruct` and `poseVJP`,
+/// the environment asks every backbone for what it can do cheaper or knows about itself; the defaults
+/// (in the extension below) fit a backbone that reconstructs all views jointly, has no randomness of its
+/// own and unbounded tokens, as MapAnything.
 public protocol Reconstructor: AnyObject {
     /// Human-readable backend name, e.g. "geometric".
     var name: String { get }
     /// Width of the multi-view tokens.
     var tokenWidth: Int { get }
+    /// Tokens lie in [-tokenBound, tokenBound] (the observation space's bound); +inf when unbounded.
+    var tokenBound: Float { get }
+    /// Patches per view for `width` x `height` images (the `patch_tokens` observation's second axis).
+    func patchCount(width: Int, height: Int) -> Int
+
+    /// Seeds the backbone's own randomness (sensor and pose noise) for one episode: the same seed and
+    /// views give the same reconstruction.
+    func seedNoise(_ seed: UInt64)
 
     /// Reconstructs all views jointly; outputs are in view 0's camera frame.
     func reconstruct(_ views: [ReconstructionInput]) throws -> Reconstruction
+
+    /// Reconstructs `views` after `view` was appended to them (so `view` is number `views.count`): the
+    /// incremental update of one environment step, and the greedy oracle's look-ahead. Does not change
+    /// the backbone's state.
+    func reconstruct(adding view: ReconstructionInput, to views: [ReconstructionInput]) throws -> ViewAddition
 
     /// Vector-Jacobian product through the backbone: given d(loss)/d(points) for the points of
     /// `reconstruction` (one [n_v, 3] row-major array per view, in view 0's frame, aligned with
     /// `views[v].points`), returns d(loss)/d(pose input of view `viewIndex`).
     func poseVJP(inputs: [ReconstructionInput], reconstruction: Reconstruction,
                  pointCotangents: [[Float]], viewIndex: Int) throws -> PoseCotangent
+}
+
+extension Reconstructor {
+    public var tokenBound: Float { .infinity }
+
+    /// ceil(width / 14) x ceil(height / 14): MapAnything's 14-pixel patches.
+    public func patchCount(width: Int, height: Int) -> Int { ((width + 13) / 14) * ((height + 13) / 14) }
+
+    public func seedNoise(_ seed: UInt64) {}
+
+    /// Reconstructs every view again.
+    public func reconstruct(adding view: ReconstructionInput, to views: [ReconstructionInput]) throws -> ViewAddition {
+        .all(try reconstruct(views + [view]))
+    }
 }

@@ -16,6 +16,8 @@ public enum ProceduralFamily: String, Sendable, CaseIterable {
     case union
     /// The fixed `ProceduralShapes.all`, indexed by the seed.
     case primitives
+    /// Self-occluding families (`OccludingShapes`): cups and mugs, bowls, tables, chairs, brackets, arches.
+    case cup, bowl, table, chair, bracket, arch
 
     /// The family's mesh for a seed (for `primitives`, shape number seed modulo their count).
     public func mesh(seed: UInt64) -> TriangleMesh {
@@ -25,6 +27,12 @@ public enum ProceduralFamily: String, Sendable, CaseIterable {
         case .primitives:
             let shapes = ProceduralShapes.all
             return shapes[Int(seed % UInt64(shapes.count))]
+        case .cup: return OccludingShapes.cup(seed: seed)
+        case .bowl: return OccludingShapes.bowl(seed: seed)
+        case .table: return OccludingShapes.table(seed: seed)
+        case .chair: return OccludingShapes.chair(seed: seed)
+        case .bracket: return OccludingShapes.bracket(seed: seed)
+        case .arch: return OccludingShapes.arch(seed: seed)
         }
     }
 }
@@ -95,12 +103,12 @@ public final class MeshDataset: @unchecked Sendable {
     }
 
     /// `count` meshes of a procedural family, seeds 0..<count, from a spec "procedural:<family>" with
-    /// family one of blob, union, primitives (for primitives the count defaults to the number of shapes).
+    /// family one of `ProceduralFamily` (for primitives the count defaults to the number of shapes).
     public convenience init(procedural spec: String, count: Int? = nil, testFraction: Double = 0.2,
                             options: MeshLoadOptions = .normalized) throws {
         let familyName = spec.hasPrefix("procedural:") ? String(spec.dropFirst("procedural:".count)) : spec
         guard let family = ProceduralFamily(rawValue: familyName) else {
-            throw SceneError(spec, "unknown procedural family '\(familyName)' (expected procedural:blob, procedural:union or procedural:primitives)")
+            throw SceneError(spec, "unknown procedural family '\(familyName)' (expected one of \(ProceduralFamily.allCases.map { "procedural:\($0.rawValue)" }.joined(separator: ", ")))")
         }
         let n = count ?? (family == .primitives ? ProceduralShapes.all.count : 200)
         guard n > 0 else { throw SceneError(spec, "count is \(n), expected at least 1 mesh") }
@@ -118,12 +126,20 @@ public final class MeshDataset: @unchecked Sendable {
                   testFraction: testFraction, options: options)
     }
 
-    /// From one string: "procedural:<family>" (with `count`), a glob pattern (contains * or ?), a folder,
-    /// or a single mesh file.
+    /// From one string: "procedural:<family>" (with `count`), "objects:<path>" (a folder, glob or file
+    /// under `installedObjectsFolder`), a glob pattern (contains * or ?), a folder, or a single mesh file.
     public convenience init(spec: String, count: Int? = nil, testFraction: Double = 0.2,
                             options: MeshLoadOptions = .normalized) throws {
         var isFolder: ObjCBool = false
-        if spec.hasPrefix("procedural:") {
+        if spec.hasPrefix("objects:") {
+            let root = installedObjectsFolder()
+            let path = root + "/" + spec.dropFirst("objects:".count)
+            let installed = FileManager.default.fileExists(atPath: path) || ((path.contains("*") || path.contains("?")) && FileManager.default.fileExists(atPath: root))
+            guard installed else {
+                throw SceneError(spec, "the objects are not installed (no \(path)): run scripts/fetch-objects, or set NBV_OBJECTS to the folder it filled")
+            }
+            try self.init(spec: path, count: count, testFraction: testFraction, options: options)
+        } else if spec.hasPrefix("procedural:") {
             try self.init(procedural: spec, count: count, testFraction: testFraction, options: options)
         } else if spec.contains("*") || spec.contains("?") {
             try self.init(glob: spec, testFraction: testFraction, options: options)
@@ -185,6 +201,13 @@ public final class MeshDataset: @unchecked Sendable {
 
     /// Drops every loaded mesh.
     public func clearCache() { lock.withLock { cache.removeAll() } }
+}
+
+/// The folder `scripts/fetch-objects` installs real objects into: $NBV_OBJECTS, else
+/// ~/.cache/nbvgym/objects. Mesh sources "objects:<path>" are relative to it.
+public func installedObjectsFolder() -> String {
+    if let custom = ProcessInfo.processInfo.environment["NBV_OBJECTS"], !custom.isEmpty { return custom }
+    return FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/nbvgym/objects").path
 }
 
 /// FNV-1a 64 of the UTF-8 bytes, followed by the SplitMix64 finaliser so all 64 bits are well mixed.

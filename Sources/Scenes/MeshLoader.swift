@@ -25,12 +25,25 @@ public struct MeshLoadOptions: Equatable, Sendable {
 /// (JPG, TGA, ...) are skipped without error and the diffuse colour is kept.
 ///
 /// Throws `SceneError` naming the file for: a missing path or folder, an empty file, a file assimp
-/// cannot read, a scene without triangles, out-of-range indices, non-finite vertices, or zero total area.
+/// cannot read, a scene without triangles, out-of-range indices, non-finite vertices, or zero total area;
+/// with `MeshParsing.current` a child process, also for a parser that crashed, ran out of memory or time.
 public func loadMesh(path: String, options: MeshLoadOptions = .normalized) throws -> TriangleMesh {
     try checkReadableFile(path)
-    let mesh = try importerLock.withLock { try importScene(path: path) }
+    let mesh: TriangleMesh
+    switch MeshParsing.current {
+    case .inProcess: mesh = try parseMeshFile(path: path)
+    case .childProcess(let executable, let arguments, _, let seconds):
+        mesh = try loadMeshInChild(path: path, executable: executable, arguments: arguments, seconds: seconds)
+    }
     try validateGeometry(mesh, path: path)
     return options.normalize ? mesh.normalized().mesh : mesh
+}
+
+/// Parses a mesh file with assimp in this process, as it is (no normalisation, no geometry checks):
+/// what a child parser runs (`MeshParsing.childProcess`).
+public func parseMeshFile(path: String) throws -> TriangleMesh {
+    try checkReadableFile(path)
+    return try importerLock.withLock { try importScene(path: path) }
 }
 
 /// assimp keeps its last error message and its logger in globals, so imports are serialised.

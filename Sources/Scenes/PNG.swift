@@ -33,6 +33,9 @@ public func decodePNG(_ bytes: [UInt8], source: String) throws -> RGBImage {
     return try finishReadingRGB(&image, source: source)
 }
 
+/// Most pixels a decoded PNG may have (8192 x 8192, 192 MiB as RGB): larger textures are refused.
+public let largestPNGPixels = 1 << 26
+
 /// Completes a simplified-API read that has begun: converts to 8-bit RGB and frees libpng's state.
 private func finishReadingRGB(_ image: inout png_image, source: String) throws -> RGBImage {
     image.format = UInt32(PNG_FORMAT_RGB)
@@ -41,6 +44,12 @@ private func finishReadingRGB(_ image: inout png_image, source: String) throws -
     guard width > 0, height > 0, width <= 1 << 15, height <= 1 << 15 else {
         png_image_free(&image)
         throw SceneError(source, "PNG size \(width)x\(height) is outside 1...32768 pixels per side")
+    }
+    // The header's size is checked before any pixel is allocated: a few hundred bytes of PNG can declare
+    // gigabytes of pixels (a decompression bomb).
+    guard width * height <= largestPNGPixels else {
+        png_image_free(&image)
+        throw SceneError(source, "PNG declares \(width)x\(height) = \(width * height) pixels; at most \(largestPNGPixels) (8192 x 8192) are decoded")
     }
     var pixels = [UInt8](repeating: 0, count: width * height * 3)
     var black = png_color(red: 0, green: 0, blue: 0)

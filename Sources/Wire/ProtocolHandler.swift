@@ -4,14 +4,20 @@ import Foundation
 import WireFormat
 import Support
 
-/// The protocol, without sockets: turns one request (its frames) into one reply (frames). Holds the
-/// sessions, their reply caches and the idle reaper. Never throws and never traps on client input.
+/// The protocol, without sockets: turns one request (its frames) from one client identity into one
+/// reply (frames). Holds the sessions, their reply caches, the memory reserved for them and the idle
+/// reaper. Never throws and never traps on client input.
 ///
-/// Threads: `handle` may run concurrently for requests of *different* sessions (the server does so for
-/// a batch of requests); requests of one session must be handled one at a time, in order. The session
-/// table and the caches are guarded by a lock; a session's environments and reply cache belong to the
-/// one thread handling that session's request.
-public final class ProtocolHandler {
+/// Owners: every session belongs to the identity that made it (`owner`: the client's CURVE public key,
+/// else the routing identity of its socket, which the client library draws at random and keeps
+/// secret). A request from any other identity gets `unknown_session`, exactly as a wrong id would,
+/// and so do its retries, cached replies and `make` nonces.
+///
+/// Threads: `handle` may run concurrently for requests of *different* sessions (the server runs each
+/// session's requests on a lane of its own); requests of one session must be handled one at a time, in
+/// order. The session table, the caches and the reservations are guarded by a lock; a session's
+/// environments and reply cache belong to the one thread handling that session's request.
+public final class ProtocolHandler: @unchecked Sendable {
     /// The protocol version this server speaks (docs/PROTOCOL.md). Every request carries it as `v`.
     public static let protocolVersion = 1
     public static let serverVersion = "nbvgym-server 0.1.0"
@@ -19,6 +25,7 @@ public final class ProtocolHandler {
 
     public struct Configuration: Sendable {
         public var limits = WireLimits()
+        public var resources = ResourceLimits()
         public var maxSessions = 64
         /// Sessions untouched for this long are closed (seconds; <= 0 disables reaping).
         public var idleTimeout: Double = 600
@@ -29,15 +36,27 @@ public final class ProtocolHandler {
         public init() {}
     }
 
+    /// A session that is gone: why, whose it was, and the reply to the `close` that ended it (so that a
+    /// retried close is answered). Nothing larger is kept: a reaped session leaves only its reason.
+    struct ClosedSession {
+        var owner: String
+        var reason: String
+        var closeReply: (requestID: String, frames: [[UInt8]])?
+    }
+
     public let configuration: Configuration
     let factory: EnvironmentFactory
+    let estimator: ResourceEstimator?
     var sessions: [String: Session] = [:]
-    /// Recently closed or reaped sessions: why, and their last reply (so a retried `close` is answered).
-    var closed: [String: (reason: String, cachedReply: (requestID: String, frames: [[UInt8]])?)] = [:]
+    /// Recently closed or reaped sessions (at most 4096, oldest dropped first).
+    var closed: [String: ClosedSession] = [:]
     var closedOrder: [String] = []
-    /// Replies of recent `make` requests by request id: a retried `make` gets the same session.
+    /// Replies of recent `make` requests by (owner, client nonce, request id): a retried `make` gets the
+    /// same session.
     var makeReplies: [String: [[UInt8]]] = [:]
     var makeOrder: [String] = []
+    /// Bytes reserved by sessions and by makes in progress (their estimates).
+    var reservedBytes = 0
     let lock = NSLock()
 
     func locked<T>(_ body: () throws -> T) rethrows -> T {
@@ -45,22 +64,30 @@ public final class ProtocolHandler {
         return try body()
     }
 
-    public init(configuration: Configuration, factory: @escaping EnvironmentFactory) {
+    /// `estimator` tells what a `make` request will cost before the factory builds anything; without one
+    /// only the request's shape limits apply (tests with toy environments).
+    public init(configuration: Configuration, factory: @escaping EnvironmentFactory, estimator: ResourceEstimator? = nil) {
         self.configuration = configuration
         self.factory = factory
+        self.estimator = estimator
     }
 
     public var sessionCount: Int { locked { sessions.count } }
+    /// Bytes reserved by the sessions held (their estimates); 0 when every session is gone.
+    public var reservedMemory: Int { locked { reservedBytes } }
+    /// Entries of the closed-session table (a reaped or closed session leaves one small entry).
+    var closedCount: Int { locked { closed.count } }
 
     // MARK: dispatch
 
-    /// Answers one request. The reply echoes the request's `id` (when readable) and `v`.
-    public func handle(_ frames: [[UInt8]]) -> [[UInt8]] {
+    /// Answers one request from the client identity `owner`. The reply echoes the request's `id` (when
+    /// readable) and `v`.
+    public func handle(_ frames: [[UInt8]], owner: String = "") -> [[UInt8]] {
         var requestID: InfoValue = .null
         do {
             let request = try WireMessage.decode(frames, limits: configuration.limits)
             if let id = request.header["id"] { requestID = id }
-            return try dispatch(request, requestID: &requestID)
+            return try dispatch(request, owner: owner, requestID: &requestID)
         } catch let error as WireError {
             // Echo the id when the header is readable (and not itself the oversized part).
             if requestID == .null, let first = frames.first, first.count <= configuration.limits.maxHeaderBytes,
@@ -81,7 +108,7 @@ public final class ProtocolHandler {
         return WireMessage(header: header, tensors: tensors).encode()
     }
 
-    func dispatch(_ request: WireMessage, requestID: inout InfoValue) throws -> [[UInt8]] {
+    func dispatch(_ request: WireMessage, owner: String, requestID: inout InfoValue) throws -> [[UInt8]] {
         let header = request.header
         let id = try Self.requestIDKey(header["id"])
         guard case .int(let version)? = header["v"] else {
@@ -95,19 +122,17 @@ public final class ProtocolHandler {
         }
         switch op {
         case "handshake": return handshake(requestID: requestID)
-        case "make": return try make(request, id: id, requestID: requestID)
-        case "ping" where header["session"] == nil || header["session"] == .null:
-            return Self.okReply(["pong": .bool(true), "sessions": .int(sessionCount)], requestID: requestID)
-        case "reset", "step", "render", "close", "ping":
-            return try withSession(request, id: id, requestID: requestID) { session in
+        case "make": return try make(request, id: id, owner: owner, requestID: requestID)
+        case "ping": return try ping(request, owner: owner, requestID: requestID)
+        case "reset", "step", "render", "close":
+            return try withSession(request, id: id, owner: owner, requestID: requestID) { session in
                 switch op {
                 case "reset": return try reset(session, request, requestID: requestID)
                 case "step": return try step(session, request, requestID: requestID)
                 case "render": return try render(session, request, requestID: requestID)
-                case "close":
+                default:
                     remove(session, reason: "closed by the client")
                     return Self.okReply(["closed": .bool(true)], requestID: requestID)
-                default: return Self.okReply(["pong": .bool(true), "sessions": .int(sessionCount)], requestID: requestID)
                 }
             }
         default:
@@ -126,60 +151,99 @@ public final class ProtocolHandler {
 
     // MARK: sessions
 
-    /// Looks up the request's session, answers a retried request from the cache, otherwise runs `body`
-    /// and caches its reply. Failures are cached too: a retry sees the same answer.
-    func withSession(_ request: WireMessage, id: String, requestID: InfoValue,
+    static func unknownSession(_ sessionID: String) -> WireError {
+        WireError(.unknownSession, field: "session", "no session '\(sessionID.prefix(64))'; expected an id returned by make", fatal: true)
+    }
+
+    /// `ping`: answers at once, without waiting for the session's requests in flight (the server calls
+    /// it on its socket thread). With a session of the caller's it keeps the session from idle reaping.
+    /// It tells nothing about other clients (no counts).
+    func ping(_ request: WireMessage, owner: String, requestID: InfoValue) throws -> [[UInt8]] {
+        switch request.header["session"] {
+        case nil, .null?: break
+        case .string(let sessionID)?:
+            try locked {
+                guard let session = sessions[sessionID], session.owner == owner else {
+                    if let entry = closed[sessionID], entry.owner == owner {
+                        throw WireError(.sessionClosed, field: "session", "session \(sessionID) was \(entry.reason); make a new one", fatal: true)
+                    }
+                    throw Self.unknownSession(sessionID)
+                }
+                session.lastActive = .now
+            }
+        default: throw WireError(.badHeader, field: "session", "expected the session id string returned by make")
+        }
+        return Self.okReply(["pong": .bool(true)], requestID: requestID)
+    }
+
+    /// Looks up the request's session (the caller's own), answers a retried request from the cache,
+    /// otherwise runs `body` and caches its reply. Failures are cached too: a retry sees the same answer.
+    func withSession(_ request: WireMessage, id: String, owner: String, requestID: InfoValue,
                      _ body: (Session) throws -> [[UInt8]]) throws -> [[UInt8]] {
         guard case .string(let sessionID)? = request.header["session"] else {
             throw WireError(.badHeader, field: "session", "expected the session id string returned by make")
         }
-        guard let session = locked({ sessions[sessionID] }) else {
-            if let entry = locked({ closed[sessionID] }) {
-                if let cached = entry.cachedReply, cached.requestID == id { return cached.frames }
-                throw WireError(.sessionClosed, field: "session", "session \(sessionID) was \(entry.reason); make a new one", fatal: true)
+        let found: Session
+        do { found = try locked { () -> Session in
+            guard let session = sessions[sessionID], session.owner == owner else {
+                if let entry = closed[sessionID], entry.owner == owner {
+                    if let cached = entry.closeReply, cached.requestID == id { throw CachedReply(frames: cached.frames) }
+                    throw WireError(.sessionClosed, field: "session", "session \(sessionID) was \(entry.reason); make a new one", fatal: true)
+                }
+                throw Self.unknownSession(sessionID)
             }
-            throw WireError(.unknownSession, field: "session", "no session '\(sessionID.prefix(64))'; expected an id returned by make", fatal: true)
-        }
-        session.lastActive = .now
-        if let cached = session.cachedReply, cached.requestID == id { return cached.frames }
+            session.lastActive = .now
+            session.busy = true
+            return session
+        } } catch let cached as CachedReply { return cached.frames }
+        defer { locked { found.busy = false; found.lastActive = .now } }
+        if let cached = found.cachedReply, cached.requestID == id { return cached.frames }
         let reply: [[UInt8]]
-        do { reply = try body(session) } catch let error as WireError {
+        do { reply = try body(found) } catch let error as WireError {
             reply = Self.errorReply(error, requestID: requestID)
         } catch let error as EnvironmentError {
             reply = Self.errorReply(WireError(.environment, field: error.field, error.message), requestID: requestID)
         } catch {
-            remove(session, reason: "closed after an internal error")
+            remove(found, reason: "closed after an internal error")
             reply = Self.errorReply(WireError(.internal, field: "environment", "\(error); the session is closed", fatal: true), requestID: requestID)
         }
         locked {
-            if sessions[sessionID] != nil {
-                session.cachedReply = (id, reply)
-            } else if closed[sessionID] != nil {
-                closed[sessionID]?.cachedReply = (id, reply)
+            if sessions[sessionID] === found {
+                found.cachedReply = (id, reply)
+            } else if closed[sessionID] != nil, request.header["op"] == .string("close") {
+                closed[sessionID]?.closeReply = (id, reply)
             }
         }
         return reply
     }
 
+    /// A retried request of a closed session answered from its cache (thrown out of the locked lookup).
+    struct CachedReply: Error { var frames: [[UInt8]] }
+
     func remove(_ session: Session, reason: String) {
         locked { removeLocked(session, reason: reason) }
     }
 
+    /// Drops the session from the table and its reservation; the environments are freed when the last
+    /// request using them returns. Only the reason stays, in the bounded closed-session table.
     func removeLocked(_ session: Session, reason: String) {
+        guard sessions[session.id] === session else { return }
         sessions[session.id] = nil
-        closed[session.id] = (reason, session.cachedReply)
+        session.cachedReply = nil
+        reservedBytes -= session.reservedBytes
+        closed[session.id] = ClosedSession(owner: session.owner, reason: reason, closeReply: nil)
         closedOrder.append(session.id)
         if closedOrder.count > 4096 { closed[closedOrder.removeFirst()] = nil }
     }
 
-    /// Closes sessions idle for longer than the idle timeout; returns their ids.
+    /// Closes sessions idle for longer than the idle timeout (a session with a request in flight is not
+    /// idle); returns their ids.
     @discardableResult
     public func reapIdleSessions(now: ContinuousClock.Instant = .now) -> [String] {
         guard configuration.idleTimeout > 0 else { return [] }
         let limit = Duration.milliseconds(Int64(configuration.idleTimeout * 1000))
-        // Called between batches (no request in flight), so lastActive is not being written.
         return locked {
-            let idle = sessions.values.filter { now - $0.lastActive > limit }.map(\.id).sorted()
+            let idle = sessions.values.filter { !$0.busy && now - $0.lastActive > limit }.map(\.id).sorted()
             for id in idle {
                 if let s = sessions[id] { removeLocked(s, reason: "reaped after \(configuration.idleTimeout) s idle") }
             }
@@ -200,19 +264,19 @@ public final class ProtocolHandler {
         return Self.okReply([
             "protocol": .int(Self.protocolVersion), "protocols": .array([.int(Self.protocolVersion)]),
             "server": .string(Self.serverVersion), "capabilities": .array(capabilities.map { .string($0) }),
-            "limits": configuration.limits.info, "max_sessions": .int(configuration.maxSessions),
+            "limits": configuration.limits.info, "resource_limits": configuration.resources.info, "max_sessions": .int(configuration.maxSessions),
             "idle_timeout": .double(configuration.idleTimeout), "operations": .array(Self.operations.map { .string($0) }),
         ], requestID: requestID)
     }
 
-    func make(_ request: WireMessage, id: String, requestID: InfoValue) throws -> [[UInt8]] {
+    func make(_ request: WireMessage, id: String, owner: String, requestID: InfoValue) throws -> [[UInt8]] {
         let header = request.header
         // A retried make is recognised by the client's nonce plus the request id (ids alone collide
         // between clients); without a nonce a retry makes a second session and the first is reaped.
         var cacheKey: String?
         switch header["client"] {
         case nil, .null?: break
-        case .string(let nonce)? where nonce.utf8.count >= 8 && nonce.utf8.count <= 128: cacheKey = nonce + "/" + id
+        case .string(let nonce)? where nonce.utf8.count >= 8 && nonce.utf8.count <= 128: cacheKey = owner + "/" + nonce + "/" + id
         default: throw WireError(.badHeader, field: "client", "expected a random client nonce string of 8 to 128 bytes")
         }
         if let cacheKey, let cached = locked({ makeReplies[cacheKey] }) { return cached }
@@ -227,6 +291,12 @@ public final class ProtocolHandler {
         case nil, .null?: break
         case .object(let fields)?: makeRequest.overrides = fields
         default: throw WireError(.badHeader, field: "overrides", "expected an object of dotted-path keys to JSON values")
+        }
+        // JSON numbers beyond a double's range (1e400) parse as infinities: refused, never taken as unset.
+        for (name, value) in [("overrides", header["overrides"]), ("definition", header["definition"])] {
+            if let value, let path = Self.nonFinitePath(value, at: name) {
+                throw WireError(.badHeader, field: path, "expected a finite number; this one is beyond the range of a double")
+            }
         }
         switch header["num_envs"] {
         case nil, .null?: makeRequest.vectorSize = 1
@@ -245,6 +315,18 @@ public final class ProtocolHandler {
         guard sessionCount < configuration.maxSessions else {
             throw WireError(.tooManySessions, field: "make", "the server holds its maximum of \(configuration.maxSessions) sessions; close one or wait for idle reaping")
         }
+        // What the session will cost, from its definition, before anything is built: refused when over a
+        // limit, else reserved (the make's own share while the factory runs, the session's afterwards).
+        var reservation = 0
+        if let estimator {
+            let estimate: ResourceEstimate
+            do { estimate = try estimator(makeRequest) } catch let error as EnvironmentError {
+                throw WireError(.makeFailed, field: error.field, error.message)
+            }
+            reservation = try reserve(estimate, members: makeRequest.vectorSize)
+        }
+        var reserved = reservation
+        defer { if reserved > 0 { locked { reservedBytes -= reserved } } }
         var environments: [GymEnvironment] = []
         for index in 0..<makeRequest.vectorSize {
             var memberRequest = makeRequest
@@ -265,12 +347,14 @@ public final class ProtocolHandler {
         var idBytes = [UInt8](repeating: 0, count: 16)
         for i in idBytes.indices { idBytes[i] = UInt8.random(in: 0...255, using: &generator) }
         let sessionID = "s-" + idBytes.map { String(format: "%02x", $0) }.joined()
-        let session = Session(id: sessionID, environments: environments, isVector: isVector)
+        let session = Session(id: sessionID, owner: owner, environments: environments, isVector: isVector)
+        session.reservedBytes = reservation
         // The factory ran unlocked (it may load meshes); the table may have filled meanwhile.
         let added = locked { () -> Bool in
             if let cacheKey, makeReplies[cacheKey] != nil { return false }
             guard sessions.count < configuration.maxSessions else { return false }
             sessions[sessionID] = session
+            reserved = 0  // the session holds the reservation now
             return true
         }
         if !added {
@@ -290,6 +374,41 @@ public final class ProtocolHandler {
             if makeOrder.count > 1024 { makeReplies[makeOrder.removeFirst()] = nil }
         }
         return reply
+    }
+
+    /// Checks a session's estimate against the limits and reserves its bytes; throws `resource_limit`
+    /// naming the key that drives the estimate and the limit it passes.
+    func reserve(_ estimate: ResourceEstimate, members: Int) throws -> Int {
+        let limits = configuration.resources
+        let reply = estimate.replyBytes(members: members), session = estimate.sessionBytes(members: members)
+        let key = estimate.dominantKey(members: members)
+        func mib(_ bytes: Int) -> String { bytes == .max ? "more than 2^63 bytes" : String(format: "%.1f MiB", Double(bytes) / 1048576) }
+        guard reply <= limits.maxRequestBytes else {
+            throw WireError(.resourceLimit, field: estimate.observationBytes * members >= estimate.renderBytes ? "observation.keys" : "image.width",
+                            "a reply of this session would hold \(mib(reply)); the server's max_request_bytes is \(mib(limits.maxRequestBytes)) (--max-request-bytes)")
+        }
+        guard session <= limits.maxSessionBytes else {
+            throw WireError(.resourceLimit, field: key,
+                            "this session would need \(mib(session)) (\(members) x \(mib(estimate.memberBytes)) and \(mib(estimate.sceneBytes)) of scenes, mostly \(key)); the server's max_session_bytes is \(mib(limits.maxSessionBytes)) (--max-session-bytes)")
+        }
+        return try locked {
+            guard reservedBytes.addingSaturating(session) <= limits.maxTotalBytes else {
+                throw WireError(.resourceLimit, field: key,
+                                "this session would need \(mib(session)) and the server's sessions hold \(mib(reservedBytes)) of its max_total_bytes \(mib(limits.maxTotalBytes)) (--max-total-bytes); close a session or ask for less")
+            }
+            reservedBytes += session
+            return session
+        }
+    }
+
+    /// The dotted path of the first non-finite number inside a JSON value, if any.
+    static func nonFinitePath(_ value: InfoValue, at path: String) -> String? {
+        switch value {
+        case .double(let d): return d.isFinite ? nil : path
+        case .array(let items): return items.enumerated().lazy.compactMap { nonFinitePath($1, at: "\(path)[\($0)]") }.first
+        case .object(let fields): return fields.keys.sorted().lazy.compactMap { nonFinitePath(fields[$0]!, at: path + "." + $0.prefix(128)) }.first
+        default: return nil
+        }
     }
 
     func parseResetOptions(_ value: InfoValue?) throws -> ResetOptions {

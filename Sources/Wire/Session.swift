@@ -7,6 +7,8 @@ import Support
 /// reply (by request id) so that a retried request is answered again without running twice.
 final class Session {
     let id: String
+    /// The client identity that made the session (CURVE key or routing identity); only it may use it.
+    let owner: String
     let environments: [GymEnvironment]
     let observationSpace: DictSpace
     let actionSpace: BoxSpace
@@ -19,9 +21,14 @@ final class Session {
     var pendingAutoreset: [Bool]
     var lastActive: ContinuousClock.Instant
     var cachedReply: (requestID: String, frames: [[UInt8]])?
+    /// A request of this session is being handled (the reaper leaves it alone). Guarded by the handler's lock.
+    var busy = false
+    /// Bytes the handler reserved for this session (its estimate), released when it is removed.
+    var reservedBytes = 0
 
-    init(id: String, environments: [GymEnvironment], isVector: Bool) {
+    init(id: String, owner: String = "", environments: [GymEnvironment], isVector: Bool) {
         self.id = id
+        self.owner = owner
         self.environments = environments
         self.observationSpace = environments[0].observationSpace
         self.actionSpace = environments[0].actionSpace

@@ -1,3 +1,4 @@
+import CZeroMQ
 import Environment
 import Foundation
 import WireFormat
@@ -14,18 +15,22 @@ public final class WireClient {
     var socket: ZMQSocket
     let curve: (client: CurveKeyPair, server: CurveKey)?
     let nonce = UUID().uuidString
+    /// This client's routing identity: random, kept secret and reused on every reconnect, so the server
+    /// (which binds sessions to it when CURVE is off) keeps this client's sessions its own.
+    let routingID = Array(("nbv-" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()).utf8)
     var counter = 0
 
     public init(endpoint: String, timeout: Double = 30, retries: Int = 3, curve: (client: CurveKeyPair, server: CurveKey)? = nil) throws {
         self.endpoint = endpoint; self.timeout = timeout; self.retries = max(1, retries); self.curve = curve
         context = try ZMQContext()
-        socket = try Self.connect(context, endpoint, curve)
+        socket = try Self.connect(context, endpoint, curve, routingID: routingID)
     }
 
     deinit { socket.close() }
 
-    static func connect(_ context: ZMQContext, _ endpoint: String, _ curve: (client: CurveKeyPair, server: CurveKey)?) throws -> ZMQSocket {
+    static func connect(_ context: ZMQContext, _ endpoint: String, _ curve: (client: CurveKeyPair, server: CurveKey)?, routingID: [UInt8]) throws -> ZMQSocket {
         let socket = try ZMQSocket(context, .dealer)
+        try socket.setOption(ZMQ_ROUTING_ID, bytes: routingID)
         if let curve { try socket.makeCurveClient(publicKey: curve.client.publicKey, secretKey: curve.client.secretKey, serverKey: curve.server) }
         try socket.connect(endpoint)
         return socket
@@ -51,7 +56,7 @@ public final class WireClient {
                 throw Self.error(from: reply.header["error"])
             }
             socket.close()
-            socket = try Self.connect(context, endpoint, curve)
+            socket = try Self.connect(context, endpoint, curve, routingID: routingID)
         }
         throw EnvironmentError(field: endpoint, "no reply to '\(op)' after \(retries) tries of \(timeout) s; is `nbv serve` running there?")
     }

@@ -19,6 +19,8 @@ public enum WireErrorCode: String, Sendable, CaseIterable {
     case sessionClosed = "session_closed"
     case tooManySessions = "too_many_sessions"
     case frameTooLarge = "frame_too_large"
+    /// The request would need more memory than the server's limits allow (`field` names the key).
+    case resourceLimit = "resource_limit"
     case tooManyFrames = "too_many_frames"
     /// `step` before `reset`, or after the episode ended (terminated or truncated).
     case resetRequired = "reset_required"

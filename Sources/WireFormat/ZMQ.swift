@@ -114,7 +114,20 @@ public final class ZMQSocket: @unchecked Sendable {
 
     /// Receives one whole multipart message; nil when none arrives in time (timeout or `dontWait`).
     public func receive(dontWait: Bool = false) throws -> [[UInt8]]? {
+        try receiveMessage(dontWait: dontWait)?.frames
+    }
+
+    /// A received message and the `User-Id` its connection's security handshake set (the ZAP handler's
+    /// answer: the client's CURVE public key), nil without one.
+    public struct ReceivedMessage: Sendable {
+        public var frames: [[UInt8]]
+        public var userID: String?
+    }
+
+    /// Receives one whole multipart message with its connection's `User-Id`; nil when none arrives in time.
+    public func receiveMessage(dontWait: Bool = false) throws -> ReceivedMessage? {
         var frames: [[UInt8]] = []
+        var userID: String?
         while true {
             var message = zmq_msg_t()
             zmq_msg_init(&message)
@@ -125,14 +138,28 @@ public final class ZMQSocket: @unchecked Sendable {
                 if frames.isEmpty && (error.errno == EAGAIN || error.errno == EINTR) { return nil }
                 throw error
             }
+            // ROUTER's routing-identity frame carries no metadata; the client's frames do.
+            if userID == nil, let property = zmq_msg_gets(&message, "User-Id") {
+                let text = String(cString: property)
+                if !text.isEmpty { userID = text }
+            }
             let size = zmq_msg_size(&message)
             if size > 0, let data = zmq_msg_data(&message) {
                 frames.append(Array(UnsafeRawBufferPointer(start: data, count: size)))
             } else {
                 frames.append([])
             }
-            if zmq_msg_more(&message) == 0 { return frames }
+            if zmq_msg_more(&message) == 0 { return ReceivedMessage(frames: frames, userID: userID) }
         }
+    }
+
+    /// Waits up to `timeoutMilliseconds` until a message can be read from the socket or `descriptor` is
+    /// readable; says which.
+    public func poll(timeoutMilliseconds: Int, alsoReading descriptor: Int32) -> (socket: Bool, fileDescriptor: Bool) {
+        var items = [zmq_pollitem_t(socket: handle, fd: 0, events: Int16(ZMQ_POLLIN), revents: 0),
+                     zmq_pollitem_t(socket: nil, fd: descriptor, events: Int16(ZMQ_POLLIN), revents: 0)]
+        guard zmq_poll(&items, 2, timeoutMilliseconds) > 0 else { return (false, false) }
+        return ((items[0].revents & Int16(ZMQ_POLLIN)) != 0, (items[1].revents & Int16(ZMQ_POLLIN)) != 0)
     }
 
     /// Waits up to `timeoutMilliseconds` for a message to read; true if one is ready.

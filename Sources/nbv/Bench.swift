@@ -94,16 +94,7 @@ struct Bench: ParsableCommand {
         }
         let wanted = Set(figureNames)
         if let n = profileSteps {
-            let definition = try benchDefinition()
-            let env = try NBVEnvironment(definition: definition, seed: 0)
-            var rng = SeededGenerator(seed: 0)
-            var episode: UInt64 = 1, taken = 0
-            while taken < n {
-                _ = try env.reset(seed: episode, options: ResetOptions()); episode += 1
-                while env.isEpisodeRunning && taken < n {
-                    _ = try env.step(action: (0..<3).map { _ in Float(rng.nextUnit() * 2 - 1) }); taken += 1
-                }
-            }
+            _ = try EnvironmentStepper(count: 1, definition: try benchDefinition()).run(steps: n)
             note("profile: \(n) environment steps")
             return
         }
@@ -215,13 +206,6 @@ struct Bench: ParsableCommand {
                 "earlier_points": earlier.count, "ground_truth_points": scene.groundTruth.count]
     }
 
-    /// CPU time consumed by the calling thread, in seconds.
-    static func threadCPUSeconds() -> Double {
-        var t = timespec()
-        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
-        return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
-    }
-
     /// Environment steps per second: one environment, then one per core. Resets are inside the timed
     /// loop (an episode is a reset and 6 steps). Besides wall-clock rates, the one-core figure is also
     /// given per second of the stepping thread's CPU time, which time other processes take from the
@@ -256,7 +240,7 @@ struct Bench: ParsableCommand {
         let make = MakeRequest(definition: "procedural-v0", overrides: [
             "meshes.source": .string(mesh), "meshes.split": .string("all"), "episode.initial_views": .int(4), "episode.budget": .int(10),
         ])
-        let r = try WireBenchmark.run(factory: makeEnvironmentForServer, make: make, vectorSize: 8, steps: wireSteps, latencySteps: 200)
+        let r = try WireBenchmark.run(factory: { try ServerPolicy().makeEnvironment($0) }, make: make, vectorSize: 8, steps: wireSteps, latencySteps: 200)
         note(r.description)
         return ["vector_size": r.vectorSize, "batches": r.steps, "in_process_steps_per_second": r.inProcessStepsPerSecond,
                 "remote_steps_per_second": r.remoteStepsPerSecond, "remote_over_in_process": r.remoteOverInProcess,
@@ -274,68 +258,5 @@ struct Bench: ParsableCommand {
         d.budget = 10
         try d.validate()
         return d
-    }
-}
-
-/// Steps, wall seconds and CPU seconds (summed over threads) of environment stepping.
-struct StepTally {
-    var steps = 0
-    var wallSeconds = 0.0
-    var cpuSeconds = 0.0
-
-    var perWallSecond: Double { wallSeconds > 0 ? Double(steps) / wallSeconds : 0 }
-    var perCPUSecond: Double { cpuSeconds > 0 ? Double(steps) / cpuSeconds : 0 }
-
-    static func += (a: inout StepTally, b: StepTally) {
-        a.steps += b.steps; a.wallSeconds += b.wallSeconds; a.cpuSeconds += b.cpuSeconds
-    }
-}
-
-/// `count` environments of one definition, each stepped by its own thread with random actions; resets
-/// happen inside the timed loop (an episode is one reset and its steps), and episodes continue across
-/// calls of `run` with fresh seeds.
-final class EnvironmentStepper {
-    let environments: [NBVEnvironment]
-    var episodes: [UInt64]
-    var generators: [SeededGenerator]
-
-    init(count: Int, definition: EnvironmentDefinition) throws {
-        environments = try (0..<count).map { _ in try NBVEnvironment(definition: definition, seed: 0) }
-        for e in environments { _ = try e.reset(seed: 0, options: ResetOptions()) }   // load the mesh, build the ground truth
-        episodes = [UInt64](repeating: 1, count: count)
-        generators = (0..<count).map { SeededGenerator(seed: UInt64($0)) }
-    }
-
-    /// Steps every environment on its own thread until `seconds` have passed (finishing the episode under
-    /// way) and returns the steps taken, the wall time and the threads' CPU time.
-    func run(seconds: Double) -> StepTally {
-        let count = environments.count
-        var steps = [Int](repeating: 0, count: count)
-        var cpuSeconds = [Double](repeating: 0, count: count)
-        let start = Date()
-        steps.withUnsafeMutableBufferPointer { stepBuffer in
-            cpuSeconds.withUnsafeMutableBufferPointer { cpuBuffer in
-                episodes.withUnsafeMutableBufferPointer { episodeBuffer in
-                    generators.withUnsafeMutableBufferPointer { generatorBuffer in
-                        let steps = stepBuffer.baseAddress!, cpu = cpuBuffer.baseAddress!
-                        let episodes = episodeBuffer.baseAddress!, generators = generatorBuffer.baseAddress!
-                        parallelForEach(count) { w in
-                            let cpuStart = Bench.threadCPUSeconds()
-                            let env = environments[w]
-                            while Date().timeIntervalSince(start) < seconds {
-                                _ = try? env.reset(seed: episodes[w], options: ResetOptions()); episodes[w] += 1
-                                while env.isEpisodeRunning {
-                                    let a = (0..<3).map { _ in Float(generators[w].nextUnit() * 2 - 1) }
-                                    _ = try? env.step(action: a)
-                                    steps[w] += 1
-                                }
-                            }
-                            cpu[w] = Bench.threadCPUSeconds() - cpuStart
-                        }
-                    }
-                }
-            }
-        }
-        return StepTally(steps: steps.reduce(0, +), wallSeconds: Date().timeIntervalSince(start), cpuSeconds: cpuSeconds.reduce(0, +))
     }
 }

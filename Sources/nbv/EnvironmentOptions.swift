@@ -8,7 +8,7 @@ struct EnvironmentOptions: ParsableArguments {
     var env: String = "procedural-v0"
 
     @Option(name: .long, help: ArgumentHelp(
-        "Meshes to use instead of the definition's: a folder, a glob (quote it: 'dir/**/*.obj'), a file, or procedural:FAMILY (blob, union, primitives).",
+        "Meshes to use instead of the definition's: a folder, a glob (quote it: 'dir/**/*.obj'), a file, procedural:FAMILY (blob, union, primitives, cup, bowl, table, chair, bracket, arch), objects:PATH (installed by scripts/fetch-objects), or a JSON list of them ('[\"a.obj\", \"b.ply\"]'). Mesh files named one by one are all used, whatever the definition's split; folders, globs and families keep it.",
         valueName: "PATH|GLOB"))
     var meshes: String?
 
@@ -19,10 +19,32 @@ struct EnvironmentOptions: ParsableArguments {
 
     /// The definition after --meshes and --set; errors name the key or file.
     func definition(extra: [String] = []) throws -> EnvironmentDefinition {
-        var all = overrides + extra
-        if let meshes { all.insert("meshes.source=\"\(meshes)\"", at: 0) }
+        let all = withMeshes(overrides + extra)
         do { return try EnvironmentDefinition.load(path: resolveDefinitionPath(env), overrides: all) } catch let e as EnvironmentError {
             throw CommandError("\(e)")
         }
+    }
+
+    /// `overrides` with `--meshes` applied: its sources first (as `meshes.source`), and, when it names
+    /// mesh files one by one, `meshes.split=all` last, so that every named file is used.
+    func withMeshes(_ overrides: [String]) -> [String] {
+        guard let meshes else { return overrides }
+        let sources = meshesSources(meshes)
+        let list = (try? JSONSerialization.data(withJSONObject: sources)).map { String(decoding: $0, as: UTF8.self) } ?? "[]"
+        return ["meshes.source=\(list)"] + overrides + (sources.allSatisfy(isSingleFile) ? ["meshes.split=\"all\""] : [])
+    }
+
+    /// The sources of `--meshes`: a JSON list of strings, or one source.
+    func meshesSources(_ text: String) -> [String] {
+        if text.hasPrefix("["), let list = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String] { return list }
+        return [text]
+    }
+
+    /// A source naming one mesh file (not a family, glob or folder; a missing path counts as a file, so
+    /// that loading it reports what is wrong with it).
+    func isSingleFile(_ source: String) -> Bool {
+        var isFolder: ObjCBool = false
+        if source.hasPrefix("procedural:") || source.contains("*") || source.contains("?") { return false }
+        return !(FileManager.default.fileExists(atPath: source, isDirectory: &isFolder) && isFolder.boolValue)
     }
 }

@@ -15,23 +15,23 @@ struct Episode: ParsableCommand {
         """)
 
     @OptionGroup var environment: EnvironmentOptions
-    @Option(help: "Policy: random, uniform or oracle (greedy over --oracle-candidates candidates; uses ground truth).") var policy: String = "uniform"
+    @Option(help: "Policy: random, uniform, chamfer-oracle or coverage-oracle (greedy over --oracle-candidates candidates; the oracles read the ground truth).") var policy: String = "uniform"
     @Option(help: "Episode seed: the same seed gives the same episode.") var seed: UInt64 = 0
     @Option(help: "Initial views for this episode (default: the definition's).") var initialViews: Int?
     @Option(help: "Mesh name to use (default: drawn from the split by the seed).") var mesh: String?
-    @Option(help: "Candidates of the greedy oracle.") var oracleCandidates: Int = 16
+    @Option(help: "Candidates of the greedy oracles.") var oracleCandidates: Int = 128
     @Option(help: ArgumentHelp("Folder for cloud.ply and ground_truth.ply.", valueName: "DIR")) var out: String?
 
     func validate() throws {
         guard baselinePolicy(named: policy) != nil else {
-            throw ValidationError("--policy: expected random, uniform or oracle, got \"\(policy)\"")
+            throw ValidationError("--policy: expected \(baselineNames.joined(separator: ", ")), got \"\(policy)\"")
         }
         guard oracleCandidates >= 1 else { throw ValidationError("--oracle-candidates: expected >= 1, got \(oracleCandidates)") }
     }
 
     func run() throws {
         let definition = try environment.definition()
-        let env = try makeEnvironment(definition)
+        let env = try NBVEnvironment(definition: definition)
         let chosen = baselinePolicy(named: policy, oracleCandidates: oracleCandidates)!
         chosen.beginEpisode(seed: seed)
         var (observation, info) = try env.reset(seed: seed, options: ResetOptions(initialViews: initialViews, mesh: mesh))
@@ -62,11 +62,4 @@ struct Episode: ParsableCommand {
     }
 
     func format(_ p: Vec3) -> String { String(format: "(%6.3f, %6.3f, %6.3f)", p.x, p.y, p.z) }
-}
-
-/// Builds the environment, turning definition errors into usage errors that name the key.
-func makeEnvironment(_ definition: EnvironmentDefinition, seed: UInt64 = 0) throws -> NBVEnvironment {
-    do { return try NBVEnvironment(definition: definition, seed: seed) } catch let e as EnvironmentError {
-        throw CommandError("\(e)")
-    }
 }

@@ -29,7 +29,10 @@ struct NBV: ParsableCommand {
         """,
         subcommands: NBV.allSubcommands)
 
-    static func main() { main(joiningNegativeValues(Array(CommandLine.arguments.dropFirst()))) }
+    static func main() {
+        MeshParsingDefaults.useChildProcesses()
+        main(joiningNegativeValues(Array(CommandLine.arguments.dropFirst())))
+    }
 }
 
 /// `--option -1` as `--option=-1`: the argument parser reads a token starting with `-` as an option,

@@ -6,17 +6,21 @@ final class Progress {
     let label: String
     let total: Int
     let start = Date()
-    var done = 0
+    var done: Int
+    /// Work done before this process started (a resumed run): shown in the count, not in the rate.
+    let doneBefore: Int
     var lastDecile = -1
     let interactive = isatty(2) != 0
 
-    init(_ label: String, total: Int) { self.label = label; self.total = total }
+    init(_ label: String, total: Int, doneBefore: Int = 0) {
+        self.label = label; self.total = total; self.doneBefore = doneBefore; done = doneBefore
+    }
 
     func advance(by n: Int = 1, note: String = "") {
         done += n
         let elapsed = Date().timeIntervalSince(start)
-        let rate = Double(done) / max(elapsed, 1e-9)
-        let left = rate > 0 ? Double(total - done) / rate : 0
+        let rate = Double(done - doneBefore) / max(elapsed, 1e-9)
+        let left = rate > 0 ? Double(max(0, total - done)) / rate : 0
         let line = String(format: "%@ %d/%d  %.1f/s  elapsed %@  left %@ %@", label, done, total, rate,
                           Self.clock(elapsed), Self.clock(left), note)
         if interactive {

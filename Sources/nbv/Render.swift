@@ -1,9 +1,9 @@
 import ArgumentParser
 import Foundation
+import Support
 import Geometry
 import Scenes
 import Rendering
-import Support
 
 struct Render: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -74,22 +74,7 @@ struct Render: ParsableCommand {
             "views": cameraRecords,
         ]
         try AtomicFile.write(try JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys]), toPath: "\(out)/cameras.json", creatingFolder: true)
-        try writePNG(contactSheet(rendered), to: "\(out)/contact_sheet.png")
+        try writePNG(imageGrid(rendered.map(\.rgb), columns: Int(Double(rendered.count).squareRoot().rounded(.up))), to: "\(out)/contact_sheet.png")
         print("wrote \(views) RGB and depth PNGs, cameras.json and contact_sheet.png to \(out)")
-    }
-
-    /// All views in a grid of ceil(sqrt(n)) columns, separated by 2-pixel gaps.
-    func contactSheet(_ views: [View]) -> RGBImage {
-        let columns = Int(Double(views.count).squareRoot().rounded(.up)), rows = (views.count + columns - 1) / columns
-        let gap = 2, w = views[0].width, h = views[0].height
-        var sheet = RGBImage(width: columns * (w + gap) - gap, height: rows * (h + gap) - gap, fill: 40)
-        for (i, view) in views.enumerated() {
-            let x0 = (i % columns) * (w + gap), y0 = (i / columns) * (h + gap)
-            for y in 0..<h {
-                let src = y * w * 3, dst = ((y0 + y) * sheet.width + x0) * 3
-                sheet.pixels.replaceSubrange(dst..<(dst + w * 3), with: view.rgb.pixels[src..<(src + w * 3)])
-            }
-        }
-        return sheet
     }
 }

@@ -2,51 +2,183 @@ import XCTest
 import Learning
 @testable import Agents
 
-/// `nbv train` killed with SIGKILL while it writes checkpoints, then `--resume`d: every checkpoint
-/// pair left behind either loads or is skipped, the run continues from the newest complete one, and
-/// the log has each step once, in order. Needs the `nbv` executable beside the test bundle (built by
-/// `swift build --build-tests`); skipped otherwise.
+/// The `nbv` executable beside the test bundle (built by `swift build --build-tests`), or a skip.
+func nbvExecutable() throws -> URL {
+    let nbv = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().appendingPathComponent("nbv")
+    guard FileManager.default.isExecutableFile(atPath: nbv.path) else { throw XCTSkip("no nbv executable at \(nbv.path)") }
+    return nbv
+}
+
+/// A child `nbv` process; its standard error goes to a file (read with `errorText`).
+final class Child {
+    let process = Process()
+    let errorURL: URL
+    init(_ arguments: [String], errorURL: URL) throws {
+        self.errorURL = errorURL
+        process.executableURL = try nbvExecutable()
+        process.arguments = arguments
+        FileManager.default.createFile(atPath: errorURL.path, contents: nil)
+        process.standardError = try FileHandle(forWritingTo: errorURL)
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+    }
+    var errorText: String { (try? String(contentsOf: errorURL, encoding: .utf8)) ?? "" }
+    /// Waits up to `seconds`; false if it still runs.
+    func wait(seconds: Double) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while process.isRunning && Date() < deadline { usleep(10_000) }
+        if process.isRunning { return false }
+        process.waitUntilExit()
+        return true
+    }
+}
+
+/// The newest checkpoint's tensors (parameters `model.*` and optimiser moments `optimizer.*`).
+func newestCheckpointTensors(_ run: RunDirectory) throws -> [String: [Float]] {
+    guard let url = run.checkpoints().first else { throw AgentError("\(run.url.path): no checkpoint") }
+    return Dictionary(uniqueKeysWithValues: try Safetensors.read(url).tensors.map { ($0.0, $0.1.data) })
+}
+
+/// Exact resume: a run stopped or killed and resumed ends with the same parameters and optimiser state,
+/// bit for bit, and the same log (but for wall-clock fields), as the same run uninterrupted.
 final class KillResumeTests: XCTestCase {
-    func testKillNineThenResume() throws {
-        let nbv = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().appendingPathComponent("nbv")
-        guard FileManager.default.isExecutableFile(atPath: nbv.path) else { throw XCTSkip("no nbv executable at \(nbv.path)") }
-        let run = temporaryRun("kill9")
-        let common = ["train", "--agent", "ppo", "--env", environmentFile, "--out", run.url.path, "--checkpoint-every", "32",
-                      "--arg", "num_steps=8", "--arg", "update_epochs=1", "--policy-net", "mlp", "--hidden", "16"]
-            + tinyOverrides.flatMap { ["--set", $0] }
-        func start(_ arguments: [String]) throws -> Process {
-            let p = Process()
-            p.executableURL = nbv
-            p.arguments = arguments
-            p.standardError = FileHandle.nullDevice
-            p.standardOutput = FileHandle.nullDevice
-            try p.run()
-            return p
+    /// In process, for each agent: the run stops after the update that passes `stopAt` (a stop request,
+    /// as a signal makes), then runs one more update whose log line is written but whose checkpoint is
+    /// not (as a kill -9 would leave it), and is resumed. PPO stops in the middle of episodes, which the
+    /// resumed run restores.
+    func testStoppedKilledAndResumedRunEqualsUninterrupted() throws {
+        let cases: [(AgentKind, total: Int, stopAt: Int, arguments: [String])] = [
+            (.ppo, 64, 24, []), (.reinforce, 40, 15, []), (.supervised, 16, 6, []), (.supervised, 24, 8, ["mode=episode"]),
+        ]
+        for (agent, total, stopAt, arguments) in cases {
+            let config = try tinyConfig(agent, steps: total, curriculum: "range:1-2", arguments: arguments)
+            let reference = temporaryRun("exact-\(agent)-reference")
+            let uninterrupted = try openRun(reference, config: config, resume: false)
+            XCTAssertEqual(try train(uninterrupted, run: reference, totalSteps: total, checkpointEvery: 1000), .finished)
+
+            let run = temporaryRun("exact-\(agent)-interrupted")
+            let first = try openRun(run, config: config, resume: false)
+            XCTAssertEqual(try train(first, run: run, totalSteps: total, checkpointEvery: 1000, shouldStop: { first.state.step >= stopAt }), .stopped)
+            let stoppedAt = first.state.step
+            XCTAssertEqual(run.checkpoints().first, run.checkpointURL(step: stoppedAt), "\(agent): a checkpoint of the stop")
+            if agent == .ppo {
+                XCTAssertTrue(first.state.episodes.contains { ($0?.actions.count ?? 0) > 0 }, "PPO stops inside episodes")
+            }
+            var lost = try first.iterate()
+            first.state.iteration += 1
+            lost["step"] = Double(first.state.step)
+            try JSONLLog(run.logURL).append(lost)
+
+            let resumed = try openRun(run, config: config, resume: true)
+            XCTAssertEqual(resumed.state.step, stoppedAt)
+            XCTAssertEqual(try train(resumed, run: run, totalSteps: total, checkpointEvery: 1000), .finished)
+
+            XCTAssertEqual(try deterministicLog(run), try deterministicLog(reference), "\(agent) \(arguments)")
+            let expected = try newestCheckpointTensors(reference), actual = try newestCheckpointTensors(run)
+            XCTAssertEqual(Set(actual.keys), Set(expected.keys))
+            let differing = expected.keys.sorted().filter { actual[$0] != expected[$0] }
+            XCTAssertEqual(differing, [], "\(agent) \(arguments): tensors that differ from the uninterrupted run")
+            XCTAssertTrue(expected.keys.contains { $0.hasPrefix("optimizer.") })
         }
-        let first = try start(common + ["--steps", "1000000"])
-        let deadline = Date().addingTimeInterval(20)
+    }
+
+    /// `nbv train` (PPO) killed with SIGKILL while it writes checkpoints, then `--resume`d: it continues
+    /// from the newest complete checkpoint, the log has each step once, in order, and the final
+    /// checkpoint equals, bit for bit, that of an uninterrupted `nbv train` to the same step.
+    func testKillNineThenResumeEqualsUninterrupted() throws {
+        let run = temporaryRun("kill9"), reference = temporaryRun("kill9-reference")
+        func arguments(_ out: RunDirectory, steps: Int) -> [String] {
+            ["train", "--agent", "ppo", "--env", environmentFile, "--out", out.url.path, "--checkpoint-every", "32", "--seed", "3",
+             "--arg", "num_steps=8", "--arg", "update_epochs=1", "--arg", "anneal_lr=false", "--policy-net", "mlp", "--hidden", "16",
+             "--curriculum", "range:1-2", "--steps", "\(steps)"] + tinyOverrides.flatMap { ["--set", $0] }
+        }
+        // --steps only sets the annealing schedule, which is off, so the killed run may aim further.
+        let first = try Child(arguments(run, steps: 1_000_000), errorURL: run.url.appendingPathExtension("stderr"))
+        let deadline = Date().addingTimeInterval(60)
         while run.checkpoints().count < 2 && Date() < deadline { usleep(20_000) }
-        kill(first.processIdentifier, SIGKILL)
-        first.waitUntilExit()
-        XCTAssertEqual(first.terminationReason, .uncaughtSignal)
-        XCTAssertGreaterThanOrEqual(run.checkpoints().count, 1, "no checkpoint within 20 s")
+        kill(first.process.processIdentifier, SIGKILL)
+        first.process.waitUntilExit()
+        XCTAssertEqual(first.process.terminationReason, .uncaughtSignal)
+        XCTAssertGreaterThanOrEqual(run.checkpoints().count, 1, "no checkpoint within 60 s")
 
         let model = ActorCritic(actor: try run.readConfig().network, seed: 0)
         let (state, _) = try run.loadLatest(into: model, optimizer: nil)
-        let target = state.step + 64
-        let second = try start(common + ["--steps", "\(target)", "--resume"])
-        second.waitUntilExit()
-        XCTAssertEqual(second.terminationStatus, 0)
+        let target = state.step + 48
+        let second = try Child(arguments(run, steps: target) + ["--resume"], errorURL: run.url.appendingPathExtension("stderr2"))
+        XCTAssertTrue(second.wait(seconds: 120))
+        XCTAssertEqual(second.process.terminationStatus, 0, second.errorText)
+        let whole = try Child(arguments(reference, steps: target), errorURL: reference.url.appendingPathExtension("stderr"))
+        XCTAssertTrue(whole.wait(seconds: 120))
+        XCTAssertEqual(whole.process.terminationStatus, 0, whole.errorText)
 
-        let lines = try String(contentsOf: run.logURL, encoding: .utf8).split(separator: "\n")
-        let steps = try lines.map { (try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any])["step"] as! Double }
+        let steps = try run.readLog().map { $0["step"] as! Double }
         XCTAssertEqual(steps, steps.sorted())
         XCTAssertEqual(Set(steps).count, steps.count, "each step once")
-        XCTAssertGreaterThanOrEqual(steps.last ?? 0, Double(target))
         XCTAssertTrue(steps.contains(Double(state.step)), "the log keeps the lines up to the resumed checkpoint")
-        let resumed = try TrainedPolicy(runPath: run.url.path)
-        XCTAssertGreaterThanOrEqual(resumed.step, target)
+        XCTAssertEqual(try deterministicLog(run), try deterministicLog(reference))
+        let expected = try newestCheckpointTensors(reference), actual = try newestCheckpointTensors(run)
+        XCTAssertEqual(run.checkpoints().first?.lastPathComponent, reference.checkpoints().first?.lastPathComponent)
+        XCTAssertEqual(expected.keys.sorted().filter { actual[$0] != expected[$0] }, [], "tensors that differ from the uninterrupted run")
         // No temporary files of interrupted atomic writes are mistaken for checkpoints.
         for url in run.checkpoints() { XCTAssertTrue(url.lastPathComponent.hasPrefix("step-")) }
+    }
+}
+
+/// SIGINT and SIGTERM stop `nbv train` cleanly: the current update finishes, a checkpoint of its step is
+/// written and named, the exit status is 128 + the signal, and a second signal exits at once.
+final class StopSignalTests: XCTestCase {
+    func arguments(_ out: RunDirectory, steps: Int, numSteps: Int = 8) -> [String] {
+        ["train", "--agent", "ppo", "--env", environmentFile, "--out", out.url.path, "--checkpoint-every", "1000000",
+         "--arg", "num_steps=\(numSteps)", "--arg", "update_epochs=1", "--arg", "anneal_lr=false", "--policy-net", "mlp", "--hidden", "16",
+         "--steps", "\(steps)"] + tinyOverrides.flatMap { ["--set", $0] }
+    }
+
+    func testSignalFinishesTheUpdateWritesACheckpointAndExitsNonZero() throws {
+        for (signal, name) in [(SIGINT, "SIGINT"), (SIGTERM, "SIGTERM")] {
+            let run = temporaryRun("signal-\(name)")
+            let child = try Child(arguments(run, steps: 1_000_000), errorURL: run.url.appendingPathExtension("stderr"))
+            let deadline = Date().addingTimeInterval(60)
+            while ((try? run.readLog().count) ?? 0) < 1 && Date() < deadline { usleep(10_000) }
+            kill(child.process.processIdentifier, signal)
+            XCTAssertTrue(child.wait(seconds: 60), "\(name): still running")
+            XCTAssertEqual(child.process.terminationReason, .exit, name)
+            XCTAssertEqual(child.process.terminationStatus, 128 + signal, "\(name): \(child.errorText)")
+            let lastStep = Int(try run.readLog().last!["step"] as! Double)
+            let checkpoint = run.checkpointURL(step: lastStep)
+            XCTAssertEqual(run.checkpoints().first, checkpoint, "\(name): a checkpoint of the last update")
+            XCTAssertTrue(child.errorText.contains("stopped by \(name) at step \(lastStep): checkpoint \(checkpoint.path)"), child.errorText)
+            let model = ActorCritic(actor: try run.readConfig().network, seed: 0)
+            XCTAssertEqual(try Checkpoint.load(TrainerState.self, into: model, from: checkpoint).step, lastStep)
+
+            guard signal == SIGINT else { continue }
+            // Resumed, it ends where an uninterrupted run ends.
+            let reference = temporaryRun("signal-reference")
+            let resumed = try Child(arguments(run, steps: lastStep + 32) + ["--resume"], errorURL: run.url.appendingPathExtension("stderr2"))
+            XCTAssertTrue(resumed.wait(seconds: 120))
+            XCTAssertEqual(resumed.process.terminationStatus, 0, resumed.errorText)
+            XCTAssertTrue(resumed.errorText.contains("resuming \(run.url.path) at step \(lastStep)"), resumed.errorText)
+            let whole = try Child(arguments(reference, steps: lastStep + 32), errorURL: reference.url.appendingPathExtension("stderr"))
+            XCTAssertTrue(whole.wait(seconds: 120))
+            let expected = try newestCheckpointTensors(reference), actual = try newestCheckpointTensors(run)
+            XCTAssertEqual(expected.keys.sorted().filter { actual[$0] != expected[$0] }, [])
+            XCTAssertEqual(try deterministicLog(run), try deterministicLog(reference))
+        }
+    }
+
+    /// Long updates (thousands of steps each): the first SIGTERM waits for the update, the second ends
+    /// the process at once, before any checkpoint.
+    func testSecondSignalExitsAtOnce() throws {
+        let run = temporaryRun("signal-twice")
+        let child = try Child(arguments(run, steps: 1_000_000, numSteps: 20_000), errorURL: run.url.appendingPathExtension("stderr"))
+        let deadline = Date().addingTimeInterval(60)
+        while !child.errorText.contains("training ppo") && Date() < deadline { usleep(10_000) }
+        usleep(200_000)
+        kill(child.process.processIdentifier, SIGTERM)
+        XCTAssertFalse(child.wait(seconds: 0.5), "the first signal lets the update finish")
+        XCTAssertTrue(child.errorText.contains("stopping after the current update"), child.errorText)
+        kill(child.process.processIdentifier, SIGTERM)
+        XCTAssertTrue(child.wait(seconds: 5), "the second signal exits at once")
+        XCTAssertEqual(child.process.terminationStatus, 128 + SIGTERM)
+        XCTAssertEqual(run.checkpoints(), [])
     }
 }

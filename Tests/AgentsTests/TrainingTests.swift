@@ -136,6 +136,90 @@ final class TrainingTests: XCTestCase {
         }
     }
 
+    /// `--resume` refuses what it cannot continue exactly, names why, and changes no file.
+    func testResumeRefusesMissingFoldersRunsWithoutCheckpointsAndOtherConfigs() throws {
+        let config = try tinyConfig(.ppo, steps: 16)
+        let missing = temporaryRun("resume-missing")
+        XCTAssertThrowsError(try openRun(missing, config: config, resume: true)) { XCTAssertTrue("\($0)".contains("does not exist"), "\($0)") }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: missing.url.path), "nothing created")
+
+        let empty = temporaryRun("resume-empty")
+        try FileManager.default.createDirectory(at: empty.url, withIntermediateDirectories: true)
+        XCTAssertThrowsError(try openRun(empty, config: config, resume: true)) { XCTAssertTrue("\($0)".contains("no config.json"), "\($0)") }
+
+        // A run with a log but no checkpoint yet (killed during its first updates): refused, log kept.
+        let fresh = temporaryRun("resume-no-checkpoint")
+        _ = try openRun(fresh, config: config, resume: false)
+        let log = Data("{\"step\":16}\n".utf8)
+        try log.write(to: fresh.logURL)
+        XCTAssertThrowsError(try openRun(fresh, config: config, resume: true)) { XCTAssertTrue("\($0)".contains("no checkpoint"), "\($0)") }
+        XCTAssertEqual(try Data(contentsOf: fresh.logURL), log)
+        // Starting again into it is refused too.
+        XCTAssertThrowsError(try openRun(fresh, config: config, resume: false)) { XCTAssertTrue("\($0)".contains("already holds a run"), "\($0)") }
+        XCTAssertEqual(try Data(contentsOf: fresh.logURL), log)
+
+        // Another configuration: every difference named, nothing changed.
+        let run = temporaryRun("resume-other-config")
+        try train(try openRun(run, config: config, resume: false), run: run, totalSteps: 16, checkpointEvery: 1000)
+        let before = try Data(contentsOf: run.logURL), configBefore = try Data(contentsOf: run.configURL)
+        var other = config
+        other.seed = 8
+        try other.setArgument("learning_rate=0.001")
+        XCTAssertThrowsError(try openRun(run, config: other, resume: true)) { error in
+            let text = "\(error)"
+            XCTAssertTrue(text.contains("seed: 7 in the run, 8 given"), text)
+            XCTAssertTrue(text.contains("ppo.learning_rate: 0.0003"), text)
+            XCTAssertFalse(text.contains("total_steps"), text)
+        }
+        XCTAssertEqual(try Data(contentsOf: run.logURL), before)
+        XCTAssertEqual(try Data(contentsOf: run.configURL), configBefore)
+        var longer = config
+        longer.totalSteps = 32
+        XCTAssertEqual(try openRun(run, config: longer, resume: true).state.step, 16, "only the total may change")
+    }
+
+    /// --help's table of algorithm arguments covers every argument of every agent, with its default.
+    func testEveryAlgorithmArgumentHasHelp() throws {
+        for agent in AgentKind.allCases {
+            let arguments = RunConfig.arguments(of: agent)
+            XCTAssertGreaterThan(arguments.count, 5)
+            for a in arguments { XCTAssertFalse(a.help.isEmpty, "\(agent) \(a.name)") }
+            var config = try tinyConfig(agent, steps: 8)
+            for a in arguments where a.defaultValue != "null" { XCTAssertNoThrow(try config.setArgument("\(a.name)=\(a.defaultValue)"), "\(agent) \(a.name)") }
+        }
+        XCTAssertTrue(RunConfig.arguments(of: .ppo).contains { $0.name == "clip_coef" && $0.defaultValue == "0.2" })
+    }
+
+    /// The policy's outputs are sized from the action space.
+    func testNetworkOutputsComeFromTheActionSpace() throws {
+        let trainer = try makeTrainer(config: try tinyConfig(.reinforce, steps: 8))
+        let env = try NBVEnvironment(definition: try trainer.state.config.definition(), seed: 0)
+        XCTAssertEqual(trainer.state.config.network.outputs, env.actionSpace.shape[0])
+        XCTAssertEqual(trainer.model.logStd.count, env.actionSpace.shape[0])
+    }
+
+    /// Every agent logs the environment's reward as episode_return; an agent trained on the coverage
+    /// gain logs that sum as training_return, which telescopes to final minus initial coverage.
+    func testEpisodeReturnIsTheEnvironmentsReward() throws {
+        for agent in [AgentKind.ppo, .reinforce] {
+            let run = temporaryRun("returns-\(agent)")
+            let trainer = try openRun(run, config: try tinyConfig(agent, steps: 24, arguments: ["reward=\"coverage\""]), resume: false)
+            try train(trainer, run: run, totalSteps: 24, checkpointEvery: 1000)
+            let records = try run.readLog().filter { ($0["episodes"] as? Double ?? 0) > 0 }
+            XCTAssertFalse(records.isEmpty)
+            for r in records {
+                let environment = r["episode_return"] as! Double, training = r["training_return"] as! Double
+                XCTAssertNotEqual(environment, training, "\(agent)")
+                // reward.mode relative: each step's reward is 1 - CD_after / CD_before < 1, so 3 steps sum below 3.
+                XCTAssertLessThan(environment, 3)
+                XCTAssertGreaterThanOrEqual(training, 0); XCTAssertLessThanOrEqual(training, r["final_coverage"] as! Double)
+            }
+        }
+        let run = temporaryRun("returns-environment")
+        try train(try openRun(run, config: try tinyConfig(.ppo, steps: 16), resume: false), run: run, totalSteps: 16, checkpointEvery: 1000)
+        XCTAssertNil(try run.readLog().first?["training_return"], "no second return when the agent trains on the environment's")
+    }
+
     func testBadArgumentsAreNamed() throws {
         var c = try tinyConfig(.ppo, steps: 8)
         XCTAssertThrowsError(try c.setArgument("learning_rat=1")) { XCTAssertTrue("\($0)".contains("learning_rat")) }

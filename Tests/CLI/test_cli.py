@@ -38,11 +38,11 @@ def read_ply_points(path):
     return np.frombuffer(data[end:end + 12 * count], dtype="<f4").reshape(count, 3)
 
 
-@pytest.mark.parametrize("command", ["", "render", "episode", "eval", "serve", "bench"])
+@pytest.mark.parametrize("command", ["", "render", "sheet", "episode", "eval", "compare", "serve", "bench"])
 def test_every_subcommand_has_a_manual(command):
     out = nbv(*([command] if command else []), "--help").stdout
     assert "USAGE" in out.upper()
-    if command in ("episode", "eval"):
+    if command in ("episode", "eval", "compare"):
         assert "--meshes" in out and "--set" in out and "--env" in out
 
 
@@ -85,13 +85,42 @@ def test_episode_is_deterministic_and_writes_clouds(tmp_path):
 def test_eval_table_and_json(tmp_path):
     out = nbv("eval", "--env", "envs/procedural-v0.json", "--policy", "random,uniform", "--episodes", "3", "--protocol", "p10",
               "--set", "image.width=48", "--set", "image.height=48", "--json", str(tmp_path / "e.json")).stdout
-    assert "| random | 1 | 3 |" in out and "| uniform | 1 | 3 |" in out
+    assert "| random | 3 |" in out and "| uniform | 3 |" in out
     doc = json.loads((tmp_path / "e.json").read_text())
     assert doc["split"] == "test" and doc["seeds"] == [1000, 1001, 1002]
     assert len(doc["episodes"]) == 6
     for episode in doc["episodes"]:
-        assert len(episode["coverageHistory"]) == 10 and episode["initialViews"] == 1
+        assert len(episode["coverageHistory"]) == 10 and episode["initialViews"] == 1 and episode["protocolName"] == "p10"
         assert all(b >= a - 1e-12 for a, b in zip(episode["coverageHistory"], episode["coverageHistory"][1:]))
+    # The paired difference random - uniform printed and stored equals the t-interval of the per-episode
+    # differences computed here (scipy's t quantile).
+    from scipy import stats
+    auc = {(e["policy"], e["seed"]): np.mean(e["coverageHistory"]) for e in doc["episodes"]}
+    d = np.array([auc[("random", s)] - auc[("uniform", s)] for s in doc["seeds"]])
+    comparison = next(c for c in doc["cells"][0]["comparisons"] if c["policy"] == "random" and c["category"] == "all")
+    assert comparison["coverageAUCVersusUniform"]["mean"] == pytest.approx(d.mean(), abs=1e-12)
+    half = stats.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d))
+    assert comparison["coverageAUCVersusUniform"]["halfWidth"] == pytest.approx(half, rel=1e-3)
+
+
+def test_eval_out_writes_tables_and_plots(tmp_path):
+    out = tmp_path / "e"
+    nbv("eval", "--env", "envs/procedural-v0.json", "--policy", "uniform,random", "--episodes", "2", "--protocol", "few-views",
+        "--set", "image.width=32", "--set", "image.height=32", "--out", str(out))
+    rows = (out / "comparisons.csv").read_text().splitlines()
+    assert rows[0].startswith("protocol,initial_views,policy,category") and rows[1].startswith("few-views,1,random,all,2,")
+    curves = (out / "curves.csv").read_text().splitlines()
+    assert len(curves) == 1 + 2 * 4                       # two policies, four views
+    for name in ("coverage.png", "chamfer.png", "headroom.png"):
+        assert png_header(out / name)[0] > 100, name
+
+
+def test_eval_protocols_set_budget_and_camera(tmp_path):
+    nbv("eval", "--env", "envs/procedural-v0.json", "--policy", "uniform,random", "--episodes", "2", "--protocol", "few-views",
+        "table-few-views", "--set", "image.width=32", "--set", "image.height=32", "--json", str(tmp_path / "e.json"))
+    doc = json.loads((tmp_path / "e.json").read_text())
+    assert [c["protocolName"] for c in doc["cells"]] == ["few-views", "table-few-views"]
+    assert all(len(e["coverageHistory"]) == 4 for e in doc["episodes"])
 
 
 @pytest.mark.parametrize("args, expected", [
@@ -104,8 +133,39 @@ def test_eval_table_and_json(tmp_path):
     (["episode", "--meshes", "/tmp/definitely-no-such-dir/*.obj"], "definitely-no-such-dir"),
     (["episode", "--policy", "genius"], "--policy"),
     (["eval", "--split", "validation"], "--split"),
+    (["eval", "--protocol", "p11"], "--protocol"),
+    (["eval", "--policy", "genius"], "--policy"),
+    (["eval", "--env", "envs/procedural-v0.json", "--set", "meshes.test_names=[\"blob-9999\"]"], "blob-9999"),
+    (["sheet", "procedural:sofa", "--out", "/tmp/nbv-x.png"], "sofa"),
 ])
 def test_bad_input_names_what_is_wrong(args, expected):
     result = nbv(*args, check=False)
     assert result.returncode != 0
     assert expected in result.stderr, result.stderr
+
+
+def test_train_manual_lists_values_defaults_arguments_and_examples():
+    out = " ".join(nbv("train", "--help").stdout.split())
+    for option in ("--agent", "--env", "--meshes", "--set", "--curriculum", "--policy-net", "--hidden", "--layers", "--heads",
+                   "--steps", "--out", "--resume", "--seed", "--checkpoint-every", "--arg"):
+        assert option in out, option
+    assert "values: supervised, reinforce, ppo" in out
+    assert "values: attention, mlp" in out
+    assert "(default: fixed:1)" in out and "(default: 2000)" in out
+    for line in ("clip_coef (default 0.2)", "num_steps (default 32)", "episodes_per_update (default 8)", "mode (default \"single_step\")"):
+        assert line in out, line
+    assert "SIGINT" in out and "--resume" in out and "EXAMPLES" in out
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--agent", "dqn"], "--agent"),
+    (["--agent", "ppo", "--policy-net", "cnn"], "--policy-net"),
+    (["--agent", "ppo", "--arg", "learning_rat=1"], "learning_rat"),
+    (["--agent", "ppo", "--resume"], "does not exist"),
+])
+def test_train_refuses_bad_values(tmp_path, args, expected):
+    result = nbv("train", *args, "--steps", "8", "--out", str(tmp_path / "missing-run"), check=False)
+    assert result.returncode != 0
+    assert expected in result.stderr, result.stderr
+    if expected == "--agent":
+        assert "ppo" in result.stderr

@@ -222,4 +222,48 @@ final class EnvironmentTests: XCTestCase {
         }
         XCTAssertGreaterThan(norm, 0)
     }
+
+    /// A backbone injected into the environment that uses the protocol's default (joint) reconstruction
+    /// of every view gives the same episode as the geometric backbone's incremental path: observations,
+    /// rewards, metrics, action gradients and the oracle's look-ahead.
+    func testAnInjectedJointBackboneGivesTheSameEpisodeAsTheIncrementalOne() throws {
+        var options = GeometricBackboneOptions()
+        options.depthNoise = 0.01; options.poseNoiseDegrees = 1; options.poseNoiseTranslation = 0.01
+        let d = try smallDefinition { $0.actionGradient = true; $0.backbone = .geometric(options) }
+        let incremental = try NBVEnvironment(definition: d)
+        let joint = try NBVEnvironment(definition: d, backbone: JointBackbone(try GeometricReconstructor(options: options)))
+        XCTAssertEqual(joint.observationSpace, incremental.observationSpace)
+        let a = try runEpisode(incremental, seed: 4), b = try runEpisode(joint, seed: 4)
+        XCTAssertEqual(a.count, b.count)
+        for (x, y) in zip(a, b) {
+            XCTAssertEqual(x.obs, y.obs)
+            XCTAssertEqual(x.reward, y.reward, accuracy: 1e-9)
+            for key in ["chamfer_after", "coverage", "f_score"] {
+                XCTAssertEqual(x.info[key]!.doubleValue!, y.info[key]!.doubleValue!, accuracy: 1e-9, key)
+            }
+            for (g, h) in zip(x.info["action_gradient"]?.doubleArray ?? [], y.info["action_gradient"]?.doubleArray ?? []) {
+                XCTAssertEqual(g, h, accuracy: 1e-6 * max(1, abs(g)))
+            }
+        }
+        _ = try incremental.reset(seed: 5, options: ResetOptions())
+        _ = try joint.reset(seed: 5, options: ResetOptions())
+        let position = Vec3(0.3, 2.1, -1.4)
+        XCTAssertEqual(try incremental.previewChamfer(at: position), try joint.previewChamfer(at: position), accuracy: 1e-9)
+    }
+}
+
+/// Reconstructs all views jointly on every call (the `Reconstructor` defaults), with the geometric
+/// backbone doing the work.
+final class JointBackbone: Reconstructor {
+    let inner: GeometricReconstructor
+    init(_ inner: GeometricReconstructor) { self.inner = inner }
+    var name: String { "joint geometric" }
+    var tokenWidth: Int { inner.tokenWidth }
+    var tokenBound: Float { inner.tokenBound }
+    func patchCount(width: Int, height: Int) -> Int { inner.patchCount(width: width, height: height) }
+    func seedNoise(_ seed: UInt64) { inner.seedNoise(seed) }
+    func reconstruct(_ views: [ReconstructionInput]) throws -> Reconstruction { try inner.reconstruct(views) }
+    func poseVJP(inputs: [ReconstructionInput], reconstruction: Reconstruction, pointCotangents: [[Float]], viewIndex: Int) throws -> PoseCotangent {
+        try inner.poseVJP(inputs: inputs, reconstruction: reconstruction, pointCotangents: pointCotangents, viewIndex: viewIndex)
+    }
 }

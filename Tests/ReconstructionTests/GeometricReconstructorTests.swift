@@ -50,9 +50,10 @@ final class GeometricReconstructorTests: XCTestCase {
 
     /// Loss L = sum_points <w_p, X_p>: its pose VJP must match central differences of the loss with
     /// respect to every entry of the pose input.
-    func checkVJP(viewIndex: Int) throws {
+    func checkVJP(viewIndex: Int, options: GeometricBackboneOptions = GeometricBackboneOptions()) throws {
         let inputs = makeInputs()
-        let backbone = try GeometricReconstructor()
+        let backbone = try GeometricReconstructor(options: options)
+        backbone.seedNoise(3)
         let r = try backbone.reconstruct(inputs)
         var rng = SeededGenerator(seed: 9)
         let weights = r.views.map { v in (0..<v.points.coordinates.count).map { _ in Float(rng.nextGaussian()) } }
@@ -89,6 +90,30 @@ final class GeometricReconstructorTests: XCTestCase {
 
     func testPoseVJPOfLaterViewMatchesFiniteDifferences() throws { try checkVJP(viewIndex: 2) }
     func testPoseVJPOfReferenceViewMatchesFiniteDifferences() throws { try checkVJP(viewIndex: 0) }
+
+    /// With pose noise the VJP is with respect to the clean pose input (the noise rotation N is fixed by the
+    /// seed: R' = N R), so finite differences of the clean input still match it.
+    func testPoseVJPWithPoseNoiseIsWithRespectToTheCleanInput() throws {
+        var options = GeometricBackboneOptions()
+        options.poseNoiseDegrees = 5; options.poseNoiseTranslation = 0.02
+        try checkVJP(viewIndex: 2, options: options)
+    }
+
+    /// The incremental update equals the joint reconstruction of all views, tokens included.
+    func testAddingAViewEqualsReconstructingAllViews() throws {
+        var options = GeometricBackboneOptions()
+        options.depthNoise = 0.01; options.poseNoiseDegrees = 1
+        let backbone = try GeometricReconstructor(options: options)
+        backbone.seedNoise(11)
+        let inputs = makeInputs()
+        let all = try backbone.reconstruct(inputs)
+        guard case .added(let view, let tokens) = try backbone.reconstruct(adding: inputs[2], to: Array(inputs[0..<2])) else {
+            return XCTFail("the geometric backbone reconstructs views independently")
+        }
+        XCTAssertEqual(view.points, all.views[2].points)
+        XCTAssertEqual(tokens, all.tokens.perView[2])
+        XCTAssertEqual(backbone.patchCount(width: inputs[0].width, height: inputs[0].height), all.tokens.patchCount)
+    }
 
     func testNoiseIsSeededAndSparsificationKeepsFraction() throws {
         var options = GeometricBackboneOptions()

@@ -1,3 +1,4 @@
+import CZeroMQ
 import Environment
 import Foundation
 @testable import Wire
@@ -9,8 +10,9 @@ final class TestClient {
     let socket: ZMQSocket
     var nextID = 0
 
-    init(_ context: ZMQContext, endpoint: String, curve: (client: CurveKeyPair, server: CurveKey)? = nil) throws {
+    init(_ context: ZMQContext, endpoint: String, curve: (client: CurveKeyPair, server: CurveKey)? = nil, routingID: [UInt8]? = nil) throws {
         socket = try ZMQSocket(context, .dealer)
+        if let routingID { try socket.setOption(ZMQ_ROUTING_ID, bytes: routingID) }
         if let curve { try socket.makeCurveClient(publicKey: curve.client.publicKey, secretKey: curve.client.secretKey, serverKey: curve.server) }
         try socket.connect(endpoint)
     }

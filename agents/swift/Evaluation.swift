@@ -4,6 +4,8 @@ import Environment
 /// What one evaluation episode produced (EVALUATION.md metrics, world frame).
 public struct EpisodeRecord: Sendable, Codable {
     public var policy: String
+    /// The evaluation protocol's name (`EvaluationProtocol.rawValue`), "" outside a protocol.
+    public var protocolName = ""
     public var mesh: String
     public var seed: UInt64
     public var initialViews: Int
@@ -14,6 +16,8 @@ public struct EpisodeRecord: Sendable, Codable {
     public var finalFScore: Double
     public var episodeReturn: Double
 
+    /// The mesh's category (`meshCategory`), for per-category statistics.
+    public var category: String { meshCategory(mesh) }
     public var finalCoverage: Double { coverageHistory.last ?? 0 }
     public var finalChamfer: Double { chamferHistory.last ?? .infinity }
     /// Coverage AUC over the budget: mean of coverage after views 1...K.
@@ -43,6 +47,7 @@ public func runEpisode(policy: NBVPolicy, environment env: NBVEnvironment, seed:
 /// Summary of many episodes of one policy under one protocol cell: mean and 95% CI of each metric.
 public struct PolicySummary: Sendable, Codable {
     public var policy: String
+    public var protocolName: String
     public var initialViews: Int
     public var episodes: Int
     public var coverageAUC: MeanInterval
@@ -51,8 +56,8 @@ public struct PolicySummary: Sendable, Codable {
     public var finalFScore: MeanInterval
     public var episodeReturn: MeanInterval
 
-    public init(policy: String, initialViews: Int, records: [EpisodeRecord]) {
-        self.policy = policy; self.initialViews = initialViews; episodes = records.count
+    public init(policy: String, protocolName: String = "", initialViews: Int, records: [EpisodeRecord]) {
+        self.policy = policy; self.protocolName = protocolName; self.initialViews = initialViews; episodes = records.count
         coverageAUC = MeanInterval(records.map(\.coverageAUC))
         finalCoverage = MeanInterval(records.map(\.finalCoverage))
         finalChamfer = MeanInterval(records.map(\.finalChamfer))
@@ -61,15 +66,17 @@ public struct PolicySummary: Sendable, Codable {
     }
 }
 
-/// Evaluation protocols of EVALUATION.md.
-public enum EvaluationProtocol: String, CaseIterable, Sendable {
-    /// 1 random initial view + 9 chosen views.
-    case p10
-    /// Initial views in {1, 2, 4}, budget of 10 views.
-    case grid
-
-    public var initialViewCounts: [Int] { self == .p10 ? [1] : [1, 2, 4] }
-    public var budget: Int { 10 }
+/// The category of a mesh name, for per-category statistics: a procedural mesh's family ("cup-12" ->
+/// "cup"), else the first folder of its path ("random_urdfs/012/012.obj" -> "random_urdfs"), else
+/// the name without extension.
+public func meshCategory(_ name: String) -> String {
+    let components = name.split(separator: "/")
+    if components.count > 1 { return String(components[0]) }
+    if let dash = name.lastIndex(of: "-"), !name[name.index(after: dash)...].isEmpty,
+       name[name.index(after: dash)...].allSatisfy(\.isNumber) {
+        return String(name[..<dash])
+    }
+    return (name as NSString).deletingPathExtension
 }
 
 /// Seeds of evaluation episodes: episode i of every policy uses `base + i`, so all policies see the same

@@ -33,3 +33,32 @@ public func evaluateEpisodes(makeEnvironment: () throws -> NBVEnvironment, makeP
     if let failure { throw failure }
     return records.map { $0! }
 }
+
+/// Runs every policy (a baseline name or a run folder, see `policy(named:)`) under every protocol and
+/// initial-view count on the same seeds (episode i uses seeds[i]: the same mesh and initial views for
+/// every policy), and returns the report with its paired statistics. `makeEnvironment` builds an
+/// environment from a definition (the protocol's); `onEpisode` sees each finished episode.
+public func runEvaluation(policies: [String], definition: EnvironmentDefinition, protocols: [EvaluationProtocol],
+                          seeds: [UInt64], workers: Int, oracleCandidates: Int,
+                          makeEnvironment: (EnvironmentDefinition) throws -> NBVEnvironment,
+                          onEpisode: ((EpisodeRecord) -> Void)? = nil) throws -> EvaluationReport {
+    var records: [EpisodeRecord] = []
+    for evaluationProtocol in protocols {
+        let protocolDefinition = evaluationProtocol.apply(to: definition)
+        for initial in evaluationProtocol.initialViewCounts {
+            for name in policies {
+                var result = try evaluateEpisodes(makeEnvironment: { try makeEnvironment(protocolDefinition) },
+                                                  makePolicy: { try policy(named: name, oracleCandidates: oracleCandidates) },
+                                                  seeds: seeds, initialViews: initial, workers: workers,
+                                                  onEpisode: { record in
+                                                      var labelled = record
+                                                      labelled.protocolName = evaluationProtocol.rawValue
+                                                      onEpisode?(labelled)
+                                                  })
+                for i in result.indices { result[i].protocolName = evaluationProtocol.rawValue }
+                records += result
+            }
+        }
+    }
+    return try EvaluationReport(definition: definition, protocols: protocols, seeds: seeds, records: records)
+}

@@ -22,6 +22,20 @@ public struct PolicyInput {
     }
 }
 
+/// One observation as the policy reads it: the normalised features of its B views `[B * F]` and its
+/// view mask `[B]`.
+public struct EncodedObservation: Sendable {
+    public var row: [Float]
+    public var mask: [Float]
+}
+
+extension PolicyInput {
+    /// The batch of encoded observations `[N, B, F]` and `[N, B]`.
+    public init(_ batch: [EncodedObservation], views: Int, featureWidth: Int) {
+        self.init(rows: batch.map(\.row), masks: batch.map(\.mask), views: views, featureWidth: featureWidth)
+    }
+}
+
 /// Running mean and variance of a stream of vectors (Chan et al.'s parallel update, as CleanRL's and
 /// gymnasium's `RunningMeanStd`): for a batch with mean μ_b, population variance σ²_b and count n_b,
 ///
@@ -131,6 +145,14 @@ public struct ObservationEncoder: Codable, Equatable, Sendable {
             }
         }
         return out
+    }
+
+    /// A batch of observations as normalised rows; with `observe`, the statistics take in the batch's
+    /// views first (training), so the rows are normalised with the updated statistics.
+    public mutating func encode(_ observations: [[String: ArrayValue]], observe: Bool) throws -> [EncodedObservation] {
+        let raw = try observations.map { try rawFeatures($0) }
+        if observe { self.observe(raw.map { ($0.features, $0.mask) }) }
+        return raw.map { EncodedObservation(row: normalize($0.features, mask: $0.mask), mask: $0.mask) }
     }
 
     /// One observation as a normalised row, its mask and the view count.

@@ -4,41 +4,83 @@ import Environment
 import Support
 
 /// PPO for continuous actions, following CleanRL's `ppo_continuous_action.py`. Names are CleanRL's
-/// (snake_case in `config.json` and `--arg`).
+/// (snake_case in `config.json` and `--arg`); so are the defaults, except where a comment says why not.
+/// The training loop reads top to bottom as CleanRL's: rollout, bootstrap, advantages, optimise.
 public struct PPOArgs: Codable, Equatable, Sendable {
-    /// Environments stepped together (one per core is the sweet spot).
+    /// Environments stepped together. CleanRL: 1; here 2, one per core of the machines this runs on
+    /// (environment steps are the cost, and the vector steps its environments in parallel).
     public var numEnvs = 2
-    /// Steps per environment per rollout; batch = num_envs * num_steps.
+    /// Steps per environment per rollout; batch = num_envs * num_steps. CleanRL: 2048; here 32, since
+    /// an episode is at most the view budget (about 10) steps long and each step renders and
+    /// reconstructs, so a 64-step batch already spans several episodes and updates come often.
     public var numSteps = 32
+    /// Adam's step size (as CleanRL).
     public var learningRate: Float = 3e-4
-    /// Linear decay of the learning rate to 0 over the run.
+    /// Linear decay of the learning rate to 0 over the run (as CleanRL).
     public var annealLr = true
+    /// Discount γ (as CleanRL).
     public var gamma = 0.99
+    /// GAE's λ (as CleanRL).
     public var gaeLambda = 0.95
+    /// Minibatches per epoch. CleanRL: 32 of a 2048 batch; here 4, so the 64-step batch gives
+    /// minibatches of 16 rather than 2.
     public var numMinibatches = 4
+    /// Passes over the batch per update. CleanRL: 10; here 4 (as CleanRL's Atari PPO), since the small
+    /// batch is overfitted by many passes.
     public var updateEpochs = 4
-    /// Per-minibatch advantage normalisation.
+    /// Per-minibatch advantage normalisation (as CleanRL).
     public var normAdv = true
+    /// Surrogate clipping ε of the ratio (as CleanRL).
     public var clipCoef: Float = 0.2
+    /// Clip the value loss around the old values with the same ε (as CleanRL).
     public var clipVloss = true
+    /// Weight of the entropy bonus (as CleanRL).
     public var entCoef: Float = 0
+    /// Weight of the value loss (as CleanRL).
     public var vfCoef: Float = 0.5
+    /// Global gradient-norm clip (as CleanRL).
     public var maxGradNorm: Float = 0.5
-    /// Stop the epochs early when the approximate KL exceeds this (nil: never).
+    /// Stop the epochs early when the approximate KL exceeds this (nil: never; as CleanRL).
     public var targetKl: Double? = nil
-    /// Initial state-independent log standard deviation of the Gaussian.
+    /// Initial state-independent log standard deviation of the Gaussian (CleanRL's zeros).
     public var initialLogStd: Float = 0
+    /// Normalise observations by running statistics (CleanRL's `NormalizeObservation` wrapper).
     public var normalizeObservations = true
+    /// Divide rewards by the running std of the discounted return (CleanRL's `NormalizeReward` wrapper).
     public var normalizeRewards = true
     /// Truncated episodes (view budget reached) add γ V(final observation) to the last reward;
     /// terminated ones (coverage threshold) do not. Off by default (as CleanRL): the view budget is
     /// part of the state (`view_mask`), so reaching it ends the episode for good, and V of a
     /// full-budget observation, a state the critic never trains on, only adds noise.
     public var bootstrapTruncated = false
-    /// What the agent maximises: the environment's reward or the coverage gain (see `TrainingReward`).
-    /// Optional so that configs written before it existed still load (nil: the environment's).
+    /// What the agent maximises: the environment's reward or the coverage gain (see `TrainingReward`;
+    /// not in CleanRL). Optional so that configs written before it existed still load (nil: the environment's).
     public var reward: TrainingReward? = .environment
     public init() {}
+
+    /// One line per argument for `nbv train --help`.
+    public static let help: [String: String] = [
+        "num_envs": "environments stepped together (one per core)",
+        "num_steps": "steps per environment per rollout; batch = num_envs * num_steps",
+        "learning_rate": "Adam's step size",
+        "anneal_lr": "decay the learning rate linearly to 0 over --steps",
+        "gamma": "discount",
+        "gae_lambda": "GAE's lambda",
+        "num_minibatches": "minibatches per epoch",
+        "update_epochs": "passes over the batch per update",
+        "norm_adv": "normalise advantages per minibatch",
+        "clip_coef": "surrogate clipping epsilon",
+        "clip_vloss": "clip the value loss around the old values",
+        "ent_coef": "weight of the entropy bonus",
+        "vf_coef": "weight of the value loss",
+        "max_grad_norm": "global gradient-norm clip",
+        "target_kl": "stop an update's epochs when the approximate KL exceeds this (null: never)",
+        "initial_log_std": "initial log standard deviation of the Gaussian policy",
+        "normalize_observations": "normalise observations by running statistics",
+        "normalize_rewards": "divide rewards by the running std of the discounted return",
+        "bootstrap_truncated": "add gamma V(final observation) to the last reward of truncated episodes",
+        "reward": "what the agent maximises: environment (the definition's reward) or coverage (the coverage gain)",
+    ]
 }
 
 /// The reward an agent trains on.
@@ -129,123 +171,90 @@ public final class PPOTrainer: Trainer {
     public let model: ActorCritic
     public let optimizer: Adam
     let args: PPOArgs
-    let vector: VectorEnvironment
-    let views: Int
-    /// The environments' current observations (nil until the first rollout resets them).
+    let episodes: EpisodeBookkeeping
+    var storage: RolloutStorage
+    /// The environments' current observations (nil until the first rollout starts or restores the episodes).
     var observations: [[String: ArrayValue]]?
-    var episodeReturns: [Double]
-    var starts: [EpisodeStart]
 
     init(config: RunConfig, definition: EnvironmentDefinition, curriculum: Curriculum) throws {
         args = config.ppo ?? PPOArgs()
-        vector = try VectorEnvironment(definition: definition, count: args.numEnvs)
-        views = definition.budget
-        let tokenWidth = vector.environments[0].tokenWidth
-        let c = config.sized(forTokenWidth: tokenWidth)
+        let vector = try VectorEnvironment(definition: definition, count: args.numEnvs)
+        let c = config.sized(for: vector.environments[0])
+        episodes = EpisodeBookkeeping(vector, reward: args.reward ?? .environment, autoreset: true)
+        storage = RolloutStorage(steps: args.numSteps, envs: args.numEnvs, views: definition.budget,
+                                 featureWidth: c.network.inputWidth, actionWidth: c.network.outputs)
         model = ActorCritic(actor: c.network, initialLogStd: args.initialLogStd, orthogonal: true, seed: config.seed)
         optimizer = Adam(parameters: model.parameters(), learningRate: args.learningRate, epsilon: 1e-5)
-        state = TrainerState(random: SplitMix64(seed: config.seed ^ 0x5050_4F00), encoder: ObservationEncoder(tokenWidth: tokenWidth, normalizes: args.normalizeObservations),
+        state = TrainerState(random: SplitMix64(seed: config.seed ^ 0x5050_4F00),
+                             encoder: ObservationEncoder(tokenWidth: c.network.inputWidth - 3, normalizes: args.normalizeObservations),
                              rewardScaler: RewardScaler(gamma: args.gamma, environments: args.numEnvs), curriculum: curriculum, config: c)
-        episodeReturns = [Double](repeating: 0, count: args.numEnvs)
-        starts = []
     }
 
     var batchSize: Int { args.numEnvs * args.numSteps }
 
-    func nextStart() -> EpisodeStart {
-        let count = state.curriculum.initialViews(using: &state.random)
-        return EpisodeStart(seed: state.random.next(), initialViews: count)
-    }
-
-    /// Normalised rows of raw observations; updates the statistics first when `observe`.
-    func encode(_ observations: [[String: ArrayValue]], observe: Bool) throws -> [(row: [Float], mask: [Float])] {
-        let raw = try observations.map { try state.encoder.rawFeatures($0) }
-        if observe { state.encoder.observe(raw.map { ($0.features, $0.mask) }) }
-        return raw.map { (state.encoder.normalize($0.features, mask: $0.mask), $0.mask) }
-    }
-
-    func input(_ rows: [(row: [Float], mask: [Float])]) -> PolicyInput {
-        PolicyInput(rows: rows.map(\.row), masks: rows.map(\.mask), views: views, featureWidth: state.encoder.featureWidth)
+    /// The policy input of a batch of observations (the statistics unchanged).
+    func input(_ observations: [[String: ArrayValue]]) throws -> PolicyInput {
+        PolicyInput(try state.encoder.encode(observations, observe: false), views: storage.views, featureWidth: storage.featureWidth)
     }
 
     public func iterate() throws -> LogRecord {
-        let n = args.numEnvs, t = args.numSteps
-        // Learning-rate annealing: lr = (1 - (iteration) / iterations) lr_0.
+        let n = args.numEnvs, t = args.numSteps, width = storage.actionWidth
+        // Learning-rate annealing: lr = (1 - iteration / iterations) lr_0.
         let iterations = max(1, (state.config.totalSteps + batchSize - 1) / batchSize)
         if args.annealLr { optimizer.learningRate = max(0, 1 - Float(state.iteration) / Float(iterations)) * args.learningRate }
 
-        // Start (or, after a resume, restart) every environment's episode.
+        // Episodes: started on the first iteration, restored (replayed) on the first after a resume.
         if observations == nil {
-            starts = (0..<n).map { _ in nextStart() }
-            observations = try vector.reset(Array(0..<n), starts: starts).map(\.observation)
-            episodeReturns = [Double](repeating: 0, count: n)
-            state.rewardScaler?.returns = [Double](repeating: 0, count: n)
+            observations = state.episodes.isEmpty ? try episodes.beginAll(&state) : try episodes.restore(state).map { $0! }
         }
 
-        // Rollout: T steps of every environment with the current policy (sampled actions).
-        var rows: [[Float]] = [], masks: [[Float]] = [], actions: [[Float]] = [], logProbabilities: [Float] = []
-        var rewards: [[Double]] = [], values: [[Double]] = [], ended: [[Bool]] = []
-        var outcomes: [EpisodeOutcome] = []
-        for _ in 0..<t {
-            let encoded = try encode(observations!, observe: args.normalizeObservations)
-            let x = input(encoded)
+        // Rollout: T steps of every environment with actions sampled from the current policy.
+        storage.clear()
+        for step in 0..<t {
+            let encoded = try state.encoder.encode(observations!, observe: args.normalizeObservations)
+            let x = PolicyInput(encoded, views: storage.views, featureWidth: storage.featureWidth)
             let (value, sampled, logProbability) = Tensor.noGrad { () -> (Tensor, Tensor, Tensor) in
                 let distribution = DiagonalGaussian(mean: model.meanAction(x), logStd: model.logStd)
                 let a = distribution.sample(using: &state.random)
                 return (model.value(x), a, distribution.logProbability(a))
             }
-            let stepActions = (0..<n).map { Array(sampled.data[(3 * $0)..<(3 * $0 + 3)]) }
-            let results = try vector.step(Array(0..<n), actions: stepActions)
+            let actions = (0..<n).map { Array(sampled.data[(width * $0)..<(width * $0 + width)]) }
+            let transition = try episodes.step(Array(0..<n), actions: actions, state: &state)
+            let results = transition.results
 
-            // Rewards: scaled, then truncated episodes bootstrapped with V(final observation).
-            var raw = results.map { trainingReward($0, source: args.reward) }
-            let done = results.map { $0.terminated || $0.truncated }
-            if args.normalizeRewards, var scaler = state.rewardScaler { raw = scaler.scale(raw, done: done); state.rewardScaler = scaler }
-            let truncatedIndices = (0..<n).filter { results[$0].truncated && !results[$0].terminated }
+            // Rewards: scaled by the return's running std, then truncated episodes bootstrapped with
+            // V(final observation) when `bootstrap_truncated`.
+            var rewards = transition.trainingRewards
+            if args.normalizeRewards, var scaler = state.rewardScaler { rewards = scaler.scale(rewards, done: transition.ended); state.rewardScaler = scaler }
             var finalValues = [Double](repeating: 0, count: n)
-            if args.bootstrapTruncated && !truncatedIndices.isEmpty {
-                let finals = input(try encode(truncatedIndices.map { results[$0].observation }, observe: false))
+            let truncated = (0..<n).filter { results[$0].truncated && !results[$0].terminated }
+            if args.bootstrapTruncated && !truncated.isEmpty {
+                let finals = try input(truncated.map { results[$0].observation })
                 let v = Tensor.noGrad { model.value(finals) }
-                for (k, i) in truncatedIndices.enumerated() { finalValues[i] = Double(v.data[k]) }
+                for (k, i) in truncated.enumerated() { finalValues[i] = Double(v.data[k]) }
             }
-            rewards.append((0..<n).map { bootstrappedReward(raw[$0], truncated: results[$0].truncated, terminated: results[$0].terminated,
-                                                           finalValue: finalValues[$0], gamma: args.gamma, bootstrap: args.bootstrapTruncated) })
-            rows += encoded.map(\.row); masks += encoded.map(\.mask)
-            actions += stepActions; logProbabilities += logProbability.data
-            values.append(value.data.map(Double.init)); ended.append(done)
-            state.step += n
-
-            // Episode bookkeeping and resets.
-            var next = results.map(\.observation)
-            var resetIndices: [Int] = [], resetStarts: [EpisodeStart] = []
             for i in 0..<n {
-                episodeReturns[i] += trainingReward(results[i], source: args.reward)
-                if done[i] {
-                    let outcome = EpisodeOutcome(initialViews: starts[i].initialViews, episodeReturn: episodeReturns[i], info: results[i].info,
-                                                 steps: (results[i].info["views_taken"]?.intValue ?? 0) - starts[i].initialViews)
-                    outcomes.append(outcome)
-                    state.curriculum.record(episodeReturn: outcome.episodeReturn, step: state.step)
-                    episodeReturns[i] = 0
-                    starts[i] = nextStart()
-                    resetIndices.append(i); resetStarts.append(starts[i])
-                }
+                let e = storage.entry(step, i)
+                storage.store(e, observation: encoded[i], action: actions[i])
+                storage.logProbabilities[e] = logProbability.data[i]
+                storage.values[e] = Double(value.data[i])
+                storage.ended[e] = transition.ended[i]
+                storage.rewards[e] = bootstrappedReward(rewards[i], truncated: results[i].truncated, terminated: results[i].terminated,
+                                                        finalValue: finalValues[i], gamma: args.gamma, bootstrap: args.bootstrapTruncated)
             }
-            if !resetIndices.isEmpty {
-                let fresh = try vector.reset(resetIndices, starts: resetStarts)
-                for (k, i) in resetIndices.enumerated() { next[i] = fresh[k].observation }
-            }
-            observations = next
+            observations = transition.nextObservations
         }
 
-        // Bootstrap: V of the observation after the rollout.
-        let nextInput = input(try encode(observations!, observe: false))
+        // Bootstrap: V of the observations after the rollout.
+        let nextInput = try input(observations!)
         let nextValues: [Double] = Tensor.noGrad { model.value(nextInput) }.data.map { Double($0) }
 
-        // Advantages (GAE) and returns.
-        let (advantages2D, returns2D) = generalizedAdvantages(rewards: rewards, values: values, ended: ended, nextValues: nextValues,
+        // Advantages (GAE) and returns, flattened like the storage (entry = step * envs + env).
+        let (advantages2D, returns2D) = generalizedAdvantages(rewards: storage.byStep(storage.rewards), values: storage.byStep(storage.values),
+                                                              ended: storage.byStep(storage.ended), nextValues: nextValues,
                                                               gamma: args.gamma, lambda: args.gaeLambda)
         let advantages = advantages2D.flatMap { $0 }.map(Float.init), returns = returns2D.flatMap { $0 }.map(Float.init)
-        let oldValues = values.flatMap { $0 }.map(Float.init)
+        let oldValues = storage.values.map(Float.init)
 
         // Optimise: epochs of shuffled minibatches.
         let minibatch = max(1, batchSize / args.numMinibatches)
@@ -255,11 +264,10 @@ public final class PPOTrainer: Trainer {
             for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, Int(state.random.next() % UInt64(i + 1))) }
             for start in stride(from: 0, to: batchSize, by: minibatch) {
                 let idx = Array(order[start..<min(start + minibatch, batchSize)])
-                let x = PolicyInput(rows: idx.map { rows[$0] }, masks: idx.map { masks[$0] }, views: views, featureWidth: state.encoder.featureWidth)
+                let x = storage.input(idx)
                 let distribution = DiagonalGaussian(mean: model.meanAction(x), logStd: model.logStd)
-                let taken = Tensor(idx.flatMap { actions[$0] }, shape: [idx.count, 3])
-                let newLogProbability = distribution.logProbability(taken)
-                let oldLogProbability = idx.map { logProbabilities[$0] }
+                let newLogProbability = distribution.logProbability(storage.actions(idx))
+                let oldLogProbability = idx.map { storage.logProbabilities[$0] }
                 // Diagnostics: approx KL = mean((ρ - 1) - log ρ) (Schulman's k3), clip fraction.
                 let logRatio = zip(newLogProbability.data, oldLogProbability).map { Double($0 - $1) }
                 kls.append(average(logRatio.map { (exp($0) - 1) - $0 }))
@@ -289,7 +297,7 @@ public final class PPOTrainer: Trainer {
             "explained_variance": varianceActual > 0 ? 1 - variance(zip(actual, predicted).map { $0 - $1 }) / varianceActual : .nan,
             "log_std": average(model.logStd.data.map(Double.init)),
         ]
-        record.merge(episodeStatistics(outcomes)) { $1 }
+        record.merge(episodes.statistics()) { $1 }
         return record
     }
 }
@@ -299,16 +307,4 @@ func variance(_ x: [Double]) -> Double {
     guard !x.isEmpty else { return .nan }
     let m = average(x)
     return x.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(x.count)
-}
-
-/// Log fields of the episodes finished in an iteration.
-func episodeStatistics(_ outcomes: [EpisodeOutcome]) -> LogRecord {
-    [
-        "episodes": Double(outcomes.count),
-        "episode_return": average(outcomes.map(\.episodeReturn)),
-        "coverage_auc": average(outcomes.map(\.coverageAUC)),
-        "final_coverage": average(outcomes.map(\.finalCoverage)),
-        "final_chamfer": average(outcomes.map(\.finalChamfer)),
-        "initial_views": average(outcomes.map { Double($0.initialViews) }),
-    ]
 }

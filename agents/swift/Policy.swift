@@ -5,7 +5,7 @@ import Support
 /// current episode; policies that use the environment's state beyond the observation (baselines,
 /// the oracle) say so in their documentation.
 public protocol NBVPolicy: AnyObject {
-    /// Short name for tables and logs ("random", "uniform", "oracle", a run name).
+    /// Short name for tables and logs ("random", "uniform", "coverage-oracle", a run name).
     var name: String { get }
     /// Called at the start of each episode with that episode's seed, so that stochastic policies are
     /// reproducible per episode.

@@ -25,6 +25,21 @@ public struct ReinforceArgs: Codable, Equatable, Sendable {
     /// What the agent maximises (see `TrainingReward`; nil in older configs: the environment's reward).
     public var reward: TrainingReward? = .environment
     public init() {}
+
+    /// One line per argument for `nbv train --help`.
+    public static let help: [String: String] = [
+        "num_envs": "episodes run together (one per core)",
+        "episodes_per_update": "episodes per update (a multiple of num_envs)",
+        "learning_rate": "Adam's step size",
+        "gamma": "discount of the returns-to-go",
+        "norm_adv": "normalise the advantages G_t - V(s_t) over the batch",
+        "vf_coef": "weight of the value loss",
+        "ent_coef": "weight of the entropy bonus",
+        "max_grad_norm": "global gradient-norm clip",
+        "initial_log_std": "initial log standard deviation of the Gaussian policy",
+        "normalize_observations": "normalise observations by running statistics",
+        "reward": "what the agent maximises: environment (the definition's reward) or coverage (the coverage gain)",
+    ]
 }
 
 /// Discounted returns-to-go of one episode: G_t = Σ_{k>=t} γ^{k-t} r_k.
@@ -40,67 +55,71 @@ public final class ReinforceTrainer: Trainer {
     public let model: ActorCritic
     public let optimizer: Adam
     let args: ReinforceArgs
-    let vector: VectorEnvironment
-    let views: Int
+    let episodes: EpisodeBookkeeping
+    var storage: RolloutStorage
+    var waves: Int { max(1, args.episodesPerUpdate / args.numEnvs) }
 
     init(config: RunConfig, definition: EnvironmentDefinition, curriculum: Curriculum) throws {
         args = config.reinforce ?? ReinforceArgs()
-        vector = try VectorEnvironment(definition: definition, count: args.numEnvs)
-        views = definition.budget
-        let tokenWidth = vector.environments[0].tokenWidth
-        let c = config.sized(forTokenWidth: tokenWidth)
+        let vector = try VectorEnvironment(definition: definition, count: args.numEnvs)
+        let c = config.sized(for: vector.environments[0])
+        episodes = EpisodeBookkeeping(vector, reward: args.reward ?? .environment, autoreset: false)
+        // An episode takes at most budget - 1 steps (at least one initial view): one wave fits in `budget` steps.
+        storage = RolloutStorage(steps: max(1, args.episodesPerUpdate / args.numEnvs) * definition.budget, envs: args.numEnvs,
+                                 views: definition.budget, featureWidth: c.network.inputWidth, actionWidth: c.network.outputs)
         model = ActorCritic(actor: c.network, initialLogStd: args.initialLogStd, orthogonal: true, seed: config.seed)
         optimizer = Adam(parameters: model.parameters(), learningRate: args.learningRate)
-        state = TrainerState(random: SplitMix64(seed: config.seed ^ 0x5245_494E), encoder: ObservationEncoder(tokenWidth: tokenWidth, normalizes: args.normalizeObservations),
+        state = TrainerState(random: SplitMix64(seed: config.seed ^ 0x5245_494E),
+                             encoder: ObservationEncoder(tokenWidth: c.network.inputWidth - 3, normalizes: args.normalizeObservations),
                              rewardScaler: nil, curriculum: curriculum, config: c)
     }
 
     public func iterate() throws -> LogRecord {
-        // Collect: waves of num_envs episodes with sampled actions.
-        var rows: [[Float]] = [], masks: [[Float]] = [], actions: [[Float]] = [], returns: [Double] = []
-        var outcomes: [EpisodeOutcome] = []
-        let waves = max(1, args.episodesPerUpdate / args.numEnvs)
+        let width = storage.actionWidth
+        // Rollout: waves of num_envs whole episodes with sampled actions.
+        storage.clear()
+        var t = 0
+        var waveSteps: [Range<Int>] = []
         for _ in 0..<waves {
-            let starts = (0..<args.numEnvs).map { _ -> EpisodeStart in
-                let count = state.curriculum.initialViews(using: &state.random)
-                return EpisodeStart(seed: state.random.next(), initialViews: count)
-            }
-            var episodeRows = [[[Float]]](repeating: [], count: args.numEnvs), episodeMasks = episodeRows, episodeActions = episodeRows
-            var episodeRewards = [[Double]](repeating: [], count: args.numEnvs)
-            let finished = try runLockstepEpisodes(vector, starts: starts, decide: { running, observations in
-                let raw = try observations.map { try state.encoder.rawFeatures($0) }
-                if args.normalizeObservations { state.encoder.observe(raw.map { ($0.features, $0.mask) }) }
-                let encoded = raw.map { (state.encoder.normalize($0.features, mask: $0.mask), $0.mask) }
-                let x = PolicyInput(rows: encoded.map(\.0), masks: encoded.map(\.1), views: views, featureWidth: state.encoder.featureWidth)
-                let sampled = Tensor.noGrad {
-                    DiagonalGaussian(mean: model.meanAction(x), logStd: model.logStd).sample(using: &state.random)
-                }
-                var chosen: [[Float]] = []
+            let first = t
+            var observations = try episodes.beginAll(&state)
+            var running = Array(0..<episodes.count)
+            while !running.isEmpty {
+                let encoded = try state.encoder.encode(running.map { observations[$0] }, observe: args.normalizeObservations)
+                let x = PolicyInput(encoded, views: storage.views, featureWidth: storage.featureWidth)
+                let sampled = Tensor.noGrad { DiagonalGaussian(mean: model.meanAction(x), logStd: model.logStd).sample(using: &state.random) }
+                let actions = running.indices.map { Array(sampled.data[(width * $0)..<(width * $0 + width)]) }
+                let transition = try episodes.step(running, actions: actions, state: &state)
                 for (k, i) in running.enumerated() {
-                    let a = Array(sampled.data[(3 * k)..<(3 * k + 3)])
-                    episodeRows[i].append(encoded[k].0); episodeMasks[i].append(encoded[k].1); episodeActions[i].append(a)
-                    chosen.append(a)
+                    let e = storage.entry(t, i)
+                    storage.store(e, observation: encoded[k], action: actions[k])
+                    storage.rewards[e] = transition.trainingRewards[k]
+                    storage.ended[e] = transition.ended[k]
+                    observations[i] = transition.nextObservations[k]
                 }
-                return chosen
-            }, observe: { running, results in
-                for (k, i) in running.enumerated() { episodeRewards[i].append(trainingReward(results[k], source: args.reward)) }
-            })
-            state.step += finished.reduce(0) { $0 + $1.steps }
-            for (i, outcome) in finished.enumerated() {
-                state.curriculum.record(episodeReturn: outcome.episodeReturn, step: state.step)
-                rows += episodeRows[i]; masks += episodeMasks[i]; actions += episodeActions[i]
-                returns += returnsToGo(episodeRewards[i], gamma: args.gamma)
+                running = running.indices.filter { !transition.ended[$0] }.map { running[$0] }
+                t += 1
             }
-            outcomes += finished
+            waveSteps.append(first..<t)
         }
 
-        // Update: policy gradient with the baseline, value regression, one step on the whole batch.
-        let x = PolicyInput(rows: rows, masks: masks, views: views, featureWidth: state.encoder.featureWidth)
+        // Returns: G_t of each episode, the batch ordered by wave, environment, then step.
+        var batch: [Int] = [], returns: [Double] = []
+        for steps in waveSteps {
+            for i in 0..<storage.envs {
+                let entries = steps.map { storage.entry($0, i) }.filter { storage.filled[$0] }
+                batch += entries
+                returns += returnsToGo(entries.map { storage.rewards[$0] }, gamma: args.gamma)
+            }
+        }
+
+        // Optimise: policy gradient with the value baseline and value regression, one step on the whole batch.
+        let x = storage.input(batch)
         let values = model.value(x)
         var advantages = zip(returns, values.data).map { Float($0 - Double($1)) }
         if args.normAdv && advantages.count > 1 { advantages = normalizedAdvantages(advantages) }
         let distribution = DiagonalGaussian(mean: model.meanAction(x), logStd: model.logStd)
-        let logProbability = distribution.logProbability(Tensor(actions.flatMap { $0 }, shape: [actions.count, 3]))
+        let logProbability = distribution.logProbability(storage.actions(batch))
         let policyLoss = (logProbability * Tensor(advantages)).mean().negated()
         let vLoss = (values - Tensor(returns.map(Float.init))).square().mean() * 0.5
         let entropy = distribution.entropy().mean()
@@ -112,7 +131,7 @@ public final class ReinforceTrainer: Trainer {
 
         var record: LogRecord = ["policy_loss": Double(policyLoss.item), "value_loss": Double(vLoss.item), "entropy": Double(entropy.item),
                                  "grad_norm": Double(norm), "log_std": average(model.logStd.data.map(Double.init))]
-        record.merge(episodeStatistics(outcomes)) { $1 }
+        record.merge(episodes.statistics()) { $1 }
         return record
     }
 }

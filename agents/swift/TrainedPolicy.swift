@@ -45,9 +45,9 @@ public final class TrainedPolicy: NBVPolicy {
     }
 }
 
-/// A policy by name: a baseline (random, uniform, oracle) or a run folder.
-public func policy(named name: String, oracleCandidates: Int = 16) throws -> NBVPolicy {
+/// A policy by name: a baseline (`baselineNames`) or a run folder.
+public func policy(named name: String, oracleCandidates: Int = 128) throws -> NBVPolicy {
     if let baseline = baselinePolicy(named: name, oracleCandidates: oracleCandidates) { return baseline }
     if TrainedPolicy.isRun(name) { return try TrainedPolicy(runPath: name) }
-    throw AgentError("policy \"\(name)\": expected random, uniform, oracle or a run folder made by nbv train (with config.json)")
+    throw AgentError("policy \"\(name)\": expected \(baselineNames.joined(separator: ", ")) or a run folder made by nbv train (with config.json)")
 }

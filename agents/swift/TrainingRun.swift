@@ -55,6 +55,45 @@ public struct RunConfig: Codable, Equatable, Sendable {
         }
     }
 
+    /// What differs between this config (a run's) and `other` (given to resume it), as
+    /// "KEY: VALUE in the run, VALUE given", keys in config.json's names. Ignores the total steps and
+    /// the network sizes that training fills in from the environment.
+    public func differences(from other: RunConfig) -> [String] {
+        var given = other
+        given.totalSteps = totalSteps
+        given.network.inputWidth = network.inputWidth
+        given.network.outputs = network.outputs
+        func flattened(_ config: RunConfig) -> [String: String] {
+            var out: [String: String] = [:]
+            func walk(_ value: JSONValue, _ path: String) {
+                if case .object(let fields) = value {
+                    for (key, child) in fields { walk(child, path.isEmpty ? key : path + "." + key) }
+                } else {
+                    out[path] = JSON.serialize(value)
+                }
+            }
+            walk(encodedJSON(config), "")
+            return out
+        }
+        let mine = flattened(self), theirs = flattened(given)
+        return Set(mine.keys).union(theirs.keys).sorted().compactMap { key in
+            mine[key] == theirs[key] ? nil : "\(key): \(mine[key] ?? "absent") in the run, \(theirs[key] ?? "absent") given"
+        }
+    }
+
+    /// The algorithm arguments of `agent` with their defaults (as JSON) and help, in name order.
+    public static func arguments(of agent: AgentKind) -> [(name: String, defaultValue: String, help: String)] {
+        func list<A: Encodable>(_ defaults: A, _ help: [String: String]) -> [(name: String, defaultValue: String, help: String)] {
+            guard case .object(let fields) = encodedJSON(defaults) else { return [] }
+            return Set(fields.keys).union(help.keys).sorted().map { key in (key, fields[key].map(JSON.serialize) ?? "null", help[key] ?? "") }
+        }
+        switch agent {
+        case .supervised: return list(SupervisedArgs(), SupervisedArgs.help)
+        case .reinforce: return list(ReinforceArgs(), ReinforceArgs.help)
+        case .ppo: return list(PPOArgs(), PPOArgs.help)
+        }
+    }
+
     /// The environment definition of the run, with the overrides the algorithm needs.
     public func definition(extra: [String] = []) throws -> EnvironmentDefinition {
         var overrides = environmentOverrides + extra
@@ -64,13 +103,20 @@ public struct RunConfig: Codable, Equatable, Sendable {
 }
 
 extension RunConfig {
-    /// The config with the policy network's input width set for the environment's tokens: each view's
-    /// features are its pooled token (width `tokenWidth`) and its camera position (3 numbers).
-    func sized(forTokenWidth tokenWidth: Int) -> RunConfig {
+    /// The config with the policy network sized for the environment: per-view input width F = W + 3
+    /// (each view's features are its pooled token, width W, and its camera position) and one output per
+    /// dimension of the action space.
+    func sized(for environment: NBVEnvironment) -> RunConfig {
         var c = self
-        c.network.inputWidth = tokenWidth + 3
+        c.network.inputWidth = environment.tokenWidth + 3
+        c.network.outputs = environment.actionSpace.shape.reduce(1, *)
         return c
     }
+}
+
+/// `value` as config.json writes it (snake_case keys), as a JSON value.
+func encodedJSON<A: Encodable>(_ value: A) -> JSONValue {
+    (try? snakeEncoder.encode(value)).flatMap { try? JSON.parse(Array($0)) } ?? .null
 }
 
 let snakeEncoder: JSONEncoder = {
@@ -88,7 +134,9 @@ let snakeDecoder: JSONDecoder = {
 }()
 
 /// Everything besides parameters and optimiser moments that a resumed run needs (the checkpoint's JSON
-/// sidecar): progress, the random state, normalisation statistics and the curriculum.
+/// sidecar): progress, the random state, normalisation statistics, the curriculum and the episodes in
+/// progress. With the parameters and the optimiser's moments, it is all a run's state: a resumed run
+/// continues bit for bit as if it had not stopped.
 public struct TrainerState: Codable, Equatable, Sendable {
     public var step = 0
     public var iteration = 0
@@ -97,6 +145,8 @@ public struct TrainerState: Codable, Equatable, Sendable {
     public var rewardScaler: RewardScaler?
     public var curriculum: Curriculum
     public var config: RunConfig
+    /// Per environment, the episode under way (nil: none). Restored on resume by replaying its actions.
+    public var episodes: [EpisodeInProgress?] = []
 }
 
 /// One line of the JSONL log: named numbers (non-finite values are written as null).
@@ -211,12 +261,22 @@ public final class JSONLLog {
     }
 }
 
+/// How `train` ended.
+public enum TrainingEnd: Equatable, Sendable {
+    /// `totalSteps` reached; the last checkpoint is of the final step.
+    case finished
+    /// `shouldStop` asked for a stop after an update; a checkpoint of that step was written.
+    case stopped
+}
+
 /// Runs `trainer` until `totalSteps` environment steps: one log line per iteration, a checkpoint
-/// whenever the step count crosses a multiple of `checkpointEvery` and at the end. `onIteration` sees
-/// each record (progress bars). Wall-clock fields (`elapsed_s`, `sps`) are the only
-/// non-deterministic entries of the log.
+/// whenever the step count crosses a multiple of `checkpointEvery` and at the end. After each update
+/// `shouldStop` is asked whether to stop early (a signal): then a checkpoint of that step is written and
+/// `.stopped` returned. `onIteration` sees each record (progress bars). Wall-clock fields
+/// (`elapsed_s`, `sps`, counting this call's steps only) are the only non-deterministic entries of the log.
+@discardableResult
 public func train(_ trainer: Trainer, run: RunDirectory, totalSteps: Int, checkpointEvery: Int,
-                  onIteration: ((LogRecord) -> Void)? = nil) throws {
+                  shouldStop: () -> Bool = { false }, onIteration: ((LogRecord) -> Void)? = nil) throws -> TrainingEnd {
     let log = try JSONLLog(run.logURL)
     let start = Date()
     let startStep = trainer.state.step
@@ -233,33 +293,56 @@ public func train(_ trainer: Trainer, run: RunDirectory, totalSteps: Int, checkp
         log.append(record)
         onIteration?(record)
         if checkpointEvery > 0 && trainer.state.step / checkpointEvery > before / checkpointEvery { try run.save(trainer) }
+        if trainer.state.step < totalSteps && shouldStop() {
+            if run.checkpoints().first != run.checkpointURL(step: trainer.state.step) { try run.save(trainer) }
+            return .stopped
+        }
     }
     if run.checkpoints().first != run.checkpointURL(step: trainer.state.step) { try run.save(trainer) }
+    return .finished
 }
 
-/// Opens a run for training: a new one (writes config.json; refuses a folder that already has a log
-/// unless resuming) or, with `resume`, the existing run's config and its newest loadable checkpoint
-/// (the log is cut back to that checkpoint's step). `totalSteps` may be raised on resume.
+/// Opens a run for training.
+///
+/// - New (`resume` false): refuses a folder that already holds a run's log or checkpoints, then writes
+///   config.json.
+/// - `resume`: the folder must hold a run (config.json) with at least one checkpoint, and `config` must
+///   equal the run's config except `totalSteps` (which may change); otherwise the error names each
+///   difference. Loads the newest loadable checkpoint and cuts the log back to its step (the lines after
+///   it are written again by the resumed run, identically but for wall-clock fields).
 public func openRun(_ run: RunDirectory, config: RunConfig, resume: Bool) throws -> Trainer {
-    if resume, FileManager.default.fileExists(atPath: run.configURL.path) {
-        var saved = try run.readConfig()
-        saved.totalSteps = config.totalSteps
-        let trainer = try makeTrainer(config: saved)
-        if !run.checkpoints().isEmpty {
-            let (state, _) = try run.loadLatest(into: trainer.model, optimizer: trainer.optimizer)
-            trainer.state = state
-            trainer.state.config.totalSteps = config.totalSteps
-            try run.truncateLog(toStep: state.step)
-        } else {
-            try? FileManager.default.removeItem(at: run.logURL)
+    let manager = FileManager.default
+    if resume {
+        var isFolder: ObjCBool = false
+        guard manager.fileExists(atPath: run.url.path, isDirectory: &isFolder), isFolder.boolValue else {
+            throw AgentError("--resume: \(run.url.path) does not exist; start a new run without --resume")
         }
+        guard manager.fileExists(atPath: run.configURL.path) else {
+            throw AgentError("--resume: \(run.url.path) holds no run (no config.json); start a new run without --resume")
+        }
+        let saved = try run.readConfig()
+        let differences = saved.differences(from: config)
+        guard differences.isEmpty else {
+            throw AgentError("--resume: the options differ from the run's config (\(run.configURL.path)): " + differences.joined(separator: "; ")
+                             + ". Give the run's options (only --steps may change) or start a new run in another folder")
+        }
+        guard !run.checkpoints().isEmpty else {
+            throw AgentError("--resume: \(run.url.path) has no checkpoint yet, so nothing to resume; remove the folder or choose another --out to start again")
+        }
+        var resumed = saved
+        resumed.totalSteps = config.totalSteps
+        let trainer = try makeTrainer(config: resumed)
+        let (state, _) = try run.loadLatest(into: trainer.model, optimizer: trainer.optimizer)
+        trainer.state = state
+        trainer.state.config.totalSteps = config.totalSteps
+        try run.truncateLog(toStep: state.step)
         try run.writeConfig(trainer.state.config)
         return trainer
     }
-    if FileManager.default.fileExists(atPath: run.logURL.path) {
-        throw AgentError("\(run.url.path): already holds a run (log.jsonl); pass --resume to continue it or choose another --out")
+    if manager.fileExists(atPath: run.logURL.path) || !run.checkpoints().isEmpty {
+        throw AgentError("\(run.url.path): already holds a run (log.jsonl or checkpoints); pass --resume to continue it or choose another --out")
     }
     let trainer = try makeTrainer(config: config)
-    try run.writeConfig(trainer.state.config)   // with the network's input width filled in
+    try run.writeConfig(trainer.state.config)   // with the network's sizes filled in
     return trainer
 }

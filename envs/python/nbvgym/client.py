@@ -5,6 +5,11 @@ closed, reopened and the *same* request (same ``id``) sent again. The server ans
 its per-session reply cache, so a retried ``step`` never steps twice, and a retried ``make`` (recognised
 by this client's nonce plus the id) returns the same session. Replies whose id is not the one awaited
 (late answers to an abandoned attempt) are dropped.
+
+Sessions belong to the identity that made them: with CURVE the client's key, otherwise the socket's
+routing identity. This client draws a random routing identity, keeps it to itself and reuses it on every
+reconnect, so that its sessions survive a retry and no other client can use them (a forked child draws
+its own).
 """
 
 from __future__ import annotations
@@ -96,6 +101,7 @@ class Client:
             raise ValueError("retries must be at least 1")
         self.endpoint, self.timeout, self.retries, self.curve = endpoint, float(timeout), int(retries), curve
         self.nonce = uuid.uuid4().hex  # tells our make retries apart from other clients' ids
+        self._routing_id = b"nbv-" + uuid.uuid4().hex.encode("ascii")  # owns our sessions; never sent elsewhere
         self._ids = itertools.count(1)
         self._context = zmq.Context.instance()
         self._socket: Optional[zmq.Socket] = None
@@ -106,6 +112,7 @@ class Client:
     def _connect(self) -> None:
         socket = self._context.socket(zmq.DEALER)
         socket.setsockopt(zmq.LINGER, 0)
+        socket.setsockopt(zmq.ROUTING_ID, self._routing_id)
         if self.curve is not None:
             public, secret, server = self.curve.keys()
             socket.curve_publickey, socket.curve_secretkey, socket.curve_serverkey = public, secret, server
@@ -140,6 +147,7 @@ class Client:
             raise ServerUnavailableError(f"client of {self.endpoint} is closed")
         if os.getpid() != self._pid:  # a forked child must not share the parent's socket
             self._pid = os.getpid()
+            self._routing_id = b"nbv-" + uuid.uuid4().hex.encode("ascii")  # the parent's sessions stay the parent's
             self._reconnect()
         request_id = f"{self.nonce[:8]}-{next(self._ids)}"
         header = {"v": protocol.PROTOCOL_VERSION, "id": request_id, "op": op}

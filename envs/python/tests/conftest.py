@@ -35,9 +35,11 @@ def server(serve_command):
 class RawClient:
     """A bare DEALER socket for protocol-level tests: sends frames, returns (header, tensors)."""
 
-    def __init__(self, endpoint: str):
+    def __init__(self, endpoint: str, routing_id: bytes = b""):
         self.socket = zmq.Context.instance().socket(zmq.DEALER)
         self.socket.setsockopt(zmq.LINGER, 0)
+        if routing_id:
+            self.socket.setsockopt(zmq.ROUTING_ID, routing_id)
         self.socket.connect(endpoint)
         self.count = 0
 

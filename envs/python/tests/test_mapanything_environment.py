@@ -85,11 +85,12 @@ def test_episode_through_a_resizing_worker_stays_close(nbv, resizing_worker):
 
 
 def test_action_gradient_arrives_through_the_worker_vjp(nbv, exact_worker):
-    server = LocalServer(command=[nbv, "serve"], args=["--idle-timeout", "120"])
+    # A served environment connects only to the operator's backbones; the client names one.
+    server = LocalServer(command=[nbv, "serve"], args=["--idle-timeout", "120", "--backbone", f"worker={exact_worker.endpoint}"])
     try:
         gradients = {}
         for label, overrides in (("geometric", {}),
-                                 ("mapanything", {"backbone": {"type": "mapanything", "endpoint": exact_worker.endpoint}})):
+                                 ("mapanything", {"backbone": {"type": "mapanything", "endpoint": "worker"}})):
             env = nbvgym.NBVEnv(definition="procedural-v0", endpoint=server.endpoint,
                                 overrides={"action_gradient": True, "episode.budget": BUDGET, **overrides})
             env.reset(seed=5)

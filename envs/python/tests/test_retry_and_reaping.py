@@ -72,20 +72,24 @@ def test_killed_client_session_is_reaped(serve_command):
             env = nbvgym.NBVEnv(endpoint={server.endpoint!r})
             env.reset(seed=1)
             env.step(np.zeros(3, dtype=np.float32))
-            print(env.session, flush=True)
+            print(env.session, env._connection.client._routing_id.decode(), flush=True)
             time.sleep(60)
         """)
         child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
-        session = child.stdout.readline().strip()
+        session, identity = child.stdout.readline().split()
         assert session.startswith("s-")
         os.kill(child.pid, signal.SIGKILL)  # mid-episode, no close
         child.wait()
-        raw = RawClient(server.endpoint)
+        stranger = RawClient(server.endpoint)
+        owner = RawClient(server.endpoint, routing_id=identity.encode())  # the killed client's secret identity
         time.sleep(2.5)
-        header, _ = raw.call({"op": "step", "session": session}, action(0, 0, 0))
+        header, _ = owner.call({"op": "step", "session": session}, action(0, 0, 0))
         assert header["error"]["code"] == "session_closed" and "reaped" in header["error"]["message"]
-        assert raw.call({"op": "ping"})[0]["sessions"] == 0
-        raw.close()
+        header, _ = stranger.call({"op": "step", "session": session}, action(0, 0, 0))
+        assert header["error"]["code"] == "unknown_session", "a session is its owner's only"
+        assert "sessions" not in stranger.call({"op": "ping"})[0]
+        owner.close()
+        stranger.close()
     finally:
         server.stop()
 

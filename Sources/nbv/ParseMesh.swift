@@ -1,0 +1,48 @@
+import ArgumentParser
+import Foundation
+import Scenes
+
+/// `nbv parse-mesh FILE`: the child process that parses mesh files for every other subcommand
+/// (`MeshParsing.childProcess`): limits its own memory and CPU time, parses the file with assimp and
+/// writes the mesh to stdout (`MeshWireFormat`), or the error naming the file to stderr with exit 1. A
+/// file that crashes the parser ends this process only; the parent reports it as an error.
+struct ParseMesh: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "parse-mesh",
+        abstract: "Parse one mesh file in a contained process (used by nbv itself; writes a binary mesh to stdout).",
+        shouldDisplay: false)
+
+    @Option(help: ArgumentHelp("Address space this process may use, in bytes.", valueName: "bytes"))
+    var memoryBytes = MeshParsingDefaults.memoryBytes
+
+    @Option(help: ArgumentHelp("CPU seconds this process may use.", valueName: "seconds"))
+    var seconds = MeshParsingDefaults.seconds
+
+    @Argument(help: "The mesh file.")
+    var file: String
+
+    func run() throws {
+        MeshParsing.limitThisProcess(memoryBytes: memoryBytes, seconds: seconds)
+        do {
+            let bytes = MeshWireFormat.encode(try parseMeshFile(path: file))
+            FileHandle.standardOutput.write(Data(bytes))
+        } catch {
+            FileHandle.standardError.write(Data("\(error)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+}
+
+/// The limits of `nbv parse-mesh` children: 4 GiB of address space and 120 s of CPU and wall time.
+enum MeshParsingDefaults {
+    static let memoryBytes = 4 << 30
+    static let seconds = 120.0
+
+    /// Makes every mesh file of this process parse in a `nbv parse-mesh` child (called at startup).
+    static func useChildProcesses() {
+        let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+        MeshParsing.current = .childProcess(executable: executable,
+                                            arguments: ["parse-mesh", "--memory-bytes", "\(memoryBytes)", "--seconds", "\(seconds)"],
+                                            memoryBytes: memoryBytes, seconds: seconds)
+    }
+}
