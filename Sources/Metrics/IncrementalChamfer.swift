@@ -172,11 +172,7 @@ public struct IncrementalChamfer: Sendable {
         if let surface = groundTruth.surface {
             points.coordinates.withUnsafeBufferPointer { c in
                 reconstructionSquaredDistances.withUnsafeMutableBufferPointer { out in
-                    for i in 0..<n {
-                        let p = SIMD3<Float>(c[3 * i], c[3 * i + 1], c[3 * i + 2])
-                        let hint = triangleHints.map { i < $0.count ? $0[i] : -1 } ?? -1
-                        out[first + i] = surface.squaredDistance(to: p, hint: hint, upperBound: out[first + i])
-                    }
+                    surface.squaredDistances(coordinates: c.baseAddress!, count: n, hints: triangleHints, bounds: out.baseAddress! + first)
                 }
             }
         }

@@ -169,7 +169,14 @@ struct Bench: ParsableCommand {
         for i in 0..<points.coordinates.count { points.coordinates[i] += Float(rng.nextGaussian() * 0.01) }
         let surface = SurfaceIndex(positions: loaded.positions, triangles: loaded.triangles)
         var distances = [Float](repeating: 0, count: points.count)
-        let query = measure { for i in 0..<points.count { distances[i] = surface.squaredDistance(to: points[i]) } }
+        let query = measure {
+            points.coordinates.withUnsafeBufferPointer { c in
+                distances.withUnsafeMutableBufferPointer { d in
+                    for i in 0..<d.count { d[i] = .infinity }
+                    surface.squaredDistances(coordinates: c.baseAddress!, count: points.count, hints: nil, bounds: d.baseAddress!)
+                }
+            }
+        }
         note(String(format: "point-to-surface: %.1f ns per point on one core (%d points, %d triangles)",
                     query * 1e9 / Double(points.count), points.count, loaded.triangleCount))
         if let export {

@@ -19,7 +19,7 @@ final class RewardRankingTests: XCTestCase {
         let episodes = 50
         var returns: [String: [Double]] = [:]
         var alternatives: [String: [String: [Double]]] = [:]
-        for name in ["random", "uniform", "oracle"] {
+        for name in ["random", "uniform", "chamfer-oracle"] {
             let policy = try XCTUnwrap(baselinePolicy(named: name, oracleCandidates: 16))
             for i in 0..<episodes {
                 let seed = UInt64(1000 + i)
@@ -41,10 +41,10 @@ final class RewardRankingTests: XCTestCase {
                 alternatives[name, default: [:]]["final_chamfer", default: []].append(final)
             }
         }
-        let random = MeanInterval(returns["random"]!), uniform = MeanInterval(returns["uniform"]!), oracle = MeanInterval(returns["oracle"]!)
+        let random = MeanInterval(returns["random"]!), uniform = MeanInterval(returns["uniform"]!), oracle = MeanInterval(returns["chamfer-oracle"]!)
         print("return (log_ratio, default) over \(episodes) episodes: random \(random.formatted()), uniform \(uniform.formatted()), oracle \(oracle.formatted())")
         for mode in ["normalized_delta", "delta", "chamfer_area", "final_chamfer"] {
-            let row = ["random", "uniform", "oracle"].map { "\($0) \(MeanInterval(alternatives[$0]![mode]!).formatted(digits: 5))" }
+            let row = ["random", "uniform", "chamfer-oracle"].map { "\($0) \(MeanInterval(alternatives[$0]![mode]!).formatted(digits: 5))" }
             print("  \(mode): " + row.joined(separator: ", "))
         }
         XCTAssertLessThan(random.high, uniform.low, "random's return should lie below uniform's, CIs apart")
