@@ -23,11 +23,12 @@ let package = Package(
         .systemLibrary(name: "CZeroMQ", pkgConfig: "libzmq", providers: [.apt(["libzmq3-dev"]), .brew(["zeromq"])]),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"]), .brew(["openblas"])]),
         .systemLibrary(name: "CLibPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"]), .brew(["libpng"])]),
+        .systemLibrary(name: "CStb", pkgConfig: "stb", providers: [.apt(["libstb-dev"])]),
 
         // Layers.
         .target(name: "Support"),
         .target(name: "Geometry", dependencies: ["Support"]),
-        .target(name: "Scenes", dependencies: ["Support", "Geometry", "CAssimp", "CLibPNG"]),
+        .target(name: "Scenes", dependencies: ["Support", "Geometry", "CAssimp", "CLibPNG", "CStb"]),
         .target(name: "Rendering", dependencies: ["Support", "Geometry", "Scenes"]),
         .target(name: "Metrics", dependencies: ["Support", "Geometry"]),
         .target(name: "WireFormat", dependencies: ["Support", "CZeroMQ"]),
@@ -49,7 +50,7 @@ let package = Package(
         .testTarget(name: "MetricsTests", dependencies: ["Support", "Geometry", "Metrics"]),
         .testTarget(name: "ReconstructionTests", dependencies: ["Support", "Geometry", "Scenes", "Rendering", "WireFormat", "Reconstruction", "Environment"]),
         .testTarget(name: "EnvironmentTests", dependencies: ["Support", "Geometry", "Scenes", "Rendering", "Metrics", "Reconstruction", "Environment"]),
-        .testTarget(name: "WireTests", dependencies: ["Support", "Environment", "WireFormat", "Wire"]),
+        .testTarget(name: "WireTests", dependencies: ["Support", "Environment", "WireFormat", "Wire", "CZeroMQ"]),
         .testTarget(name: "LearningTests", dependencies: ["Support", "Learning"]),
         .testTarget(name: "AgentsTests", dependencies: ["Support", "Geometry", "Scenes", "Environment", "Learning", "Agents"]),
     ]

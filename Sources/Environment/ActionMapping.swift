@@ -1,7 +1,7 @@
 import Foundation
 import Geometry
 
-/// Maps actions in [-1, 1]^3 to camera positions on the shell, and back (ARCHITECTURE.md data flow:
+/// Maps actions in [-1, 1]^3 to camera positions on the shell, and back (docs/ARCHITECTURE.md data flow:
 /// action -> camera position -> look-at pose).
 ///
 /// With R_f the action frame's axes (view 0's camera rotation for `view0`, I for `world`) and r_max the

@@ -3,7 +3,7 @@ import Geometry
 import Reconstruction
 import Metrics
 
-/// Reward of a step (EVALUATION.md, "Rewards"), from the Chamfer distance before (CD_b) and after (CD_a)
+/// Reward of a step (docs/EVALUATION.md, "Rewards"), from the Chamfer distance before (CD_b) and after (CD_a)
 /// the view, CD_0 being the distance after the initial views:
 /// - `logRatio` (the default) = log(CD_b / CD_a): the return is log(CD_0 / CD_final), how many e-folds of
 ///   the error the episode removed. It ranks policies where the ratio forms cannot (reaching 0.05 CD_0
@@ -105,7 +105,7 @@ public struct EnvironmentDefinition: Sendable {
     /// Initial views of an episode: a count, or a range drawn uniformly per episode.
     public var initialViews: ClosedRange<Int> = 1...1
     /// World position of the first initial view, projected onto the shell; nil draws it at random like
-    /// the others. A fixed first view gives every episode the same action frame (research plan).
+    /// the others. A fixed first view gives every episode the same action frame (docs/EVALUATION.md).
     public var firstViewPosition: Vec3? = nil
     /// Total views of an episode (initial views included); reaching it truncates.
     public var budget = 10

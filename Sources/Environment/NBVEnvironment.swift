@@ -10,7 +10,7 @@ import Support
 ///
 /// An episode: a mesh is drawn from the definition's split; `initial_views` random cameras on the shell
 /// are rendered and reconstructed; each `step` maps an action to a camera position, renders that view,
-/// adds it to the reconstruction and rewards the Chamfer improvement (EVALUATION.md). The episode is
+/// adds it to the reconstruction and rewards the Chamfer improvement (docs/EVALUATION.md). The episode is
 /// truncated when the view budget is reached, terminated when coverage reaches `terminate_coverage`.
 ///
 /// Observation (float32, padded to the budget B, width W of the backbone's tokens):
@@ -161,7 +161,7 @@ public final class NBVEnvironment: GymEnvironment {
         return StepResult(observation: observation(e), reward: reward, terminated: terminated, truncated: truncated, info: extra)
     }
 
-    /// The Chamfer-based step rewards of EVALUATION.md (see `RewardMode`); 0 when a Chamfer distance is not
+    /// The Chamfer-based step rewards of docs/EVALUATION.md (see `RewardMode`); 0 when a Chamfer distance is not
     /// finite (empty reconstruction). (`coverageGain` is computed from coverage, not here: it returns 0.)
     public static func reward(mode: RewardMode, before: Double, after: Double, initial: Double) -> Double {
         guard before.isFinite, after.isFinite else { return 0 }
@@ -357,6 +357,13 @@ public final class NBVEnvironment: GymEnvironment {
     public var groundTruthSamples: PointCloud { episode?.scene.groundTruth.samples ?? PointCloud() }
     /// The current mesh's ground truth (outer-surface samples and the surface's hierarchy); nil before reset.
     public var groundTruth: GroundTruth? { episode?.scene.groundTruth }
+    /// Per ground-truth sample (same order), whether the reconstruction covers it (the samples counted
+    /// by the `coverage` of `info`); empty before reset.
+    public var coveredGroundTruth: [Bool] { episode?.chamfer.coveredTruthSamples ?? [] }
+    /// The views taken so far: RGB, depth and camera (intrinsics and camera-to-world pose, world frame).
+    public var takenViews: [View] { episode?.views ?? [] }
+    /// The current episode's mesh as rendered (world frame; normalised when the definition says so).
+    public var episodeMesh: TriangleMesh? { episode?.scene.mesh }
 
     /// The Chamfer distance the reconstruction would have after adding a view at `position`, without
     /// changing the episode: the Chamfer-greedy oracle's look-ahead (uses the ground truth).

@@ -7,7 +7,7 @@ import Metrics
 import Support
 
 /// A mesh ready for episodes: the normalised mesh, its rasteriser data and its ground truth: samples of
-/// its outer surface with their nearest-neighbour index and its triangles' hierarchy (EVALUATION.md:
+/// its outer surface with their nearest-neighbour index and its triangles' hierarchy (docs/EVALUATION.md:
 /// area-uniform, seeded by the mesh name, so the ground truth is a property of the mesh, the same in every
 /// episode and process). Prepared once per mesh and process (`SceneLibrary`'s cache).
 public final class PreparedScene: @unchecked Sendable {

@@ -1,4 +1,4 @@
-/// Look-at pose (ARCHITECTURE.md): the camera at `eye` looks at `target` with world `up` (+Y by default)
+/// Look-at pose (docs/ARCHITECTURE.md): the camera at `eye` looks at `target` with world `up` (+Y by default)
 /// and zero roll, OpenCV axes, camera-to-world:
 ///
 ///     f = (target - eye) / |target - eye|         camera +Z (forward)

@@ -1,6 +1,6 @@
 import Foundation
 
-/// Pinhole intrinsics in OpenCV convention (ARCHITECTURE.md): pixel (u, v) has its centre at integer
+/// Pinhole intrinsics in OpenCV convention (docs/ARCHITECTURE.md): pixel (u, v) has its centre at integer
 /// coordinates; a camera-frame point X projects to u = fx X/Z + cx, v = fy Y/Z + cy; the ray of pixel
 /// (u, v) is d = normalize((u - cx)/fx, (v - cy)/fy, 1).
 public struct Intrinsics: Hashable, Sendable, Codable {
@@ -53,6 +53,4 @@ public struct Camera: Equatable, Sendable {
 
     /// World point -> camera frame: R^T (x - t).
     @inlinable public func worldToCamera(_ x: Vec3) -> Vec3 { pose.rotation.transposed * (x - pose.translation) }
-    /// Camera frame -> world: R x + t.
-    @inlinable public func cameraToWorld(_ x: Vec3) -> Vec3 { pose.apply(x) }
 }

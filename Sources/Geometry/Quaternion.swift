@@ -8,9 +8,6 @@ public struct Quaternion: Equatable, Sendable {
 
     public static let identity = Quaternion(x: 0, y: 0, z: 0, w: 1)
 
-    /// (x, y, z, w) as an array.
-    public var xyzw: [Double] { [x, y, z, w] }
-
     /// The same rotation with w >= 0 and unit norm.
     public var canonical: Quaternion {
         let n = (x * x + y * y + z * z + w * w).squareRoot()

@@ -1,4 +1,4 @@
-/// Rigid transform x -> R x + t. Camera poses are camera-to-world (OpenCV camera axes, ARCHITECTURE.md):
+/// Rigid transform x -> R x + t. Camera poses are camera-to-world (OpenCV camera axes, docs/ARCHITECTURE.md):
 /// `rotation` has the camera's X (right), Y (down), Z (forward) axes in world coordinates as columns and
 /// `translation` is the camera centre in the world.
 public struct RigidTransform: Equatable, Sendable {
@@ -40,7 +40,6 @@ public struct RigidTransform: Equatable, Sendable {
     }
 
     @inlinable public func apply(_ x: Vec3) -> Vec3 { rotation * x + translation }
-    @inlinable public func applyToDirection(_ d: Vec3) -> Vec3 { rotation * d }
 
     /// Composition: (a * b)(x) = a(b(x)).
     public static func * (a: RigidTransform, b: RigidTransform) -> RigidTransform {

@@ -38,23 +38,7 @@ struct BroadcastIndex {
                 strides[k] = extent == 1 ? 0 : step
                 step *= extent
             }
-            let outputCount = output.reduce(1, *)
-            var offsets = [Int](repeating: 0, count: outputCount)
-            var index = [Int](repeating: 0, count: rank)
-            var offset = 0
-            for i in 0..<outputCount {
-                offsets[i] = offset
-                var d = rank - 1
-                while d >= 0 {
-                    index[d] += 1
-                    offset += strides[d]
-                    if index[d] < output[d] { break }
-                    offset -= strides[d] * output[d]
-                    index[d] = 0
-                    d -= 1
-                }
-            }
-            kind = .general(offsets)
+            kind = .general(stridedOffsets(shape: output, strides: strides))
         }
     }
 
@@ -83,4 +67,29 @@ extension Tensor {
             self.accumulateGradient { gx in for i in 0..<n { gx[index(i)] += g[i] } }
         }
     }
+}
+
+/// Flat offsets of the elements of a strided view, in row-major order of `shape`: element
+/// (i_0, ..., i_{r-1}) is at sum_k i_k strides[k]. Broadcasting (stride 0 on a broadcast axis) and
+/// permutation (strides reordered) both read their input through these.
+func stridedOffsets(shape: [Int], strides: [Int]) -> [Int] {
+    let rank = shape.count
+    let count = shape.reduce(1, *)
+    var offsets = [Int](repeating: 0, count: count)
+    var index = [Int](repeating: 0, count: rank)
+    var offset = 0
+    for i in 0..<count {
+        offsets[i] = offset
+        // Odometer step: advance the last axis, carrying into earlier axes.
+        var d = rank - 1
+        while d >= 0 {
+            index[d] += 1
+            offset += strides[d]
+            if index[d] < shape[d] { break }
+            offset -= strides[d] * shape[d]
+            index[d] = 0
+            d -= 1
+        }
+    }
+    return offsets
 }

@@ -19,23 +19,7 @@ extension Tensor {
         var strides = [Int](repeating: 1, count: rank)
         for k in stride(from: rank - 2, through: 0, by: -1) { strides[k] = strides[k + 1] * shape[k + 1] }
         let outShape = axes.map { shape[$0] }
-        let outStrides = axes.map { strides[$0] }
-        var offsets = [Int](repeating: 0, count: count)
-        var index = [Int](repeating: 0, count: rank)
-        var offset = 0
-        for i in 0..<count {
-            offsets[i] = offset
-            var d = rank - 1
-            while d >= 0 {
-                index[d] += 1
-                offset += outStrides[d]
-                if index[d] < outShape[d] { break }
-                offset -= outStrides[d] * outShape[d]
-                index[d] = 0
-                d -= 1
-            }
-        }
-        return (outShape, offsets)
+        return (outShape, stridedOffsets(shape: outShape, strides: axes.map { strides[$0] }))
     }
 
     /// Reorders the axes: output axis k is input axis `axes[k]` (a copy, contiguous again).

@@ -12,8 +12,7 @@ extension Tensor {
         var y = [Float](repeating: 0, count: count)
         for r in 0..<rows {
             let base = r * n
-            var top = -Float.infinity
-            for j in 0..<n { top = Swift.max(top, x[base + j]) }
+            let top = rowMaximum(x, from: base, count: n)
             if top == -.infinity { continue }
             var total: Float = 0
             for j in 0..<n { let e = Foundation.exp(x[base + j] - top); y[base + j] = e; total += e }
@@ -42,8 +41,7 @@ extension Tensor {
         var y = [Float](repeating: -.infinity, count: count)
         for r in 0..<rows {
             let base = r * n
-            var top = -Float.infinity
-            for j in 0..<n { top = Swift.max(top, x[base + j]) }
+            let top = rowMaximum(x, from: base, count: n)
             if top == -.infinity { continue }
             var total: Float = 0
             for j in 0..<n { total += Foundation.exp(x[base + j] - top) }
@@ -64,4 +62,12 @@ extension Tensor {
             }
         }
     }
+}
+
+/// max_j x[start + j] over j < count (-inf for an empty or all -inf row): the shift that keeps the
+/// exponentials of softmax and log softmax finite.
+@inline(__always) private func rowMaximum(_ x: [Float], from start: Int, count: Int) -> Float {
+    var top = -Float.infinity
+    for j in 0..<count { top = Swift.max(top, x[start + j]) }
+    return top
 }

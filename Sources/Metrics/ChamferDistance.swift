@@ -1,6 +1,6 @@
 import Geometry
 
-/// How the nearest-neighbour distances of a Chamfer distance are combined (EVALUATION.md).
+/// How the nearest-neighbour distances of a Chamfer distance are combined (docs/EVALUATION.md).
 public struct ChamferOptions: Sendable, Hashable, CustomStringConvertible {
     public enum Reduction: String, Sendable, Hashable, CaseIterable {
         /// Each side averaged over its points (PyTorch3D's default).
@@ -39,7 +39,7 @@ public struct ChamferOptions: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
-/// The Chamfer distance between a reconstruction P and ground-truth samples Q (EVALUATION.md, PyTorch3D
+/// The Chamfer distance between a reconstruction P and ground-truth samples Q (docs/EVALUATION.md, PyTorch3D
 /// convention by default):
 ///
 ///     CD(P, Q) = mean_{p in P} d(p, S)^2  +  mean_{q in Q} min_{p in P} |q - p|^2

@@ -9,7 +9,7 @@ import Support
 /// precision) reads `surface` when there is one (exact distance to the mesh, so a perfect reconstruction
 /// scores near 0) and the samples otherwise (a ground truth given as a point cloud only).
 public struct GroundTruth: Sendable {
-    /// The samples Q (EVALUATION.md: 16,384 area-uniform samples of the outer surface by default), world frame.
+    /// The samples Q (docs/EVALUATION.md: 16,384 area-uniform samples of the outer surface by default), world frame.
     public let samples: PointCloud
     /// k-d tree over `samples`; its indices refer to `samples`.
     public let index: NearestNeighborIndex
@@ -25,12 +25,11 @@ public struct GroundTruth: Sendable {
 
     /// Largest bucket of the index by default: 16 (the default 16,384 samples split into buckets of exactly
     /// 16). The incremental reward scans buckets four samples at a time in SIMD lanes, so larger buckets than
-    /// the general-purpose 10 trade cheap scans for fewer unpredictable tree decisions: with 16 the CPU time
-    /// per environment step fell by 16% against 10, and 32 was no better than 16 (docs/PERFORMANCE.md). The
-    /// full Chamfer distance runs as fast with either.
+    /// the general-purpose 10 trade cheap scans for fewer unpredictable tree decisions (measurements in
+    /// docs/PERFORMANCE.md).
     public static let defaultLeafSize = 16
 
-    /// A point-cloud ground truth: builds the index (on two cores for large clouds unless `parallel` is
+    /// A point-cloud ground truth: builds the index (in parallel for large clouds unless `parallel` is
     /// false) with buckets of at most `leafSize` samples. Accuracy is measured to the samples.
     public init(samples: PointCloud, leafSize: Int = GroundTruth.defaultLeafSize, parallel: Bool = true) {
         self.samples = samples

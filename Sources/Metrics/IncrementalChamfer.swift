@@ -232,6 +232,13 @@ public struct IncrementalChamfer: Sendable {
         groundTruth.count > 0 ? Double(completeness.withinCoverage) / Double(groundTruth.count) : 0
     }
 
+    /// Which ground-truth samples count as covered: squared distance to the reconstruction at most
+    /// coverageRadius^2 (the samples `coverage()` counts), O(|Q|).
+    public var coveredTruthSamples: [Bool] {
+        let radius2 = coverageRadius * coverageRadius
+        return truthSquaredDistances.map { Double($0) <= radius2 }
+    }
+
     /// Coverage at any radius, O(|Q|).
     public func coverage(eps: Double) -> Double {
         eps == coverageRadius ? coverage() : fractionWithin(truthSquaredDistances, radius: eps)

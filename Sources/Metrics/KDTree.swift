@@ -390,12 +390,6 @@ struct Searcher: @unchecked Sendable {
         return dx * dx + dy * dy + dz * dz
     }
 
-    /// Squared distance from (qx, qy, qz) to the box of all points: no point is closer (+inf when empty).
-    @inline(__always) func boundsDistance(_ qx: Float, _ qy: Float, _ qz: Float) -> Float {
-        guard let nodes else { return .infinity }
-        return Self.boxDistance(nodes[0], qx, qy, qz)
-    }
-
     /// Looks for a point strictly closer than `best` (squared); on success lowers `best` and sets `slot`
     /// to its tree slot. Subtrees whose box is not closer than the current best are skipped.
     @inline(__always)

@@ -1,6 +1,6 @@
 import Geometry
 
-/// One view as a reconstruction backbone receives it: MapAnything's per-view inputs (MAPANYTHING.md).
+/// One view as a reconstruction backbone receives it: MapAnything's per-view inputs (docs/MAPANYTHING.md).
 /// Only the image is required; every geometric input is optional.
 public struct ReconstructionInput: Sendable {
     /// [height, width, 3] RGB bytes (all views of one call have the same size).

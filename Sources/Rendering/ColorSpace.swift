@@ -5,6 +5,7 @@
 ///     decode(s) = s / 12.92                    for s <= 0.04045
 ///                 ((s + 0.055) / 1.055)^2.4    otherwise
 import Foundation
+import Support
 
 public enum SRGB {
     /// Linear value in [0, 1] -> sRGB value in [0, 1].
@@ -29,10 +30,10 @@ public enum SRGB {
     static let encodeTableSize = 4096
 
     /// `encodeTable[i]` = the sRGB byte of linear value i / (encodeTableSize - 1).
-    static let encodeTable: [UInt8] = (0..<encodeTableSize).map { i in
+    static let encodeTable = PinnedArray<UInt8>((0..<encodeTableSize).map { i in
         UInt8((encode(Double(i) / Double(encodeTableSize - 1)) * 255).rounded())
-    }
+    })
 
     /// `decodeTable[b]` = the linear value of sRGB byte b.
-    static let decodeTable: [Float] = (0..<256).map { Float(decode(Double($0) / 255)) }
+    static let decodeTable = PinnedArray<Float>((0..<256).map { Float(decode(Double($0) / 255)) })
 }

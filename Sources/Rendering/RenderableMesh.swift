@@ -1,5 +1,6 @@
 import Geometry
 import Scenes
+import Support
 
 /// A triangle mesh prepared once for rendering from many cameras: contiguous positions and indices,
 /// unit face normals, the colour source of every triangle and its textures in one atlas.
@@ -9,20 +10,20 @@ import Scenes
 public struct RenderableMesh: Sendable {
     /// The mesh this was prepared from.
     public let mesh: TriangleMesh
-    let positions: [Vec3f]
-    let triangles: [SIMD3<UInt32>]
+    let positions: PinnedArray<Vec3f>
+    let triangles: PinnedArray<SIMD3<UInt32>>
     /// Unit face normal of each triangle in the world frame, (p1 - p0) x (p2 - p0) normalised;
     /// zero for degenerate triangles.
-    let faceNormals: [Vec3f]
+    let faceNormals: PinnedArray<Vec3f>
     /// Per triangle: texture index in `textures` (>= 0), `RenderableMesh.vertexColorSource`, or
     /// `RenderableMesh.flatColorSource`.
-    let colorSources: [Int32]
+    let colorSources: PinnedArray<Int32>
     /// Per triangle: the material's diffuse colour (linear RGB), used by flat-coloured triangles.
-    let flatColors: [Vec3f]
+    let flatColors: PinnedArray<Vec3f>
     /// Per-vertex linear RGB, or empty.
-    let vertexColors: [Vec3f]
+    let vertexColors: PinnedArray<Vec3f>
     /// Per-vertex texture coordinates, or empty.
-    let textureCoordinates: [SIMD2<Float>]
+    let textureCoordinates: PinnedArray<SIMD2<Float>>
     let textures: TextureAtlas
 
     static let vertexColorSource: Int32 = -1
@@ -33,26 +34,26 @@ public struct RenderableMesh: Sendable {
     public init(_ mesh: TriangleMesh) {
         if let problem = RenderableMesh.validationError(of: mesh) { fatalError(problem) }
         self.mesh = mesh
-        positions = mesh.positions
-        triangles = mesh.triangles
-        vertexColors = mesh.vertexColors ?? []
-        textureCoordinates = mesh.textureCoordinates ?? []
+        positions = PinnedArray(mesh.positions)
+        triangles = PinnedArray(mesh.triangles)
+        vertexColors = PinnedArray(mesh.vertexColors ?? [])
+        textureCoordinates = PinnedArray(mesh.textureCoordinates ?? [])
         textures = TextureAtlas(materials: mesh.materials)
 
         let positions = mesh.positions
-        faceNormals = mesh.triangles.map { t in
+        faceNormals = PinnedArray(mesh.triangles.map { t in
             let p0 = positions[Int(t.x)].double, p1 = positions[Int(t.y)].double, p2 = positions[Int(t.z)].double
             return normalize(cross(p1 - p0, p2 - p0)).float
-        }
+        })
         let hasUV = mesh.textureCoordinates != nil, hasColors = mesh.vertexColors != nil
         let textureOfMaterial = textures.textureOfMaterial
-        colorSources = mesh.triangleMaterials.map { m in
+        colorSources = PinnedArray(mesh.triangleMaterials.map { m in
             let texture = textureOfMaterial[Int(m)]
             if texture >= 0 && hasUV { return texture }
             return hasColors ? RenderableMesh.vertexColorSource : RenderableMesh.flatColorSource
-        }
+        })
         let materials = mesh.materials
-        flatColors = mesh.triangleMaterials.map { materials[Int($0)].diffuse }
+        flatColors = PinnedArray(mesh.triangleMaterials.map { materials[Int($0)].diffuse })
     }
 
     /// What is wrong with `mesh` for rendering, or nil when it can be rendered.

@@ -37,24 +37,21 @@ public struct Renderer: Sendable {
     public func render(mesh: RenderableMesh, camera: Camera) -> View {
         let width = camera.intrinsics.width, height = camera.intrinsics.height
         let pixelCount = max(width, 0) * max(height, 0)
-        var inverseDepth = [Float](repeating: 0, count: pixelCount)
-        var triangleIndex = [Int32](repeating: -1, count: pixelCount)
-        // Per-vertex scratch, never zero-filled: every vertex's camera point is written before use, and a
-        // screen point is read only for vertices in front of the near plane, which are the ones written.
-        return withUnsafeTemporaryAllocation(of: Vec3.self, capacity: max(mesh.vertexCount, 1)) { cameraPoints in
-            withUnsafeTemporaryAllocation(of: ScreenVertex.self, capacity: max(mesh.vertexCount, 1)) { screenPoints in
-                if pixelCount > 0 {
-                    inverseDepth.withUnsafeMutableBufferPointer { inverseDepth in
-                        triangleIndex.withUnsafeMutableBufferPointer { triangleIndex in
-                            rasterize(mesh: mesh, camera: camera, cameraPoints: cameraPoints, screenPoints: screenPoints,
-                                      inverseDepth: inverseDepth.baseAddress!, triangleIndex: triangleIndex.baseAddress!)
-                        }
-                    }
-                }
-                return shade(mesh: mesh, camera: camera, inverseDepth: inverseDepth, triangleIndex: triangleIndex,
-                             cameraPoints: UnsafeBufferPointer(cameraPoints))
-            }
+        // Scratch of both passes. Per-vertex buffers are never zero-filled: every vertex's camera point is
+        // written before use, and a screen point is read only for vertices in front of the near plane,
+        // which are the ones written.
+        let cameraPoints = UnsafeMutablePointer<Vec3>.allocate(capacity: max(mesh.vertexCount, 1))
+        let screenPoints = UnsafeMutablePointer<ScreenVertex>.allocate(capacity: max(mesh.vertexCount, 1))
+        let inverseDepth = UnsafeMutablePointer<Float>.allocate(capacity: max(pixelCount, 1))
+        let triangleIndex = UnsafeMutablePointer<Int32>.allocate(capacity: max(pixelCount, 1))
+        defer { cameraPoints.deallocate(); screenPoints.deallocate(); inverseDepth.deallocate(); triangleIndex.deallocate() }
+        inverseDepth.initialize(repeating: 0, count: pixelCount)
+        triangleIndex.initialize(repeating: -1, count: pixelCount)
+        if pixelCount > 0 {
+            rasterize(mesh: mesh, camera: camera, cameraPoints: cameraPoints, screenPoints: screenPoints,
+                      inverseDepth: inverseDepth, triangleIndex: triangleIndex)
         }
+        return shade(mesh: mesh, camera: camera, inverseDepth: inverseDepth, triangleIndex: triangleIndex, cameraPoints: cameraPoints)
     }
 
     /// Renders `mesh` from every camera, in parallel over the cameras (each render single-threaded).
@@ -64,8 +61,8 @@ public struct Renderer: Sendable {
     }
 
     /// Pass 1: camera-frame vertices, near-plane clipping, projection, visibility rasterisation.
-    private func rasterize(mesh: RenderableMesh, camera: Camera, cameraPoints: UnsafeMutableBufferPointer<Vec3>,
-                           screenPoints: UnsafeMutableBufferPointer<ScreenVertex>,
+    private func rasterize(mesh: RenderableMesh, camera: Camera, cameraPoints: UnsafeMutablePointer<Vec3>,
+                           screenPoints: UnsafeMutablePointer<ScreenVertex>,
                            inverseDepth: UnsafeMutablePointer<Float>, triangleIndex: UnsafeMutablePointer<Int32>) {
         let k = camera.intrinsics
         let r = camera.pose.rotation, t = camera.pose.translation
@@ -79,131 +76,173 @@ public struct Renderer: Sendable {
         // every vertex is in front and projects within its range (NaN fails the test).
         var fixedPoint = true
         let range = VisibilityRasterizer.fixedPointRange
-        mesh.positions.withUnsafeBufferPointer { positions in
-            for i in 0..<positions.count {
-                let d = positions[i].double - t
-                let p = Vec3(dot(r.c0, d), dot(r.c1, d), dot(r.c2, d))
-                cameraPoints[i] = p
-                if p.z >= near {
-                    let s = project(p)
-                    screenPoints[i] = s
-                    if !(abs(s.x) < range && abs(s.y) < range) { fixedPoint = false }
-                } else {
-                    fixedPoint = false
-                }
+        let positions = mesh.positions.base
+        for i in 0..<mesh.vertexCount {
+            let d = positions[i].double - t
+            let p = Vec3(dot(r.c0, d), dot(r.c1, d), dot(r.c2, d))
+            cameraPoints[i] = p
+            if p.z >= near {
+                let s = project(p)
+                screenPoints[i] = s
+                if !(abs(s.x) < range && abs(s.y) < range) { fixedPoint = false }
+            } else {
+                fixedPoint = false
             }
         }
         let rasterizer = VisibilityRasterizer(width: camera.intrinsics.width, height: camera.intrinsics.height,
                                               inverseDepth: inverseDepth, triangleIndex: triangleIndex, fixedPoint: fixedPoint)
-        mesh.triangles.withUnsafeBufferPointer { triangles in
-            for i in 0..<triangles.count {
-                let tri = triangles[i]
-                let p0 = cameraPoints[Int(tri.x)], p1 = cameraPoints[Int(tri.y)], p2 = cameraPoints[Int(tri.z)]
-                let id = Int32(truncatingIfNeeded: i)
-                if p0.z >= near && p1.z >= near && p2.z >= near {
-                    rasterizer.draw(screenPoints[Int(tri.x)], screenPoints[Int(tri.y)], screenPoints[Int(tri.z)], id: id)
-                } else {
-                    clipToNearPlane(p0, p1, p2, near: near) { a, b, c in
-                        rasterizer.draw(project(a), project(b), project(c), id: id)
-                    }
+        let triangles = mesh.triangles.base
+        for i in 0..<mesh.triangleCount {
+            let tri = triangles[i]
+            let p0 = cameraPoints[Int(tri.x)], p1 = cameraPoints[Int(tri.y)], p2 = cameraPoints[Int(tri.z)]
+            let id = Int32(truncatingIfNeeded: i)
+            if p0.z >= near && p1.z >= near && p2.z >= near {
+                rasterizer.draw(screenPoints[Int(tri.x)], screenPoints[Int(tri.y)], screenPoints[Int(tri.z)], id: id)
+            } else {
+                clipToNearPlane(p0, p1, p2, near: near) { a, b, c in
+                    rasterizer.draw(project(a), project(b), project(c), id: id)
                 }
             }
         }
     }
 
-    /// Pass 2: per covered pixel, ray-plane intersection with its triangle, then depth, normal, colour.
-    private func shade(mesh: RenderableMesh, camera: Camera, inverseDepth: [Float], triangleIndex: [Int32],
-                       cameraPoints: UnsafeBufferPointer<Vec3>) -> View {
+    /// Pass 2: per covered pixel, ray-plane intersection with its triangle, then depth, normal, colour
+    /// (`PixelShader`).
+    private func shade(mesh: RenderableMesh, camera: Camera, inverseDepth: UnsafePointer<Float>,
+                       triangleIndex: UnsafePointer<Int32>, cameraPoints: UnsafePointer<Vec3>) -> View {
         let k = camera.intrinsics
-        let width = k.width, height = k.height
-        let pixelCount = max(width, 0) * max(height, 0)
+        let width = max(k.width, 0), height = max(k.height, 0)
+        let pixelCount = width * height
         var rgb = [UInt8](repeating: 0, count: pixelCount * 3)
         var depth = [Float](repeating: 0, count: pixelCount)
         var normals = [Float](repeating: 0, count: pixelCount * 3)
         var mask = [UInt8](repeating: 0, count: pixelCount)
-        let r = camera.pose.rotation
-        let ambient = self.ambient, diffuse = self.diffuse, background = self.background
-
-        rgb.withUnsafeMutableBufferPointer { rgb in
-        depth.withUnsafeMutableBufferPointer { depth in
-        normals.withUnsafeMutableBufferPointer { normals in
-        mask.withUnsafeMutableBufferPointer { mask in
-        inverseDepth.withUnsafeBufferPointer { inverseDepth in
-        triangleIndex.withUnsafeBufferPointer { triangleIndex in
-        do {
-        mesh.triangles.withUnsafeBufferPointer { triangles in
-        mesh.faceNormals.withUnsafeBufferPointer { faceNormals in
-        mesh.colorSources.withUnsafeBufferPointer { colorSources in
-        mesh.flatColors.withUnsafeBufferPointer { flatColors in
-        mesh.vertexColors.withUnsafeBufferPointer { vertexColors in
-        mesh.textureCoordinates.withUnsafeBufferPointer { uvs in
-        mesh.textures.texels.withUnsafeBufferPointer { texels in
-        SRGB.encodeTable.withUnsafeBufferPointer { encode in
-        SRGB.decodeTable.withUnsafeBufferPointer { decode in
-            let layouts = mesh.textures.layouts
-            if background != .zero {    // the buffer starts black
-                for pixel in 0..<pixelCount where triangleIndex[pixel] < 0 {
-                    rgb[3 * pixel] = background.x; rgb[3 * pixel + 1] = background.y; rgb[3 * pixel + 2] = background.z
+        if pixelCount > 0 {
+            rgb.withUnsafeMutableBufferPointer { rgb in
+                depth.withUnsafeMutableBufferPointer { depth in
+                    normals.withUnsafeMutableBufferPointer { normals in
+                        mask.withUnsafeMutableBufferPointer { mask in
+                            let shader = PixelShader(
+                                mesh: mesh, camera: camera, ambient: ambient, diffuse: diffuse, cameraPoints: cameraPoints,
+                                inverseDepth: inverseDepth, triangleIndex: triangleIndex,
+                                rgb: rgb.baseAddress!, depth: depth.baseAddress!, normals: normals.baseAddress!, mask: mask.baseAddress!)
+                            if background != .zero {    // the buffer starts black
+                                for pixel in 0..<pixelCount where triangleIndex[pixel] < 0 { shader.fill(pixel, with: background) }
+                            }
+                            for v in 0..<height {
+                                for u in 0..<width where triangleIndex[v &* width &+ u] >= 0 { shader.shade(u: u, v: v) }
+                            }
+                        }
+                    }
                 }
             }
-            let inverseFx = 1 / k.fx, inverseFy = 1 / k.fy
-            for v in 0..<max(height, 0) {
-              let rayY = (Double(v) - k.cy) * inverseFy
-              for u in 0..<max(width, 0) {
-                let pixel = v &* width &+ u
-                guard triangleIndex[pixel] >= 0 else { continue }
-                let id = Int(triangleIndex[pixel])
-                let ray = Vec3((Double(u) - k.cx) * inverseFx, rayY, 1)
-                let tri = triangles[id]
-                let p0 = cameraPoints[Int(tri.x)], p1 = cameraPoints[Int(tri.y)], p2 = cameraPoints[Int(tri.z)]
+        }
+        return View(camera: camera, rgb: RGBImage(width: width, height: height, pixels: rgb),
+                    depth: depth, normals: normals, mask: mask, triangles: Array(UnsafeBufferPointer(start: triangleIndex, count: pixelCount)))
+    }
+}
 
-                // Ray-plane intersection (Moller-Trumbore with the ray from the camera centre):
-                // z ray = p0 + b1 (p1 - p0) + b2 (p2 - p0); the ray's z component is 1, so its
-                // parameter is the z-depth.
-                let e1 = p1 - p0, e2 = p2 - p0
-                let pvec = cross(ray, e2)
-                let inverseDet = 1 / dot(e1, pvec)
-                let toOrigin = -p0
-                let qvec = cross(toOrigin, e1)
-                var b1 = dot(toOrigin, pvec) * inverseDet, b2 = dot(ray, qvec) * inverseDet
-                var z = dot(e2, qvec) * inverseDet
-                if !(z > 0 && z.isFinite) { z = 1 / Double(inverseDepth[pixel]) }
-                // Pixels drawn by the fill rule sit on the triangle's edge; keep b inside the triangle.
-                if !(b1 >= 0) { b1 = 0 }
-                if !(b2 >= 0) { b2 = 0 }
-                if b1 + b2 > 1 { let s = b1 + b2; b1 /= s; b2 /= s }
-                let b0 = 1 - b1 - b2
+/// Pass 2 of `Renderer` for one image: every buffer it reads and writes as a base pointer, taken once
+/// per render, so that `shade(u:v:)` reads as the shading formula of `Renderer`'s doc comment.
+private struct PixelShader {
+    let intrinsics: Intrinsics
+    /// 1 / fx and 1 / fy: a pixel's ray is ((u - cx) / fx, (v - cy) / fy, 1).
+    let inverseFx: Double, inverseFy: Double
+    /// Camera-to-world rotation: a world normal n maps to R^T n in the camera frame.
+    let rotation: Matrix3
+    let ambient: Float, diffuse: Float
+    // Pass 1's outputs.
+    let cameraPoints: UnsafePointer<Vec3>
+    let inverseDepth: UnsafePointer<Float>
+    let triangleIndex: UnsafePointer<Int32>
+    // The mesh.
+    let triangles: UnsafePointer<SIMD3<UInt32>>
+    let faceNormals: UnsafePointer<Vec3f>
+    let colorSources: UnsafePointer<Int32>
+    let flatColors: UnsafePointer<Vec3f>
+    let vertexColors: UnsafePointer<Vec3f>
+    let uvs: UnsafePointer<SIMD2<Float>>
+    let texels: UnsafePointer<UInt8>
+    let layouts: [(offset: Int, width: Int, height: Int)]
+    let encode: UnsafePointer<UInt8>, decode: UnsafePointer<Float>
+    // The images.
+    let rgb: UnsafeMutablePointer<UInt8>
+    let depth: UnsafeMutablePointer<Float>
+    let normals: UnsafeMutablePointer<Float>
+    let mask: UnsafeMutablePointer<UInt8>
 
-                // Face normal in the camera frame (R^T n), turned to face the camera (n . ray < 0).
-                let nw = faceNormals[id].double
-                var n = Vec3(dot(r.c0, nw), dot(r.c1, nw), dot(r.c2, nw))
-                let facing = dot(n, ray)
-                if facing > 0 { n = -n }
-                let lambert = Float(abs(facing) / length(ray))
+    init(mesh: RenderableMesh, camera: Camera, ambient: Float, diffuse: Float, cameraPoints: UnsafePointer<Vec3>,
+         inverseDepth: UnsafePointer<Float>, triangleIndex: UnsafePointer<Int32>, rgb: UnsafeMutablePointer<UInt8>,
+         depth: UnsafeMutablePointer<Float>, normals: UnsafeMutablePointer<Float>, mask: UnsafeMutablePointer<UInt8>) {
+        intrinsics = camera.intrinsics; rotation = camera.pose.rotation
+        inverseFx = 1 / camera.intrinsics.fx; inverseFy = 1 / camera.intrinsics.fy
+        self.ambient = ambient; self.diffuse = diffuse
+        self.cameraPoints = cameraPoints; self.inverseDepth = inverseDepth; self.triangleIndex = triangleIndex
+        triangles = mesh.triangles.base; faceNormals = mesh.faceNormals.base; colorSources = mesh.colorSources.base
+        flatColors = mesh.flatColors.base; vertexColors = mesh.vertexColors.base; uvs = mesh.textureCoordinates.base
+        texels = mesh.textures.texels.base; layouts = mesh.textures.layouts
+        encode = SRGB.encodeTable.base; decode = SRGB.decodeTable.base
+        self.rgb = rgb; self.depth = depth; self.normals = normals; self.mask = mask
+    }
 
-                let source = colorSources[id]
-                var albedo: Vec3f
-                if source >= 0 {
-                    let uv = uvs[Int(tri.x)] * Float(b0) + uvs[Int(tri.y)] * Float(b1) + uvs[Int(tri.z)] * Float(b2)
-                    albedo = TextureAtlas.sample(texels.baseAddress!, layout: layouts[Int(source)],
-                                                 u: uv.x, v: uv.y, decode: decode.baseAddress!)
-                } else if source == RenderableMesh.vertexColorSource {
-                    albedo = vertexColors[Int(tri.x)] * Float(b0) + vertexColors[Int(tri.y)] * Float(b1)
-                        + vertexColors[Int(tri.z)] * Float(b2)
-                } else {
-                    albedo = flatColors[id]
-                }
-                let shaded = albedo * (ambient + diffuse * lambert)
-                rgb[3 * pixel] = SRGB.encodeByte(shaded.x, table: encode.baseAddress!)
-                rgb[3 * pixel + 1] = SRGB.encodeByte(shaded.y, table: encode.baseAddress!)
-                rgb[3 * pixel + 2] = SRGB.encodeByte(shaded.z, table: encode.baseAddress!)
-                depth[pixel] = Float(z)
-                normals[3 * pixel] = Float(n.x); normals[3 * pixel + 1] = Float(n.y); normals[3 * pixel + 2] = Float(n.z)
-                mask[pixel] = 1
-              }
-            }
-        }}}}}}}}}}}}}}}}
-        return View(camera: camera, rgb: RGBImage(width: max(width, 0), height: max(height, 0), pixels: rgb),
-                    depth: depth, normals: normals, mask: mask, triangles: triangleIndex)
+    @inline(__always) func fill(_ pixel: Int, with colour: SIMD3<UInt8>) {
+        rgb[3 * pixel] = colour.x; rgb[3 * pixel + 1] = colour.y; rgb[3 * pixel + 2] = colour.z
+    }
+
+    /// Pixel (u, v), covered by triangle `triangleIndex[pixel]`.
+    @inline(__always) func shade(u: Int, v: Int) {
+        let k = intrinsics
+        let pixel = v &* k.width &+ u
+        let id = Int(triangleIndex[pixel])
+        let ray = Vec3((Double(u) - k.cx) * inverseFx, (Double(v) - k.cy) * inverseFy, 1)
+        let tri = triangles[id]
+        let p0 = cameraPoints[Int(tri.x)], p1 = cameraPoints[Int(tri.y)], p2 = cameraPoints[Int(tri.z)]
+
+        // Ray-plane intersection (Moller-Trumbore with the ray from the camera centre):
+        // z ray = p0 + b1 (p1 - p0) + b2 (p2 - p0); the ray's z component is 1, so its parameter is the
+        // z-depth.
+        let e1 = p1 - p0, e2 = p2 - p0
+        let pvec = cross(ray, e2)
+        let inverseDet = 1 / dot(e1, pvec)
+        let toOrigin = -p0
+        let qvec = cross(toOrigin, e1)
+        var b1 = dot(toOrigin, pvec) * inverseDet, b2 = dot(ray, qvec) * inverseDet
+        var z = dot(e2, qvec) * inverseDet
+        if !(z > 0 && z.isFinite) { z = 1 / Double(inverseDepth[pixel]) }
+        // Pixels drawn by the fill rule sit on the triangle's edge; keep b inside the triangle.
+        if !(b1 >= 0) { b1 = 0 }
+        if !(b2 >= 0) { b2 = 0 }
+        if b1 + b2 > 1 { let s = b1 + b2; b1 /= s; b2 /= s }
+        let b0 = 1 - b1 - b2
+
+        // Face normal in the camera frame (R^T n), turned to face the camera (n . ray < 0).
+        let r = rotation, nw = faceNormals[id].double
+        var n = Vec3(dot(r.c0, nw), dot(r.c1, nw), dot(r.c2, nw))
+        let facing = dot(n, ray)
+        if facing > 0 { n = -n }
+        let lambert = Float(abs(facing) / length(ray))
+
+        // colour = albedo(b) * (ambient + diffuse * |n . d| / |d|)
+        let colour = albedo(triangle: id, vertices: tri, b0: Float(b0), b1: Float(b1), b2: Float(b2)) * (ambient + diffuse * lambert)
+        rgb[3 * pixel] = SRGB.encodeByte(colour.x, table: encode)
+        rgb[3 * pixel + 1] = SRGB.encodeByte(colour.y, table: encode)
+        rgb[3 * pixel + 2] = SRGB.encodeByte(colour.z, table: encode)
+        depth[pixel] = Float(z)
+        normals[3 * pixel] = Float(n.x); normals[3 * pixel + 1] = Float(n.y); normals[3 * pixel + 2] = Float(n.z)
+        mask[pixel] = 1
+    }
+
+    /// Linear RGB albedo at barycentric coordinates (b0, b1, b2) of triangle `id`: its texture at the
+    /// interpolated texture coordinate, the interpolated vertex colour, or the material's colour.
+    @inline(__always) func albedo(triangle id: Int, vertices tri: SIMD3<UInt32>, b0: Float, b1: Float, b2: Float) -> Vec3f {
+        let source = colorSources[id]
+        if source >= 0 {
+            let uv = uvs[Int(tri.x)] * b0 + uvs[Int(tri.y)] * b1 + uvs[Int(tri.z)] * b2
+            return TextureAtlas.sample(texels, layout: layouts[Int(source)], u: uv.x, v: uv.y, decode: decode)
+        }
+        if source == RenderableMesh.vertexColorSource {
+            return vertexColors[Int(tri.x)] * b0 + vertexColors[Int(tri.y)] * b1 + vertexColors[Int(tri.z)] * b2
+        }
+        return flatColors[id]
     }
 }

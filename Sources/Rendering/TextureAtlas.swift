@@ -1,5 +1,6 @@
 import Geometry
 import Scenes
+import Support
 
 /// All material textures of a mesh in one contiguous byte buffer, sampled bilinearly in linear RGB.
 ///
@@ -10,7 +11,7 @@ import Scenes
 struct TextureAtlas: Sendable {
     /// sRGB bytes of every texture, row-major [height, width, 3] each, concatenated (kept as bytes, a
     /// quarter of the memory of floats; decoded through a 256-entry table when sampled).
-    let texels: [UInt8]
+    let texels: PinnedArray<UInt8>
     /// Per texture: offset of its first texel's red channel in `texels`, width and height.
     let layouts: [(offset: Int, width: Int, height: Int)]
 
@@ -30,7 +31,7 @@ struct TextureAtlas: Sendable {
             layouts.append((texels.count, image.width, image.height))
             texels.append(contentsOf: image.pixels)
         }
-        self.texels = texels; self.layouts = layouts; self.textureOfMaterial = textureOfMaterial
+        self.texels = PinnedArray(texels); self.layouts = layouts; self.textureOfMaterial = textureOfMaterial
     }
 
     /// Bilinear sample of texture `index` at (u, v), linear RGB.

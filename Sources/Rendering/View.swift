@@ -1,7 +1,7 @@
 import Geometry
 import Scenes
 
-/// One rendered view of a mesh: what a camera sees (ARCHITECTURE.md conventions).
+/// One rendered view of a mesh: what a camera sees (docs/ARCHITECTURE.md conventions).
 ///
 /// All per-pixel arrays are row-major with row 0 at the top; pixel (u, v) is column u, row v.
 public struct View: Equatable, Sendable {

@@ -198,9 +198,6 @@ public final class MeshDataset: @unchecked Sendable {
         }
         return try mesh(named: names[index])
     }
-
-    /// Drops every loaded mesh.
-    public func clearCache() { lock.withLock { cache.removeAll() } }
 }
 
 /// The folder `scripts/fetch-objects` installs real objects into: $NBV_OBJECTS, else

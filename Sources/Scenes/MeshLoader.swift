@@ -4,7 +4,7 @@ import Geometry
 
 /// How a mesh file becomes a scene mesh.
 public struct MeshLoadOptions: Equatable, Sendable {
-    /// Centre the bounding box at the origin and scale the farthest vertex to radius 1 (ARCHITECTURE.md).
+    /// Centre the bounding box at the origin and scale the farthest vertex to radius 1 (docs/ARCHITECTURE.md).
     /// When false the file's units are kept (`metric`).
     public var normalize: Bool
 
@@ -21,8 +21,9 @@ public struct MeshLoadOptions: Equatable, Sendable {
 /// All meshes of the scene graph are merged with their node transforms applied (the product of the
 /// 4x4 matrices from the root down to the node); point and line primitives are dropped. Kept: vertex
 /// colours (set 0), texture coordinates (set 0), each material's diffuse colour (`$clr.diffuse`) and its
-/// diffuse texture when that is a PNG (a file next to the model, or embedded). Other texture formats
-/// (JPG, TGA, ...) are skipped without error and the diffuse colour is kept.
+/// diffuse texture (a file beside the model or embedded in it; PNG, JPEG, TGA, BMP and the other formats
+/// of `decodeTextureImage`). A texture that is missing or unreadable is skipped without error and the
+/// diffuse colour is kept.
 ///
 /// Throws `SceneError` naming the file for: a missing path or folder, an empty file, a file assimp
 /// cannot read, a scene without triangles, out-of-range indices, non-finite vertices, or zero total area;
@@ -309,7 +310,7 @@ private struct MeshBuilder {
         return text.isEmpty ? nil : text
     }
 
-    /// The material's first diffuse texture if it is a PNG, else nil (JPG and others are skipped).
+    /// The material's first diffuse texture, or nil when it has none or it cannot be read.
     mutating func diffuseTexture(_ material: UnsafePointer<aiMaterial>) -> RGBImage? {
         var texturePath = aiString()
         guard aiGetMaterialTextureCount(material, aiTextureType_DIFFUSE) > 0,
@@ -317,33 +318,45 @@ private struct MeshBuilder {
         else { return nil }
         let reference = texturePath.string
         if let cached = textures[reference] { return cached }
-        let image: RGBImage?
-        if reference.hasPrefix("*") {
-            image = embeddedPNG(Int(reference.dropFirst()), reference: reference)
-        } else {
-            image = filePNG(reference)
-        }
+        let image = reference.hasPrefix("*") ? embeddedTexture(Int(reference.dropFirst()), reference: reference) : fileTexture(reference)
         textures[reference] = image
         return image
     }
 
-    /// A PNG texture stored inside the model file (glTF binary, FBX, ...), referenced as "*<index>".
-    func embeddedPNG(_ index: Int?, reference: String) -> RGBImage? {
+    /// A texture stored inside the model file (glTF binary, FBX, ...), referenced as "*<index>": encoded
+    /// bytes when `mHeight` is 0, else `mWidth x mHeight` texels of (b, g, r, a) bytes.
+    func embeddedTexture(_ index: Int?, reference: String) -> RGBImage? {
         guard let index, index >= 0, index < Int(scene.pointee.mNumTextures),
-              let texture = scene.pointee.mTextures[index]?.pointee,
-              texture.mHeight == 0, texture.mWidth >= 8, let data = texture.pcData else { return nil }
-        let bytes = UnsafeRawPointer(data).assumingMemoryBound(to: UInt8.self)
-        let encoded = [UInt8](UnsafeBufferPointer(start: bytes, count: Int(texture.mWidth)))
-        guard encoded.starts(with: pngSignature) else { return nil }
-        return try? decodePNG(encoded, source: "\(path) texture \(reference)")
+              let texture = scene.pointee.mTextures[index]?.pointee, texture.mWidth > 0, let data = texture.pcData else { return nil }
+        let source = "\(path) texture \(reference)"
+        if texture.mHeight == 0 {
+            let bytes = UnsafeRawPointer(data).assumingMemoryBound(to: UInt8.self)
+            return try? decodeTextureImage([UInt8](UnsafeBufferPointer(start: bytes, count: Int(texture.mWidth))), source: source)
+        }
+        let width = Int(texture.mWidth), height = Int(texture.mHeight)
+        guard width <= 1 << 15, height <= 1 << 15 else { return nil }
+        let texels = UnsafeBufferPointer(start: data, count: width * height)
+        var pixels = [UInt8](repeating: 0, count: width * height * 3)
+        for (i, texel) in texels.enumerated() {
+            pixels[3 * i] = texel.r; pixels[3 * i + 1] = texel.g; pixels[3 * i + 2] = texel.b
+        }
+        return RGBImage(width: width, height: height, pixels: pixels)
     }
 
-    /// A PNG texture file, its path relative to the model's folder (backslashes accepted).
-    func filePNG(_ reference: String) -> RGBImage? {
+    /// A texture file, its path relative to the model's folder (backslashes and a leading "./" accepted).
+    /// Models made on case-insensitive file systems often spell the name in another case (`TEST.PNG` for
+    /// `test.png`): when the exact name is missing, the one file of its folder that matches ignoring case.
+    func fileTexture(_ reference: String) -> RGBImage? {
         let relative = reference.replacingOccurrences(of: "\\", with: "/")
-        guard relative.lowercased().hasSuffix(".png") else { return nil }
-        let file = relative.hasPrefix("/") ? relative : folder.appendingPathComponent(relative).path
-        return try? readPNG(path: file)
+        let url = relative.hasPrefix("/") ? URL(fileURLWithPath: relative) : folder.appendingPathComponent(relative).standardizedFileURL
+        var file = url.path
+        if !FileManager.default.fileExists(atPath: file) {
+            let name = url.lastPathComponent.lowercased(), parent = url.deletingLastPathComponent().path
+            let matches = ((try? FileManager.default.contentsOfDirectory(atPath: parent)) ?? []).filter { $0.lowercased() == name }
+            guard matches.count == 1 else { return nil }
+            file = parent + "/" + matches[0]
+        }
+        return try? readTextureImage(path: file)
     }
 
     func finish(name: String) throws -> TriangleMesh {
@@ -356,7 +369,6 @@ private struct MeshBuilder {
     }
 }
 
-private let pngSignature: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
 
 @inline(__always) private func simd_clamp01(_ v: Vec3f) -> Vec3f { pointwiseMin(pointwiseMax(v, .zero), Vec3f(1, 1, 1)) }
 

@@ -2,7 +2,7 @@ import Geometry
 import Support
 
 /// `count` points distributed uniformly by area over the mesh surface ([count, 3], the ground truth of
-/// EVALUATION.md: 16,384 samples by default).
+/// docs/EVALUATION.md: 16,384 samples by default).
 ///
 /// Triangle t is chosen with probability A_t / sum A (binary search in the cumulative areas), then a
 /// uniform point in it by the square-root trick: with r1, r2 ~ U[0, 1),

@@ -1,5 +1,5 @@
 /// Element types of arrays in observations, on the wire and in checkpoints, with their numpy dtype
-/// strings (little-endian, ARCHITECTURE.md).
+/// strings (little-endian, docs/ARCHITECTURE.md).
 public enum DType: String, Sendable, Codable, CaseIterable {
     case float32 = "<f4"
     case float64 = "<f8"
@@ -28,8 +28,6 @@ public struct ArrayValue: Equatable, Sendable {
         precondition(bytes.count == shape.reduce(1, *) * dtype.size, "ArrayValue bytes do not match dtype and shape")
         self.dtype = dtype; self.shape = shape; self.bytes = bytes
     }
-
-    public var elementCount: Int { shape.reduce(1, *) }
 
     public init(float32 values: [Float], shape: [Int]) {
         precondition(values.count == shape.reduce(1, *), "ArrayValue: \(values.count) values for shape \(shape)")

@@ -24,15 +24,6 @@ public struct MakeRequest: Sendable, Equatable {
 
     /// The inline definition as JSON text (sorted keys), for factories that parse JSON themselves.
     public var inlineDefinitionJSON: String? { inlineDefinition.map(JSON.serialize) }
-
-    /// The overrides as strings, as a command line would give them: strings verbatim, every other value
-    /// as its JSON text (`8`, `true`, `[1,2]`).
-    public var overrideStrings: [String: String] {
-        overrides.mapValues { value in
-            if case .string(let s) = value { return s }
-            return JSON.serialize(value)
-        }
-    }
 }
 
 /// Builds one environment of a session; throws `EnvironmentError` (or any error) for a bad request.

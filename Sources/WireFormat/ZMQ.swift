@@ -90,10 +90,6 @@ public final class ZMQSocket: @unchecked Sendable {
     /// Options whose value is an int64 in libzmq.
     public enum Int64Option: Int32, Sendable { case maxMessageSize = 22 }  // ZMQ_MAXMSGSIZE
 
-    /// Receive timeout in milliseconds (-1 waits forever).
-    public func setReceiveTimeout(milliseconds: Int32) throws { try setOption(ZMQ_RCVTIMEO, milliseconds) }
-    public func setSendTimeout(milliseconds: Int32) throws { try setOption(ZMQ_SNDTIMEO, milliseconds) }
-
     // MARK: messages
 
     /// Sends all frames as one multipart message. Returns false if it would block (no peer, HWM).

@@ -50,6 +50,21 @@ enum ShippedFiles {
     }
 }
 
+/// Runs `arguments` through /usr/bin/env in `folder` (a shipped root, for its scripts) and returns its
+/// status and stdout; its stderr goes to ours.
+func runProcess(_ arguments: [String], in folder: String) -> (status: Int32, output: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = arguments
+    process.currentDirectoryURL = URL(fileURLWithPath: folder)
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    do { try process.run() } catch { return (-1, "\(error)") }
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+}
+
 /// Resolves an environment definition given by name (`procedural-v0`) or path (`envs/x.json`). A path
 /// (containing `/` or ending in `.json`) is returned as is; a name is looked up as `NAME.json` in
 /// `ShippedFiles.definitionFolders`, and an unknown name throws an error listing the names found there

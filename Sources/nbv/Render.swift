@@ -14,9 +14,15 @@ struct Render: ParsableCommand {
         look at the object centre.
 
         Writes to DIR: rgb_NNN.png (8-bit sRGB), depth_NNN.png (16-bit z-depth in
-        units of --depth-scale, 0 = missing), cameras.json (intrinsics,
-        camera-to-world poses with OpenCV axes, depth scale) and contact_sheet.png
-        (all RGB views in a grid).
+        units of --depth-scale, 0 = missing: data, which looks black in an image
+        viewer), depth_preview_NNN.png (the depth in colour for people: Turbo
+        colour map from the nearest depth of all views, dark blue, to the
+        farthest, dark red; missing = black), cameras.json (intrinsics,
+        camera-to-world poses with OpenCV axes, depth scale and the preview's
+        near/far) and contact_sheet.png (all RGB views in a grid).
+
+        Textures that the model's materials name (beside the file or embedded in
+        it) are used in PNG, JPEG, TGA, BMP and the other formats stb_image reads.
         """)
 
     @Argument(help: ArgumentHelp("Mesh file (OBJ, PLY, STL, OFF, glTF, Collada, 3DS, ...).", valueName: "MESH"))
@@ -63,18 +69,24 @@ struct Render: ParsableCommand {
             try writePNG(view.rgb, to: "\(out)/rgb_\(name).png")
             let depth16 = view.depth.map { UInt16(clamping: Int((Double($0) * depthScale).rounded())) }
             try writeDepthPNG16(depth16, width: width, height: height, to: "\(out)/depth_\(name).png")
-            cameraRecords.append(["index": i, "camera_to_world": camera.pose.matrix4x4, "rgb": "rgb_\(name).png", "depth": "depth_\(name).png"])
+            cameraRecords.append(["index": i, "camera_to_world": camera.pose.matrix4x4, "rgb": "rgb_\(name).png", "depth": "depth_\(name).png",
+                                  "depth_preview": "depth_preview_\(name).png"])
             progress.advance()
+        }
+        let range = depthRange(rendered.map(\.depth)) ?? (near: 0, far: 1)
+        for (i, view) in rendered.enumerated() {
+            try writePNG(depthPreview(view.depth, width: width, height: height, near: range.near, far: range.far),
+                         to: "\(out)/depth_preview_\(String(format: "%03d", i)).png")
         }
         let k = intrinsics
         let document: [String: Any] = [
             "mesh": mesh, "normalized": !metric, "width": width, "height": height,
             "intrinsics": ["fx": k.fx, "fy": k.fy, "cx": k.cx, "cy": k.cy],
-            "depth_scale": depthScale, "convention": "OpenCV camera (+X right, +Y down, +Z forward), camera-to-world, world +Y up",
+            "depth_scale": depthScale, "depth_preview_near": range.near, "depth_preview_far": range.far, "convention": "OpenCV camera (+X right, +Y down, +Z forward), camera-to-world, world +Y up",
             "views": cameraRecords,
         ]
         try AtomicFile.write(try JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys]), toPath: "\(out)/cameras.json", creatingFolder: true)
         try writePNG(imageGrid(rendered.map(\.rgb), columns: Int(Double(rendered.count).squareRoot().rounded(.up))), to: "\(out)/contact_sheet.png")
-        print("wrote \(views) RGB and depth PNGs, cameras.json and contact_sheet.png to \(out)")
+        print("wrote \(views) RGB, depth and depth-preview PNGs, cameras.json and contact_sheet.png to \(out)")
     }
 }

@@ -22,25 +22,12 @@ func drawPlots(out: String, logs: [String]) {
     guard let project = ShippedFiles.root(holding: "scripts/plot") else {
         note("plots skipped: scripts/plot not found in the current folder, the checkout nbv was built in or <prefix>/share/nbvgym"); return
     }
-    func shell(_ arguments: [String]) -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: project)
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        do { try process.run() } catch { return (-1, "") }
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-    }
-    let setup = shell(["bash", "scripts/setup", "scripts/requirements-plot.txt"])
+    let setup = runProcess(["bash", "scripts/setup", "scripts/requirements-plot.txt"], in: project)
     guard setup.status == 0, let python = setup.output.split(separator: "\n").last.map(String.init) else {
         note("plots skipped: scripts/setup scripts/requirements-plot.txt failed"); return
     }
     let outPath = URL(fileURLWithPath: out).path
-    let plot = shell([python, "scripts/plot", "--curves", "\(outPath)/curves.csv", "--comparisons", "\(outPath)/comparisons.csv",
-                      "--out", outPath, "--logs"]
-                     + logs.map { URL(fileURLWithPath: $0).path })
+    let plot = runProcess([python, "scripts/plot", "--curves", "\(outPath)/curves.csv", "--comparisons", "\(outPath)/comparisons.csv",
+                           "--out", outPath, "--logs"] + logs.map { URL(fileURLWithPath: $0).path }, in: project)
     if plot.status == 0 { print(plot.output, terminator: "") } else { note("plots skipped: scripts/plot failed (status \(plot.status))") }
 }

@@ -17,7 +17,7 @@ final class Child {
         self.errorURL = errorURL
         process.executableURL = try nbvExecutable()
         process.arguments = arguments
-        FileManager.default.createFile(atPath: errorURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: errorURL.path, contents: nil)
         process.standardError = try FileHandle(forWritingTo: errorURL)
         process.standardOutput = FileHandle.nullDevice
         try process.run()
@@ -30,6 +30,16 @@ final class Child {
         if process.isRunning { return false }
         process.waitUntilExit()
         return true
+    }
+}
+
+extension XCTestCase {
+    /// Starts a child `nbv` that is killed when the test ends, should it still run (a failed assertion
+    /// must not leave a long training behind).
+    func startChild(_ arguments: [String], errorURL: URL) throws -> Child {
+        let child = try Child(arguments, errorURL: errorURL)
+        addTeardownBlock { if child.process.isRunning { kill(child.process.processIdentifier, SIGKILL); child.process.waitUntilExit() } }
+        return child
     }
 }
 
@@ -93,7 +103,7 @@ final class KillResumeTests: XCTestCase {
              "--curriculum", "range:1-2", "--steps", "\(steps)"] + tinyOverrides.flatMap { ["--set", $0] }
         }
         // --steps only sets the annealing schedule, which is off, so the killed run may aim further.
-        let first = try Child(arguments(run, steps: 1_000_000), errorURL: run.url.appendingPathExtension("stderr"))
+        let first = try startChild(arguments(run, steps: 1_000_000), errorURL: run.url.appendingPathExtension("stderr"))
         let deadline = Date().addingTimeInterval(60)
         while run.checkpoints().count < 2 && Date() < deadline { usleep(20_000) }
         kill(first.process.processIdentifier, SIGKILL)
@@ -104,10 +114,10 @@ final class KillResumeTests: XCTestCase {
         let model = ActorCritic(actor: try run.readConfig().network, seed: 0)
         let (state, _) = try run.loadLatest(into: model, optimizer: nil)
         let target = state.step + 48
-        let second = try Child(arguments(run, steps: target) + ["--resume"], errorURL: run.url.appendingPathExtension("stderr2"))
+        let second = try startChild(arguments(run, steps: target) + ["--resume"], errorURL: run.url.appendingPathExtension("stderr2"))
         XCTAssertTrue(second.wait(seconds: 120))
         XCTAssertEqual(second.process.terminationStatus, 0, second.errorText)
-        let whole = try Child(arguments(reference, steps: target), errorURL: reference.url.appendingPathExtension("stderr"))
+        let whole = try startChild(arguments(reference, steps: target), errorURL: reference.url.appendingPathExtension("stderr"))
         XCTAssertTrue(whole.wait(seconds: 120))
         XCTAssertEqual(whole.process.terminationStatus, 0, whole.errorText)
 
@@ -136,7 +146,7 @@ final class StopSignalTests: XCTestCase {
     func testSignalFinishesTheUpdateWritesACheckpointAndExitsNonZero() throws {
         for (signal, name) in [(SIGINT, "SIGINT"), (SIGTERM, "SIGTERM")] {
             let run = temporaryRun("signal-\(name)")
-            let child = try Child(arguments(run, steps: 1_000_000), errorURL: run.url.appendingPathExtension("stderr"))
+            let child = try startChild(arguments(run, steps: 1_000_000), errorURL: run.url.appendingPathExtension("stderr"))
             let deadline = Date().addingTimeInterval(60)
             while ((try? run.readLog().count) ?? 0) < 1 && Date() < deadline { usleep(10_000) }
             kill(child.process.processIdentifier, signal)
@@ -153,11 +163,11 @@ final class StopSignalTests: XCTestCase {
             guard signal == SIGINT else { continue }
             // Resumed, it ends where an uninterrupted run ends.
             let reference = temporaryRun("signal-reference")
-            let resumed = try Child(arguments(run, steps: lastStep + 32) + ["--resume"], errorURL: run.url.appendingPathExtension("stderr2"))
+            let resumed = try startChild(arguments(run, steps: lastStep + 32) + ["--resume"], errorURL: run.url.appendingPathExtension("stderr2"))
             XCTAssertTrue(resumed.wait(seconds: 120))
             XCTAssertEqual(resumed.process.terminationStatus, 0, resumed.errorText)
             XCTAssertTrue(resumed.errorText.contains("resuming \(run.url.path) at step \(lastStep)"), resumed.errorText)
-            let whole = try Child(arguments(reference, steps: lastStep + 32), errorURL: reference.url.appendingPathExtension("stderr"))
+            let whole = try startChild(arguments(reference, steps: lastStep + 32), errorURL: reference.url.appendingPathExtension("stderr"))
             XCTAssertTrue(whole.wait(seconds: 120))
             let expected = try newestCheckpointTensors(reference), actual = try newestCheckpointTensors(run)
             XCTAssertEqual(expected.keys.sorted().filter { actual[$0] != expected[$0] }, [])
@@ -169,7 +179,7 @@ final class StopSignalTests: XCTestCase {
     /// the process at once, before any checkpoint.
     func testSecondSignalExitsAtOnce() throws {
         let run = temporaryRun("signal-twice")
-        let child = try Child(arguments(run, steps: 1_000_000, numSteps: 20_000), errorURL: run.url.appendingPathExtension("stderr"))
+        let child = try startChild(arguments(run, steps: 1_000_000, numSteps: 20_000), errorURL: run.url.appendingPathExtension("stderr"))
         let deadline = Date().addingTimeInterval(60)
         while !child.errorText.contains("training ppo") && Date() < deadline { usleep(10_000) }
         usleep(200_000)

@@ -114,3 +114,19 @@ def test_negative_values_are_accepted_where_valid(tmp_path):
     run([NBV, "render", "/usr/share/assimp/models/PLY/Wuson.ply", "--views", "1", "--width", "32", "--height", "32",
          "--min-elevation", "-45", "--max-elevation", "-10", "--out", str(out)], cwd=tmp_path)
     assert (out / "rgb_000.png").is_file()
+
+
+def test_installed_train_and_compare_draw_plots_from_a_temporary_folder(installed, tmp_path):
+    nbv = str(installed / "bin" / "nbv")
+    small = ["--set", "image.width=32", "--set", "image.height=32", "--set", "episode.budget=3"]
+    run([nbv, "train", "--agent", "supervised", "--env", "procedural-v0", "--steps", "24", "--out", "run", *small], cwd=tmp_path)
+    out = run([nbv, "compare", "--env", "procedural-v0", "--agents", "run", "--episodes", "2", "--jobs", "1",
+               "--out", "cmp", *small], cwd=tmp_path)
+    assert "plots skipped" not in out.stdout + out.stderr, out.stdout + out.stderr
+    assert (tmp_path / "cmp" / "results.md").is_file() and (tmp_path / "cmp" / "coverage.png").is_file()
+
+
+def test_installed_episode_writes_a_rerun_recording_from_a_temporary_folder(installed, tmp_path):
+    pytest.importorskip("rerun", reason="rerun-sdk is installed by scripts/test (scripts/requirements-rerun.txt)")
+    out = run([str(installed / "bin" / "nbv"), "episode", "--env", "procedural-v0", *SMALL, "--rerun", "e.rrd"], cwd=tmp_path).stdout
+    assert "wrote" in out and (tmp_path / "e.rrd").stat().st_size > 1000

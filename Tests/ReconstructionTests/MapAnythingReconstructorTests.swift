@@ -101,7 +101,7 @@ final class MapAnythingReconstructorTests: XCTestCase {
         probe.close()
         let start = Date()
         assertError({ _ = try MapAnythingReconstructor(endpoint: endpoint, timeout: 0.5) },
-                    field: "backbone.endpoint", mentions: [endpoint, "nbvgym-mapanything-worker", "--bind \(endpoint)", "MAPANYTHING.md"])
+                    field: "backbone.endpoint", mentions: [endpoint, "nbvgym-mapanything-worker", "--bind \(endpoint)", "docs/MAPANYTHING.md"])
         XCTAssertLessThan(Date().timeIntervalSince(start), 5)
     }
 

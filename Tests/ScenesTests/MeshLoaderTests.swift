@@ -58,8 +58,49 @@ final class MeshLoaderTests: XCTestCase {
         let b = cube.bounds!
         assertClose(b.max - b.min, Vec3f(50, 50, 50), accuracy: 1e-3)  // a 50-unit cube
         XCTAssertEqual(cube.surfaceArea, 6 * 2500, accuracy: 0.1)
-        // Its texture is a JPG: skipped without error, the diffuse colour kept.
-        XCTAssertNil(cube.materials[0].texture)
+        // The file names its texture TEST.PNG; the folder has test.png (a model made on Windows).
+        XCTAssertEqual(cube.materials[0].texture, try readPNG(path: "\(assimpModels)/3DS/test.png"))
+    }
+
+    func testColladaDuckWithTGATextureBesideTheFile() throws {
+        let duck = try load("Collada/duck.dae")
+        let texture = try XCTUnwrap(duck.materials.compactMap(\.texture).first)
+        XCTAssertEqual(texture, try uncompressedTGA("\(assimpModels)/Collada/duckCM.tga"))
+        // The duck is yellow: red and green well above blue on average.
+        var sums = [0.0, 0.0, 0.0]
+        for (i, byte) in texture.pixels.enumerated() { sums[i % 3] += Double(byte) }
+        XCTAssert(sums[0] > 2 * sums[2] && sums[1] > 1.5 * sums[2], "\(sums)")
+    }
+
+    func testJPEGTextureDecodesToTheSizeItsHeaderStates() throws {
+        let path = "\(assimpModels)/3DS/IMAGE1.jpg"
+        let bytes = [UInt8](try XCTUnwrap(FileManager.default.contents(atPath: path)))
+        let image = try decodeTextureImage(bytes, source: path)
+        // Baseline/progressive frame header (SOF0...SOF2): FF C0..C2, length, precision, height, width.
+        let sof = try XCTUnwrap((0..<(bytes.count - 9)).first { bytes[$0] == 0xFF && (0xC0...0xC2).contains(bytes[$0 + 1]) })
+        XCTAssertEqual(image.height, Int(bytes[sof + 5]) << 8 | Int(bytes[sof + 6]))
+        XCTAssertEqual(image.width, Int(bytes[sof + 7]) << 8 | Int(bytes[sof + 8]))
+        XCTAssertThrowsError(try decodeTextureImage(Array(bytes.prefix(40)), source: "truncated.jpg")) { error in
+            XCTAssert("\(error)".contains("truncated.jpg"), "\(error)")
+        }
+    }
+
+    /// An independent reader of uncompressed true-colour TGA (image type 2, 24 or 32 bits): BGR(A)
+    /// rows, bottom-up unless bit 5 of the descriptor is set.
+    private func uncompressedTGA(_ path: String) throws -> RGBImage {
+        let d = [UInt8](try XCTUnwrap(FileManager.default.contents(atPath: path)))
+        XCTAssertEqual(d[2], 2)
+        let width = Int(d[12]) | Int(d[13]) << 8, height = Int(d[14]) | Int(d[15]) << 8, bytes = Int(d[16]) / 8
+        let topDown = d[17] & 0x20 != 0, start = 18 + Int(d[0])
+        var pixels = [UInt8](repeating: 0, count: width * height * 3)
+        for row in 0..<height {
+            let y = topDown ? row : height - 1 - row
+            for x in 0..<width {
+                let s = start + (row * width + x) * bytes, t = (y * width + x) * 3
+                pixels[t] = d[s + 2]; pixels[t + 1] = d[s + 1]; pixels[t + 2] = d[s]
+            }
+        }
+        return RGBImage(width: width, height: height, pixels: pixels)
     }
 
     func testGLTFAndGLBWithPNGTexture() throws {

@@ -2,17 +2,17 @@ import Foundation
 import XCTest
 @testable import Support
 
+/// A new empty folder for one test, removed when the test ends.
+func scratchFolder(_ test: XCTestCase) throws -> URL {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("nbv-support-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    test.addTeardownBlock { try? FileManager.default.removeItem(at: folder) }
+    return folder
+}
+
 final class AtomicFileTests: XCTestCase {
-    var folder: URL!
-
-    override func setUpWithError() throws {
-        folder = FileManager.default.temporaryDirectory.appendingPathComponent("nbv-support-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: folder) }
-
     func testAnInterruptedWriteLeavesTheOldFileAndNoTemporaryFile() throws {
+        let folder = try scratchFolder(self)
         let url = folder.appendingPathComponent("state.json")
         try AtomicFile.write(Data("old".utf8), to: url)
         struct Crash: Error {}
@@ -24,6 +24,7 @@ final class AtomicFileTests: XCTestCase {
     }
 
     func testAMissingFolderIsAnErrorNamingTheFileUnlessAskedToCreateIt() throws {
+        let folder = try scratchFolder(self)
         let path = folder.appendingPathComponent("a/b/out.txt").path
         XCTAssertThrowsError(try AtomicFile.write(Data("x".utf8), toPath: path)) { XCTAssertTrue("\($0)".contains(path), "\($0)") }
         XCTAssertFalse(FileManager.default.fileExists(atPath: path))

@@ -1,4 +1,4 @@
-"""The P10 evaluation protocol of EVALUATION.md over the wire: 1 random initial view + 9 chosen views
+"""The P10 evaluation protocol of docs/EVALUATION.md over the wire: 1 random initial view + 9 chosen views
 (budget 10); reports final coverage, coverage AUC, final Chamfer distance and F-score as mean and 95%
 confidence interval over episodes. Shared by the example agents."""
 

@@ -3,7 +3,7 @@ import Geometry
 import Environment
 import Support
 
-/// Baseline: a uniformly random position on the view shell (EVALUATION.md), seeded per episode.
+/// Baseline: a uniformly random position on the view shell (docs/EVALUATION.md), seeded per episode.
 public final class RandomPolicy: NBVPolicy {
     public let name = "random"
     var rng = SeededGenerator(seed: 0)

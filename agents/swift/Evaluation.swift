@@ -1,7 +1,7 @@
 import Foundation
 import Environment
 
-/// What one evaluation episode produced (EVALUATION.md metrics, world frame).
+/// What one evaluation episode produced (docs/EVALUATION.md metrics, world frame).
 public struct EpisodeRecord: Sendable, Codable {
     public var policy: String
     /// The evaluation protocol's name (`EvaluationProtocol.rawValue`), "" outside a protocol.

@@ -5,7 +5,7 @@ import Support
 /// Which network reads the views.
 public enum PolicyArchitecture: String, Codable, Sendable, CaseIterable {
     /// Per-view projection + view-index embedding, transformer encoder, learned global token attending
-    /// over the views, MLP head (the research plan's policy).
+    /// over the views, MLP head.
     case attention
     /// Per-view projection, masked mean over views, MLP head.
     case mlp

@@ -3,14 +3,14 @@ import Learning
 import Environment
 import Support
 
-/// The differentiable supervised agent of the research plan: the policy's deterministic action
+/// The differentiable supervised agent (docs/EVALUATION.md): the policy's deterministic action
 /// a = tanh(actor(F_N)) is stepped through the environment with `action_gradient`, which returns
 /// g = d(CD_after)/d(a) through the backbone's pose input (the rendered view detached). The loss of a
 /// step is CD_after / CD_before (scale-free across meshes), so d(loss)/d(θ) = Jᵀ g / CD_before with J the
 /// policy's Jacobian d(a)/d(θ): `backward(gradient:)` on the action tensor applies exactly that.
 public struct SupervisedArgs: Codable, Equatable, Sendable {
     public enum Mode: String, Codable, Sendable {
-        /// N initial views, one chosen view, then a new episode (the research plan).
+        /// N initial views, one chosen view, then a new episode.
         case singleStep = "single_step"
         /// Whole episodes; every step's loss is its own CD_after / CD_before (greedy per step).
         case episode

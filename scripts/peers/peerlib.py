@@ -1,5 +1,5 @@
 """Shared pieces of NBVGym's Python peers (scripts/peers/*.py): data loading, timing, cameras and rays in
-NBVGym's conventions (ARCHITECTURE.md), Open3D ray casting and the Chamfer peers (scipy cKDTree, Open3D).
+NBVGym's conventions (docs/ARCHITECTURE.md), Open3D ray casting and the Chamfer peers (scipy cKDTree, Open3D).
 
 Imports numpy only; scipy and open3d are imported by the functions that need them, so a missing peer
 gives an error naming it.

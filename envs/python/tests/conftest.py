@@ -18,7 +18,7 @@ def serve_command():
     try:
         return server_command()
     except FileNotFoundError as error:
-        pytest.skip(f"no NBVGym server to test against: {error}")
+        pytest.fail(f"no NBVGym server to test against (build it with `swift build -c release --product nbv` or set NBV_SERVE): {error}")
 
 
 def start_server(serve_command, *args):

@@ -30,7 +30,7 @@ BUDGET = 4
 def nbv():
     path = os.environ.get("NBV_BIN") or str(REPO_ROOT / ".build" / "release" / "nbv")
     if not os.access(path, os.X_OK):
-        pytest.skip(f"no nbv binary at {path}: build it with `swift build -c release --product nbv` or set NBV_BIN")
+        pytest.fail(f"no nbv binary at {path}: build it with `swift build -c release --product nbv` or set NBV_BIN")
     return path
 
 

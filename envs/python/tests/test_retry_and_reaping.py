@@ -98,7 +98,7 @@ def test_spawned_server_stops_on_close():
     try:
         env = nbvgym.NBVEnv()  # spawn=True: no endpoint given
     except FileNotFoundError as error:
-        pytest.skip(str(error))
+        pytest.fail(f"no NBVGym server to spawn: {error}")
     process = env._connection.server.process
     env.reset(seed=0)
     env.step(env.action_space.sample())

@@ -1,6 +1,6 @@
 """Resizing views to MapAnything's resolution and mapping its outputs back (docs/MAPANYTHING.md).
 
-Pixel convention (ARCHITECTURE.md): pixel (u, v) has its centre at integer coordinates, so the
+Pixel convention (docs/ARCHITECTURE.md): pixel (u, v) has its centre at integer coordinates, so the
 continuous image coordinate of pixel u is x = u + 0.5 (x in [0, W)). Resizing by s_x scales x, and
 cropping shifts it by the crop offset o_x (in resized pixels). A view of W x H pixels therefore maps
 to the model's image by
