@@ -3,6 +3,7 @@
 Importing registers ``nbvgym/NBV-v0`` (the procedural definition) and one id per shipped definition
 (``envs/procedural-v0.json`` -> ``nbvgym/Procedural-v0``, ``envs/assimp-v0.json`` -> ``nbvgym/Assimp-v0``),
 each with a vector entry point for ``gymnasium.make_vec(..., vectorization_mode="vector_entry_point")``.
+Ray RLlib's creator is ``nbvgym.rllib.env_creator`` (imported on demand; needs no Ray itself).
 """
 
 from __future__ import annotations
