@@ -1,12 +1,10 @@
 import ArgumentParser
 import Foundation
-import Geometry
-import Environment
 import Agents
 
 struct Compare: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Compare trained runs with the random, uniform and greedy-oracle baselines on the same seeds and meshes.",
+        abstract: "Compare trained runs with the random, uniform and two greedy-oracle baselines on the same seeds and meshes, with paired statistics.",
         discussion: """
         Every policy plays the same episodes (episode i uses seed --seed + i:
         same mesh, same initial views) on the chosen split, under the chosen

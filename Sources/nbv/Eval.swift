@@ -1,7 +1,5 @@
 import ArgumentParser
 import Foundation
-import Geometry
-import Environment
 import Agents
 import Support
 

@@ -26,7 +26,7 @@ final class DatasetSplitTests: XCTestCase {
         }
     }
 
-    /// objects-v0 (installed by scripts/fetch-objects, which scripts/test runs): 1,027 meshes, the listed
+    /// objects-v0 (installed by scripts/fetch-objects, which scripts/test runs): 1,026 meshes (random_urdfs/168 is left out: NaN vertices), the listed
     /// 206 as the test split (every fifth random object and six household ones), the rest for training.
     func testObjectsV0HasItsFrozenSplit() throws {
         guard FileManager.default.fileExists(atPath: installedObjectsFolder() + "/pybullet/.complete") else {
@@ -37,10 +37,10 @@ final class DatasetSplitTests: XCTestCase {
         let definition = try EnvironmentDefinition.load(path: path)
         let test = try SceneLibrary(definition: EnvironmentDefinition.load(path: path, overrides: ["meshes.split=test"]))
         let train = try SceneLibrary(definition: definition)
-        XCTAssertEqual(test.allNames.count, 1027)
+        XCTAssertEqual(test.allNames.count, 1026)
         XCTAssertEqual(Set(test.names), Set(definition.testNames))
         XCTAssertEqual(test.names.count, 206)
-        XCTAssertEqual(train.names.count, 821)
+        XCTAssertEqual(train.names.count, 820)
         XCTAssertTrue(Set(train.names).isDisjoint(with: test.names))
         XCTAssertEqual(test.names.filter { $0.hasPrefix("random_urdfs/") }, stride(from: 0, to: 1000, by: 5).map { String(format: "random_urdfs/%03d.obj", $0) })
         let mesh = try train.scene(named: "random_urdfs/001.obj").mesh

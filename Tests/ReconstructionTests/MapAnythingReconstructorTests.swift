@@ -130,6 +130,51 @@ final class MapAnythingReconstructorTests: XCTestCase {
         XCTAssertEqual(r.tokens.viewCount, 2); XCTAssertEqual(r.tokens.width, 4); XCTAssertEqual(r.tokens.patchCount, 1)
     }
 
+    /// Reconstructors on one endpoint calling at the same time (a vector's members) send one request
+    /// with `members`, and each gets its own part of the reply back.
+    func testConcurrentCallsOnOneEndpointGoAsOneRequestWithMembers() throws {
+        let seen = UncheckedSendable(NSMutableArray())
+        let worker = try FakeMapAnythingWorker { op, request in
+            if op == "handshake" {
+                return FakeMapAnythingWorker.ok(request, ["token_width": .int(4), "model": .string("fake"), "members": .bool(true)])
+            }
+            guard case .int(let count)? = request.header["members"] else { return Self.reconstructReply(request) }
+            seen.value.add(count)
+            var members: [JSONValue] = []
+            var tensors: [(name: String, value: ArrayValue)] = []
+            for m in 0..<count {
+                // Each member's scale is its images' first byte: the reply must reach the caller that sent them.
+                members.append(.object(["metric_scale": .double(Double(request.tensor("\(m)/rgb")!.bytes[0]))]))
+                let single = try! WireMessage.decode(Self.reconstructReply(request), limits: WireLimits())
+                tensors += single.tensors.map { ("\(m)/\($0.name)", $0.value) }
+            }
+            return FakeMapAnythingWorker.ok(request, ["members": .array(members)], tensors)
+        }
+        defer { worker.stop() }
+        let backbones = try (0..<3).map { _ in try MapAnythingReconstructor(endpoint: worker.endpoint, timeout: 10) }
+        for b in backbones { b.batcher?.window = 10 }  // wait for all three (no timing in this test)
+        let scales = UncheckedSendable(NSMutableArray(array: [0, 0, 0]))
+        let lock = UncheckedSendable(NSLock())
+        let group = DispatchGroup()
+        for (i, backbone) in backbones.enumerated() {
+            let input = views().map { v -> ReconstructionInput in
+                var v = v
+                v.rgb = [UInt8](repeating: UInt8(i + 1), count: v.rgb.count)
+                return v
+            }
+            let call = UncheckedSendable((backbone, input))
+            group.enter()
+            Thread {
+                let scale = (try? call.value.0.reconstruct(call.value.1)).map { Double($0.metricScale) } ?? -1
+                lock.value.lock(); scales.value[i] = scale; lock.value.unlock()
+                group.leave()
+            }.start()
+        }
+        group.wait()
+        XCTAssertEqual(seen.value as? [Int], [3], "one request carrying the three calls")
+        XCTAssertEqual(scales.value as? [Double], [1, 2, 3], "each caller got its own member's reply")
+    }
+
     func testSlowWorkerTimesOutWithTheTimeoutKey() throws {
         let worker = try FakeMapAnythingWorker { op, request in op == "handshake" ? FakeMapAnythingWorker.handshake(request) : nil }
         defer { worker.stop() }

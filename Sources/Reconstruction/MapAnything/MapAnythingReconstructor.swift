@@ -16,7 +16,9 @@ import WireFormat
 /// answers), `backbone.timeout` (the worker is too slow) and `backbone.worker` (the worker refused the
 /// request or answered with missing or malformed tensors; the message names them). A failed call leaves
 /// nothing behind: the socket is replaced, so a late reply cannot be taken for the next one.
-/// One request at a time (a lock serialises callers).
+/// One request at a time per reconstructor (a lock serialises callers). Reconstructors on one endpoint
+/// whose worker understands `members` (its handshake says so) send the calls they make at the same
+/// time, such as a vector's members stepping in parallel, as one request (`MapAnythingBatcher`).
 public final class MapAnythingReconstructor: Reconstructor {
     public let endpoint: String
     /// Seconds to wait for each reply.
@@ -33,6 +35,8 @@ public final class MapAnythingReconstructor: Reconstructor {
     let lock = NSLock()
     let nonce = UUID().uuidString.prefix(8)
     var counter = 0
+    /// Shared with the other reconstructors on `endpoint`; nil when the worker takes no `members`.
+    var batcher: MapAnythingBatcher?
 
     public init(endpoint: String, timeout: Double) throws {
         guard timeout > 0, timeout.isFinite else { throw ReconstructionError(field: "backbone.timeout", "expected seconds > 0, got \(timeout)") }
@@ -52,9 +56,13 @@ public final class MapAnythingReconstructor: Reconstructor {
         tokenWidth = width
         let model = reply.header["model"]?.stringValue ?? "?"
         name = "mapanything (\(model) at \(endpoint))"
+        if reply.header["members"] == .bool(true) { batcher = MapAnythingBatcher.join(endpoint) }
     }
 
-    deinit { socket.close() }
+    deinit {
+        batcher?.leave()
+        socket.close()
+    }
 
     static func connect(_ context: ZMQContext, _ endpoint: String) throws -> ZMQSocket {
         let socket = try ZMQSocket(context, .dealer)
@@ -89,6 +97,16 @@ public final class MapAnythingReconstructor: Reconstructor {
     // MARK: requests
 
     func call(_ op: String, _ fields: [String: JSONValue], _ tensors: [(name: String, value: ArrayValue)], views: Int) throws -> WireMessage {
+        guard let batcher else { return try send(op, fields, tensors, views: views) }
+        return try batcher.run(MapAnythingBatcher.Call(op: op, fields: fields, tensors: tensors)) { calls in
+            if calls.count == 1 { return [try send(op, calls[0].fields, calls[0].tensors, views: views)] }
+            let merged = MapAnythingBatcher.merge(calls)
+            let total = calls.reduce(0) { $0 + ($1.tensors.first { $0.name == "rgb" }?.value.shape.first ?? 0) }
+            return try MapAnythingBatcher.split(send(op, merged.fields, merged.tensors, views: total), count: calls.count)
+        }
+    }
+
+    func send(_ op: String, _ fields: [String: JSONValue], _ tensors: [(name: String, value: ArrayValue)], views: Int) throws -> WireMessage {
         lock.lock(); defer { lock.unlock() }
         counter += 1
         return try Self.exchange(socket: &socket, context: context, endpoint: endpoint, timeout: timeout, id: "\(nonce)-\(counter)",
@@ -103,7 +121,7 @@ public final class MapAnythingReconstructor: Reconstructor {
         var header = fields
         header["v"] = .int(1); header["id"] = .string(id); header["op"] = .string(op)
         let frames = WireMessage(header: header, tensors: tensors).encode()
-        var limits = WireLimits(); limits.maxFrameBytes = Int(Int32.max); limits.maxHeaderBytes = 1 << 24; limits.maxFrames = 64
+        var limits = WireLimits(); limits.maxFrameBytes = Int(Int32.max); limits.maxHeaderBytes = 1 << 24; limits.maxFrames = 1 + 8 * 4096
         let deadline = Date().addingTimeInterval(timeout)
         do {
             guard try socket.send(frames, dontWait: true) else { throw WireTimeout() }

@@ -31,8 +31,10 @@ def log(message: str) -> None:
     print(f"[mapanything-worker] {message}", file=sys.stderr, flush=True)
 
 
-def _dinov2_checkout(explicit: Optional[str]) -> Optional[Path]:
-    """A local clone of facebookresearch/dinov2 (hubconf.py): `explicit`, else torch hub's cache."""
+def _dinov2_checkout(explicit: Optional[str]) -> Path:
+    """A local clone of facebookresearch/dinov2 (a folder with hubconf.py): `explicit`, else the one in
+    torch hub's cache; an error naming both places when there is none (torch hub would otherwise try
+    the network and fail with a traceback about the internet connection)."""
     if explicit:
         path = Path(explicit)
         if not (path / "hubconf.py").is_file():
@@ -40,15 +42,19 @@ def _dinov2_checkout(explicit: Optional[str]) -> Optional[Path]:
                                     "(a folder with hubconf.py)")
         return path
     import torch
-    for candidate in sorted(Path(torch.hub.get_dir()).glob("facebookresearch_dinov2_*")):
+    hub = Path(torch.hub.get_dir())
+    for candidate in sorted(hub.glob("facebookresearch_dinov2_*")):
         if (candidate / "hubconf.py").is_file():
             return candidate
-    return None
+    raise FileNotFoundError(
+        f"no DINOv2 code to build MapAnything's encoder: pass --dinov2-repo DIR (a clone of "
+        f"https://github.com/facebookresearch/dinov2, code only; no weights are downloaded) or put that clone "
+        f"in torch hub's cache as {hub}/facebookresearch_dinov2_main (docs/MAPANYTHING.md)")
 
 
 @contextlib.contextmanager
 def offline_torch_hub(dinov2_repo: Optional[str]) -> Iterator[None]:
-    """While building the model: DINOv2 hub loads get pretrained=False and a local source when known."""
+    """While building the model: DINOv2 hub loads get pretrained=False and the local checkout as source."""
     import torch
     real_load = torch.hub.load
     checkout = _dinov2_checkout(dinov2_repo)
@@ -56,12 +62,10 @@ def offline_torch_hub(dinov2_repo: Optional[str]) -> Iterator[None]:
     def load(repo_or_dir, model, *args, **kwargs):
         if "dinov2" in str(repo_or_dir):
             kwargs["pretrained"] = False
-            kwargs.pop("force_reload", None)
-            if checkout is not None:
-                kwargs["source"] = "local"
-                kwargs.pop("skip_validation", None)
-                kwargs.pop("trust_repo", None)
-                return real_load(str(checkout), model, *args, **kwargs)
+            for key in ("force_reload", "skip_validation", "trust_repo"):
+                kwargs.pop(key, None)
+            kwargs["source"] = "local"
+            return real_load(str(checkout), model, *args, **kwargs)
         return real_load(repo_or_dir, model, *args, **kwargs)
 
     torch.hub.load = load
@@ -83,34 +87,68 @@ def _without_pretrained_paths(config: Dict) -> Dict:
     return config
 
 
+def check_state(model, state: Dict) -> List[str]:
+    """Checks checkpoint tensors `state` against `model` before loading them; returns the model keys
+    that are tied duplicates filled by their stored alias.
+
+    safetensors stores a tensor shared by several modules once (MapAnything's `dense_head.*` entries
+    alias the DPT modules' weights), so those keys are absent from the file yet loaded through the
+    alias. A key is a tied duplicate when its tensor shares storage, offset and shape with a key the
+    file holds. Any other absent key, or a tensor whose shape differs from the model's, raises
+    `ValueError` naming the keys: the model would run with random weights there."""
+    expected = model.state_dict(keep_vars=True)
+    misshaped = [f"{key}: checkpoint {list(state[key].shape)}, model {list(value.shape)}"
+                 for key, value in expected.items() if key in state and tuple(state[key].shape) != tuple(value.shape)]
+    if misshaped:
+        raise ValueError(f"{len(misshaped)} checkpoint tensors have the wrong shape for this config.json "
+                         f"(first: {'; '.join(misshaped[:3])})")
+
+    def identity(tensor):
+        return (tensor.untyped_storage().data_ptr(), tensor.storage_offset(), tuple(tensor.shape), tuple(tensor.stride()))
+
+    stored = {identity(expected[key]) for key in expected if key in state}
+    absent = [key for key in expected if key not in state]
+    tied = [key for key in absent if identity(expected[key]) in stored]
+    missing = [key for key in absent if key not in set(tied)]
+    if missing:
+        raise ValueError(f"the checkpoint lacks {len(missing)} weights of the model its config.json describes "
+                         f"(first: {', '.join(missing[:5])}); it was saved from a different configuration or is truncated")
+    return tied
+
+
 def load_official_model(checkpoint: str, device: str, dinov2_repo: Optional[str] = None):
     """The official MapAnything model from `checkpoint` (config.json + model.safetensors), in eval mode
-    on `device`, parameters frozen (the worker differentiates inputs only)."""
+    on `device`, parameters frozen (the worker differentiates inputs only). The model's own prints
+    (UniCeption announces its torch hub loads) go to stderr, never to the worker's stdout."""
     directory = Path(checkpoint)
     config_path, weights_path = directory / "config.json", directory / "model.safetensors"
     for path in (config_path, weights_path):
         if not path.is_file():
             raise FileNotFoundError(f"--checkpoint {checkpoint}: missing {path.name}; expected a MapAnything checkpoint "
                                     "directory with config.json and model.safetensors (docs/MAPANYTHING.md)")
-    try:
-        from mapanything.models import MapAnything
-    except ImportError as error:
-        raise ImportError("the official `mapanything` package is not installed: pip install it from "
-                          "https://github.com/facebookresearch/map-anything (docs/MAPANYTHING.md)") from error
-    from safetensors.torch import load_file
+    with contextlib.redirect_stdout(sys.stderr):
+        try:
+            from mapanything.models import MapAnything
+        except ImportError as error:
+            raise ImportError("the official `mapanything` package is not installed: pip install it from "
+                              "https://github.com/facebookresearch/map-anything (docs/MAPANYTHING.md)") from error
+        from safetensors.torch import load_file
 
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    config = _without_pretrained_paths(json.loads(config_path.read_text()))
-    config.pop("model_str", None)
-    if "model_config" in config and isinstance(config["model_config"], dict):  # {"model_str", "model_config"} layout
-        config = _without_pretrained_paths(config["model_config"])
-    with offline_torch_hub(dinov2_repo):
-        model = MapAnything(**config)
-    state = load_file(str(weights_path))
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    if missing or unexpected:
-        log(f"checkpoint: {len(missing)} missing and {len(unexpected)} unexpected keys "
-            f"(first missing: {missing[:3]}, first unexpected: {unexpected[:3]})")
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        config = _without_pretrained_paths(json.loads(config_path.read_text()))
+        config.pop("model_str", None)
+        if "model_config" in config and isinstance(config["model_config"], dict):  # {"model_str", "model_config"} layout
+            config = _without_pretrained_paths(config["model_config"])
+        with offline_torch_hub(dinov2_repo):
+            model = MapAnything(**config)
+        state = load_file(str(weights_path))
+        tied = check_state(model, state)
+        unexpected = [key for key in state if key not in model.state_dict()]
+        model.load_state_dict(state, strict=False)
+    log(f"checkpoint: {len(state)} tensors loaded; {len(tied)} tied duplicates filled by their stored alias "
+        f"(safetensors stores shared tensors once; first: {tied[:2]})")
+    if unexpected:
+        log(f"checkpoint: {len(unexpected)} tensors the model does not use, ignored (first: {unexpected[:3]})")
     model.requires_grad_(False)
     return model.to(device).eval()
 

@@ -73,7 +73,7 @@ class StandInMapAnything(nn.Module):
 
     Inputs per view (as `MapAnything.infer`): `img` (B, 3, H, W) ImageNet-normalised with H, W
     multiples of 14, `data_norm_type`, `intrinsics` (B, 3, 3), `camera_poses` (B, 4, 4) camera-to-world,
-    `depth_z` (B, H, W) or (B, H, W, 1), `is_metric_scale` (B,). The stand-in needs the three geometric
+    `depth_z` (B, H, W) (exactly; MapAnything's preprocessing fails on (B, H, W, 1)), `is_metric_scale` (B,). The stand-in needs the three geometric
     inputs (it has nothing else to reconstruct from). `forward` takes the same views (the real model's
     forward takes preprocessed views; the worker hides that difference).
     """
@@ -116,8 +116,9 @@ class StandInMapAnything(nn.Module):
             k = self._require(view, "intrinsics", index).to(img.dtype)
             pose = self._require(view, "camera_poses", index).to(img.dtype)
             z = self._require(view, "depth_z", index).to(img.dtype)
-            if z.dim() == 4:
-                z = z[..., 0]
+            if z.shape != (b, h, w):
+                raise ValueError(f"views[{index}].depth_z: expected shape {(b, h, w)} (B, H, W) as MapAnything's "
+                                 f"preprocessing needs (it computes depth_z[..., None] * rays), got {tuple(z.shape)}")
             u = torch.arange(w, dtype=img.dtype, device=img.device)
             v = torch.arange(h, dtype=img.dtype, device=img.device)
             x = (u[None, None, :] - k[:, 0, 2, None, None]) / k[:, 0, 0, None, None]

@@ -62,15 +62,18 @@ def sphere_views(eyes, width=112, height=84, focal=100.0, radius=1.0, seed=0):
 
 
 class WorkerProcess:
-    """`python -m nbvgym.mapanything.worker --stand-in ...` on a free port (it prints its endpoint)."""
+    """`python -m nbvgym.mapanything.worker --stand-in ...` on a free port (it prints its endpoint);
+    with `stand_in=False` the real worker (pass --checkpoint ...). `preamble` holds the stdout lines
+    before `listening on` (the worker's stdout carries nothing else)."""
 
-    def __init__(self, *args: str, startup_timeout: float = 120.0):
+    def __init__(self, *args: str, startup_timeout: float = 120.0, stand_in: bool = True, python: str = sys.executable):
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join([str(ENVS_PYTHON)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
-        self.command = [sys.executable, "-m", "nbvgym.mapanything.worker", "--stand-in", "--device", "cpu",
+        self.command = [python, "-m", "nbvgym.mapanything.worker", *(["--stand-in"] if stand_in else []), "--device", "cpu",
                         "--bind", "tcp://127.0.0.1:*", *args]
         self.process = subprocess.Popen(self.command, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env)
         self.endpoint = ""
+        self.preamble: list = []
         deadline = time.monotonic() + startup_timeout
         buffer = b""
         while not self.endpoint:
@@ -80,9 +83,12 @@ class WorkerProcess:
             ready, _, _ = select.select([self.process.stdout], [], [], 0.5)
             if ready:
                 buffer += os.read(self.process.stdout.fileno(), 4096)
-                for line in buffer.decode("utf-8", "replace").splitlines():
+                lines = buffer.decode("utf-8", "replace").split("\n")
+                for index, line in enumerate(lines[:-1]):
                     if line.startswith("listening on "):
                         self.endpoint = line.split()[-1]
+                        self.preamble = lines[:index]
+                        break
 
     def stop(self) -> None:
         if self.process.poll() is None:
