@@ -3,12 +3,50 @@ import Geometry
 import Reconstruction
 import Metrics
 
-/// Reward of a step (docs/EVALUATION.md), from the Chamfer distance before (CD_b) and after (CD_a) the view:
-/// `delta` = CD_b - CD_a; `normalizedDelta` = (CD_b - CD_a) / CD_initial (the default; an episode's
-/// return is 1 - CD_final / CD_initial); `relative` = (CD_b - CD_a) / CD_b (RRI); `coverageGain` =
-/// coverage_a - coverage_b (its discounted sum tracks coverage AUC, which the protocols rank on).
+/// Reward of a step (docs/EVALUATION.md, "Rewards"), from the Chamfer distance before (CD_b) and after (CD_a)
+/// the view, CD_0 being the distance after the initial views:
+/// - `logRatio` (the default) = log(CD_b / CD_a): the return is log(CD_0 / CD_final), how many e-folds of
+///   the error the episode removed. It ranks policies where the ratio forms cannot (reaching 0.05 CD_0
+///   instead of 0.01 CD_0 is a return of 3.0 against 4.6) and does not depend on the mesh's scale;
+/// - `delta` = CD_b - CD_a (return CD_0 - CD_final, in squared scene units);
+/// - `normalizedDelta` = (CD_b - CD_a) / CD_0 (return 1 - CD_final / CD_0: about 1 for every policy);
+/// - `relative` = (CD_b - CD_a) / CD_b (VIN-NBV's RRI);
+/// - `chamferArea` = -CD_a / CD_0: the return is minus the area under the Chamfer curve over the steps
+///   (in units of CD_0), which also rewards reaching a low distance early;
+/// - `coverageGain` = coverage_a - coverage_b (its sum tracks coverage AUC, which the protocols rank on).
+/// Every mode is 0 where a distance is not finite (empty reconstruction).
 public enum RewardMode: String, Sendable, CaseIterable {
-    case delta, normalizedDelta = "normalized_delta", relative, coverageGain = "coverage_gain"
+    case logRatio = "log_ratio", delta, normalizedDelta = "normalized_delta", relative, chamferArea = "chamfer_area"
+    case coverageGain = "coverage_gain"
+}
+
+/// The coverage radius eps of `metrics.coverage_eps` (EVALUATION.md, "Coverage@eps").
+/// - camera (the default): eps = 1.25 x the pixel footprint at the shell's largest radius,
+///   2 r_max tan(fov / 2) / width (0.0260 at 112 px, 50 degrees, r = 2.5; 0.0130 at 224 px), so that one
+///   view's coverage is the fraction of the outer surface visible in it (a z-buffer count) at every
+///   resolution, within 0.02 on the geometric backbone (EnvironmentTests' `GroundTruthCoverageTests`;
+///   docs/EVALUATION.md gives the measurement the multiple comes from).
+/// - pcnbv: PC-NBV's and SCONE's 0.00707 (squared 5e-5). It measures what was seen only where a pixel
+///   is several times smaller than eps: at radius 1 with 640x480 renders (their setting, pixel footprint
+///   about 0.0015 at 1 unit), or here at about 640 px and above (footprint 0.0036 at 640 px, r = 2.5); at
+///   112 px it counts pixel density, not what was seen.
+/// - a number: that radius.
+public enum CoverageEpsilon: Equatable, Sendable {
+    case camera, pcnbv, value(Double)
+
+    /// The multiple of the pixel footprint that `camera` uses.
+    public static let footprintMultiple = 1.25
+
+    /// The radius for images `width` pixels wide with horizontal field of view `fovDegrees`, cameras at
+    /// most `maxRadius` from the object's centre.
+    public func radius(width: Int, fovDegrees: Double, maxRadius: Double) -> Double {
+        switch self {
+        case .camera: Self.footprintMultiple * 2 * maxRadius * tan(fovDegrees * .pi / 360) / Double(width)
+        case .pcnbv: MetricThresholds.coverage
+        case .value(let eps): eps
+        }
+    }
+
 }
 
 /// How an action in [-1, 1]^3 maps to a camera position.
@@ -54,10 +92,15 @@ public struct EnvironmentDefinition: Sendable {
     public var fieldOfViewDegrees = 50.0
     public var shell = CameraShell()
     public var backbone = BackboneKind.geometric(GeometricBackboneOptions())
-    public var reward = RewardMode.normalizedDelta
+    public var reward = RewardMode.logRatio
     public var chamfer = ChamferOptions()
     public var groundTruthSamples = 16384
-    public var coverageEpsilon = 0.00707
+    /// `metrics.coverage_eps`: camera (default), pcnbv or a number (see `CoverageEpsilon`).
+    public var coverageEpsilonSetting = CoverageEpsilon.camera
+    /// The coverage radius eps this definition's cameras give (see `CoverageEpsilon`).
+    public var coverageEpsilon: Double {
+        coverageEpsilonSetting.radius(width: imageWidth, fovDegrees: fieldOfViewDegrees, maxRadius: shell.maxRadius)
+    }
     public var fScoreTau = 0.01
     /// Initial views of an episode: a count, or a range drawn uniformly per episode.
     public var initialViews: ClosedRange<Int> = 1...1
@@ -148,7 +191,13 @@ public struct EnvironmentDefinition: Sendable {
         chamfer.reduction = ChamferOptions.Reduction(rawValue: try t.choice("chamfer.reduction", default: "mean", among: ChamferOptions.Reduction.allCases.map(\.rawValue)))!
         chamfer.norm = ChamferOptions.Norm(rawValue: try t.choice("chamfer.norm", default: "squared", among: ChamferOptions.Norm.allCases.map(\.rawValue)))!
         groundTruthSamples = try t.int("ground_truth_samples", default: groundTruthSamples)
-        coverageEpsilon = try t.double("metrics.coverage_eps", default: coverageEpsilon)
+        switch t.value("metrics.coverage_eps") {
+        case nil: break
+        case let name as String where name == "camera": coverageEpsilonSetting = .camera
+        case let name as String where name == "pcnbv": coverageEpsilonSetting = .pcnbv
+        case let n as NSNumber where !JSONTree.isBoolean(n): coverageEpsilonSetting = .value(n.doubleValue)
+        case let v?: throw EnvironmentError(field: "metrics.coverage_eps", "expected \"camera\", \"pcnbv\" or a radius > 0, got \(JSONTree.describe(v))")
+        }
         fScoreTau = try t.double("metrics.fscore_tau", default: fScoreTau)
         initialViews = try t.intRange("episode.initial_views", default: initialViews)
         if let v = t.value("episode.first_view") {
@@ -193,7 +242,7 @@ public struct EnvironmentDefinition: Sendable {
         if !(meshCount >= 1 && meshCount <= 1_000_000) { throw EnvironmentError(field: "meshes.count", "expected 1...1000000, got \(meshCount)") }
         if !(testFraction >= 0 && testFraction < 1) { throw EnvironmentError(field: "meshes.test_fraction", "expected a fraction in [0, 1), got \(testFraction)") }
         if !(100...10_000_000).contains(groundTruthSamples) { throw EnvironmentError(field: "ground_truth_samples", "expected 100...10000000, got \(groundTruthSamples)") }
-        if !(coverageEpsilon > 0 && coverageEpsilon <= 1e6) { throw EnvironmentError(field: "metrics.coverage_eps", "expected a distance in (0, 1e6], got \(coverageEpsilon)") }
+        if !(coverageEpsilon > 0 && coverageEpsilon <= 1e6) { throw EnvironmentError(field: "metrics.coverage_eps", "expected \"camera\", \"pcnbv\" or a distance in (0, 1e6], got \(coverageEpsilon)") }
         if !(fScoreTau > 0 && fScoreTau <= 1e6) { throw EnvironmentError(field: "metrics.fscore_tau", "expected a distance in (0, 1e6], got \(fScoreTau)") }
         if !(budget >= 2 && budget <= 64) { throw EnvironmentError(field: "episode.budget", "expected 2...64 views, got \(budget)") }
         if initialViews.lowerBound < 1 || initialViews.upperBound >= budget {

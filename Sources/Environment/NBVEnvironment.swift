@@ -161,14 +161,16 @@ public final class NBVEnvironment: GymEnvironment {
         return StepResult(observation: observation(e), reward: reward, terminated: terminated, truncated: truncated, info: extra)
     }
 
-    /// The Chamfer-based step rewards of docs/EVALUATION.md; 0 when a Chamfer distance is not finite (empty
-    /// reconstruction). (`coverageGain` is computed from coverage, not here: it returns 0.)
+    /// The Chamfer-based step rewards of docs/EVALUATION.md (see `RewardMode`); 0 when a Chamfer distance is not
+    /// finite (empty reconstruction). (`coverageGain` is computed from coverage, not here: it returns 0.)
     public static func reward(mode: RewardMode, before: Double, after: Double, initial: Double) -> Double {
         guard before.isFinite, after.isFinite else { return 0 }
         switch mode {
+        case .logRatio: return before > 0 && after > 0 ? log(before / after) : 0
         case .delta: return before - after
         case .normalizedDelta: return initial.isFinite && initial > 0 ? (before - after) / initial : 0
         case .relative: return before > 0 ? (before - after) / before : 0
+        case .chamferArea: return initial.isFinite && initial > 0 ? -after / initial : 0
         case .coverageGain: return 0
         }
     }
@@ -190,7 +192,7 @@ public final class NBVEnvironment: GymEnvironment {
         case .added(let out, let tokens):
             e.reconstruction.append(out)
             e.patchTokens.append(tokens)
-            e.chamfer.add(points: out.points.transformed(by: e.view0))
+            e.chamfer.add(points: out.points.transformed(by: e.view0), triangleHints: Self.triangleHints(out, view))
         case .all(let r):
             e.reconstruction = r.views
             e.patchTokens = r.tokens.perView
@@ -199,6 +201,13 @@ public final class NBVEnvironment: GymEnvironment {
         }
         e.coverageHistory.append(e.chamfer.coverage())
         e.chamferHistory.append(chamfer(e.chamfer))
+    }
+
+    /// The mesh triangle each reconstructed point's pixel showed: the exact accuracy queries start from the
+    /// point's distance to it (near 0 without noise), which only speeds them up.
+    static func triangleHints(_ out: ReconstructedView, _ view: View) -> [Int32]? {
+        guard view.triangles.count == view.width * view.height else { return nil }
+        return out.pointPixels.map { view.triangles[Int($0)] }
     }
 
     /// d(CD_after)/d(action): the Chamfer gradient at the reconstructed points (nearest neighbours held
@@ -346,6 +355,8 @@ public final class NBVEnvironment: GymEnvironment {
     }
     /// The ground-truth samples of the current mesh.
     public var groundTruthSamples: PointCloud { episode?.scene.groundTruth.samples ?? PointCloud() }
+    /// The current mesh's ground truth (outer-surface samples and the surface's hierarchy); nil before reset.
+    public var groundTruth: GroundTruth? { episode?.scene.groundTruth }
     /// Per ground-truth sample (same order), whether the reconstruction covers it (the samples counted
     /// by the `coverage` of `info`); empty before reset.
     public var coveredGroundTruth: [Bool] { episode?.chamfer.coveredTruthSamples ?? [] }
@@ -372,7 +383,7 @@ public final class NBVEnvironment: GymEnvironment {
         var tracker = e.chamfer
         switch addition {
         case .added(let out, _):
-            tracker.add(points: out.points.transformed(by: e.view0))
+            tracker.add(points: out.points.transformed(by: e.view0), triangleHints: Self.triangleHints(out, view))
         case .all(let r):
             tracker.reset()
             tracker.add(points: r.fusedPoints.transformed(by: e.view0))

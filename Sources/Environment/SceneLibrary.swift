@@ -6,9 +6,10 @@ import Reconstruction
 import Metrics
 import Support
 
-/// A mesh ready for episodes: the normalised mesh, its rasteriser data and its ground-truth samples
-/// with their nearest-neighbour index (docs/EVALUATION.md: area-uniform, seeded by the mesh name, so the
-/// ground truth is a property of the mesh, the same in every episode and process).
+/// A mesh ready for episodes: the normalised mesh, its rasteriser data and its ground truth: samples of
+/// its outer surface with their nearest-neighbour index and its triangles' hierarchy (docs/EVALUATION.md:
+/// area-uniform, seeded by the mesh name, so the ground truth is a property of the mesh, the same in every
+/// episode and process). Prepared once per mesh and process (`SceneLibrary`'s cache).
 public final class PreparedScene: @unchecked Sendable {
     public let name: String
     public let mesh: TriangleMesh
@@ -19,8 +20,9 @@ public final class PreparedScene: @unchecked Sendable {
         self.name = name
         self.mesh = mesh
         renderable = RenderableMesh(mesh)
-        var rng = SeededGenerator(seed: stableHash(name) ^ 0x4754_5F53_414D_504C)
-        groundTruth = GroundTruth(samples: sampleSurface(mesh, count: sampleCount, rng: &rng))
+        // Seeded by the mesh name; one core (vectors of environments keep the others busy).
+        groundTruth = GroundTruth(positions: mesh.positions, triangles: mesh.triangles, sampleCount: sampleCount,
+                                  seed: stableHash(name) ^ 0x4754_5F53_414D_504C, parallel: false)
     }
 
     /// A fresh Chamfer tracker over this scene's ground truth, with the definition's thresholds.

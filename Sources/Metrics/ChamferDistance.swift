@@ -42,12 +42,14 @@ public struct ChamferOptions: Sendable, Hashable, CustomStringConvertible {
 /// The Chamfer distance between a reconstruction P and ground-truth samples Q (docs/EVALUATION.md, PyTorch3D
 /// convention by default):
 ///
-///     CD(P, Q) = mean_{p in P} min_{q in Q} |p - q|^2  +  mean_{q in Q} min_{p in P} |q - p|^2
-///                `------------ accuracy -------------'    `---------- completeness ----------'
+///     CD(P, Q) = mean_{p in P} d(p, S)^2  +  mean_{q in Q} min_{p in P} |q - p|^2
+///                `----- accuracy ------'    `---------- completeness ----------'
 ///
+/// with d(p, S) the exact distance from p to the mesh surface S (point-to-triangle over a bounding-volume
+/// hierarchy, `SurfaceIndex`), or min_{q in Q} |p - q| for a ground truth given only as samples.
 /// `reduction: .sum` replaces each mean by a sum; `norm: .l1` uses |p - q| instead of its square.
 /// Either cloud empty gives +inf (a reported value, never a crash). Distances are found in Float with
-/// exact k-d tree queries and accumulated in Double.
+/// exact k-d tree and hierarchy queries and accumulated in Double.
 public struct ChamferDistance: Sendable, Equatable {
     /// The P side, reconstruction -> ground truth: how close the reconstructed points are to the surface.
     public var accuracy: Double
@@ -70,7 +72,9 @@ public struct ChamferDistance: Sendable, Equatable {
     /// Reuses the ground truth's index; builds one on the reconstruction.
     public init(reconstruction: PointCloud, groundTruth: GroundTruth, options: ChamferOptions = ChamferOptions(), parallel: Bool = true) {
         let reconstructionIndex = NearestNeighborIndex(reconstruction, parallel: parallel)
-        let toTruth = groundTruth.index.nearestSquaredDistances(ofPointsOf: reconstructionIndex, parallel: parallel)
+        let toSamples = groundTruth.index.nearestSquaredDistances(ofPointsOf: reconstructionIndex, parallel: parallel)
+        let toTruth = groundTruth.surface == nil ? toSamples
+            : groundTruth.accuracySquaredDistances(of: reconstruction, nearestSample: toSamples, parallel: parallel)
         let toReconstruction = reconstructionIndex.nearestSquaredDistances(ofPointsOf: groundTruth.index, parallel: parallel)
         accuracy = Self.term(toTruth, options)
         completeness = Self.term(toReconstruction, options)

@@ -2,7 +2,8 @@ import Geometry
 
 extension GroundTruth {
     /// d CD(P, Q) / d p for every p in `points` (row-major [n, 3]), nearest neighbours held constant
-    /// (q*(p) = argmin_q |p - q|, p*(q) = argmin_p |q - p|). With r = p - q*(p):
+    /// (q*(p) = the closest point of the surface to p, or argmin_q |p - q| for a point-cloud ground truth;
+    /// p*(q) = argmin_p |q - p|). With r = p - q*(p):
     ///
     ///     P side, each p:              squared: 2 r / |P|            l1: (r / |r|) / |P|
     ///     Q side, each q, onto p*(q):  squared: 2 (p* - q) / |Q|     l1: ((p* - q) / |p* - q|) / |Q|
@@ -24,7 +25,8 @@ extension GroundTruth {
         let accuracyScale = mean ? 1 / Double(n) : 1
         let nearestTruth = index.nearestNeighbors(of: points).indices
         for i in 0..<n {
-            let g = accuracyScale * slope(points[i].double - samples[nearestTruth[i]].double)
+            let target = surface?.closestPoint(to: points[i]) ?? samples[nearestTruth[i]].double
+            let g = accuracyScale * slope(points[i].double - target)
             gradient[3 * i] += g.x; gradient[3 * i + 1] += g.y; gradient[3 * i + 2] += g.z
         }
         let completenessScale = mean ? 1 / Double(count) : 1

@@ -1,8 +1,10 @@
 import Geometry
 
-/// Default thresholds of docs/EVALUATION.md, for meshes normalised to the unit sphere.
+/// Default thresholds of the metrics' functions, for meshes normalised to the unit sphere (the environment
+/// derives its coverage radius from the camera: `metrics.coverage_eps`, docs/EVALUATION.md).
 public enum MetricThresholds {
-    /// Coverage radius eps = sqrt(5e-5) ~ 0.00707 (PC-NBV / SCONE threshold on the squared distance, 5e-5).
+    /// Coverage radius eps = sqrt(5e-5) ~ 0.00707 (PC-NBV / SCONE threshold on the squared distance, 5e-5;
+    /// the environment's `metrics.coverage_eps=pcnbv`), meaningful where a pixel is several times smaller.
     public static let coverage: Double = (5e-5).squareRoot()
     /// F-score radius tau.
     public static let fScore: Double = 0.01
@@ -30,7 +32,8 @@ public func coverage(of reconstruction: PointCloud, groundTruth: PointCloud,
 
 /// F-score@tau, the harmonic mean of
 ///
-///     precision = |{p in P : min_q |p - q| <= tau}| / |P|     (reconstructed points on the surface)
+///     precision = |{p in P : d(p, S) <= tau}| / |P|           (reconstructed points on the surface S;
+///                                                             exact to the mesh, see `ChamferDistance`)
 ///     recall    = |{q in Q : min_p |q - p| <= tau}| / |Q|     (surface reached by the reconstruction)
 ///     F         = 2 precision recall / (precision + recall),  0 when both are 0.
 public struct FScore: Sendable, Equatable {
@@ -53,7 +56,9 @@ public struct FScore: Sendable, Equatable {
 
     public init(reconstruction: PointCloud, groundTruth: GroundTruth, tau: Double = MetricThresholds.fScore) {
         let reconstructionIndex = NearestNeighborIndex(reconstruction)
-        self.init(reconstructionToTruth: groundTruth.index.nearestSquaredDistances(ofPointsOf: reconstructionIndex),
+        let toSamples = groundTruth.index.nearestSquaredDistances(ofPointsOf: reconstructionIndex)
+        self.init(reconstructionToTruth: groundTruth.surface == nil ? toSamples
+                    : groundTruth.accuracySquaredDistances(of: reconstruction, nearestSample: toSamples),
                   truthToReconstruction: reconstructionIndex.nearestSquaredDistances(ofPointsOf: groundTruth.index),
                   tau: tau)
     }

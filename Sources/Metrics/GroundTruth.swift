@@ -1,12 +1,25 @@
 import Geometry
+import Support
 
-/// Ground-truth samples Q of one mesh's surface with their nearest-neighbour index, built once per mesh and
-/// shared (a cheap copy-on-write value) by every episode and every metric on that mesh.
+/// Ground truth of one mesh: samples Q of its outer surface with their nearest-neighbour index, and the
+/// surface itself for exact point-to-surface distances. Built once per mesh and shared (a cheap
+/// copy-on-write value) by every episode and every metric on that mesh.
+///
+/// The Q side of every metric (completeness, coverage, recall) reads the samples; the P side (accuracy,
+/// precision) reads `surface` when there is one (exact distance to the mesh, so a perfect reconstruction
+/// scores near 0) and the samples otherwise (a ground truth given as a point cloud only).
 public struct GroundTruth: Sendable {
-    /// The samples Q (docs/EVALUATION.md: 16,384 area-uniform surface samples by default), world frame.
+    /// The samples Q (docs/EVALUATION.md: 16,384 area-uniform samples of the outer surface by default), world frame.
     public let samples: PointCloud
     /// k-d tree over `samples`; its indices refer to `samples`.
     public let index: NearestNeighborIndex
+    /// The mesh's triangles in a bounding-volume hierarchy; nil for a point-cloud ground truth.
+    public let surface: SurfaceIndex?
+    /// Area-uniform candidates drawn to find the outer samples (samples.count / candidates estimates
+    /// the outer surface's share of the mesh's area); samples.count for a point-cloud ground truth.
+    public let candidates: Int
+    /// The mesh triangle each sample lies on (empty for a point-cloud ground truth).
+    public let sampleTriangles: [Int32]
     /// The index's leaf buckets in SIMD lanes (the incremental reward's stage 1 scans them).
     let leafLanes: LeafLanes
 
@@ -16,13 +29,50 @@ public struct GroundTruth: Sendable {
     /// docs/PERFORMANCE.md).
     public static let defaultLeafSize = 16
 
-    /// Builds the index (in parallel for large clouds unless `parallel` is false) with buckets of at most
-    /// `leafSize` samples.
+    /// A point-cloud ground truth: builds the index (in parallel for large clouds unless `parallel` is
+    /// false) with buckets of at most `leafSize` samples. Accuracy is measured to the samples.
     public init(samples: PointCloud, leafSize: Int = GroundTruth.defaultLeafSize, parallel: Bool = true) {
         self.samples = samples
         self.index = NearestNeighborIndex(samples, leafSize: leafSize, parallel: parallel)
         self.leafLanes = LeafLanes(index)
+        self.surface = nil
+        self.candidates = samples.count
+        self.sampleTriangles = []
+    }
+
+    /// A mesh's ground truth: `sampleCount` samples of its outer surface (`OuterSurface.sample`, seeded by
+    /// `seed`, visibility over `directionCount` directions) and its triangles for exact distances.
+    public init(positions: [Vec3f], triangles: [SIMD3<UInt32>], sampleCount: Int, seed: UInt64,
+                directionCount: Int = OuterSurface.defaultDirectionCount, parallel: Bool = true) {
+        let surface = SurfaceIndex(positions: positions, triangles: triangles)
+        let outer = OuterSurface.sample(surface, count: sampleCount, seed: seed, directionCount: directionCount, parallel: parallel)
+        self.samples = outer.points
+        self.index = NearestNeighborIndex(outer.points, leafSize: GroundTruth.defaultLeafSize, parallel: parallel)
+        self.leafLanes = LeafLanes(index)
+        self.surface = surface
+        self.candidates = outer.candidates
+        self.sampleTriangles = outer.triangles
     }
 
     public var count: Int { samples.count }
+
+    /// d(p, S)^2 for every p of `points` ([n]): the exact squared distance to the surface S, or to the
+    /// nearest sample for a point-cloud ground truth. `nearestSample` (each point's squared distance to its
+    /// nearest sample, an upper bound) and `triangleHints` (a mesh triangle per point, e.g. the one its
+    /// pixel showed, -1 for none) only speed the search up.
+    public func accuracySquaredDistances(of points: PointCloud, nearestSample: [Float]? = nil,
+                                         triangleHints: [Int32]? = nil, parallel: Bool = true) -> [Float] {
+        let bounds = nearestSample ?? index.nearestNeighbors(of: points).squaredDistances
+        guard let surface else { return bounds }
+        var out = [Float](repeating: .infinity, count: points.count)
+        out.withUnsafeMutableBufferPointer { buffer in
+            forEachChunk(count: points.count, parallel: parallel, minimumChunk: 2048) { range in
+                for i in range {
+                    buffer[i] = surface.squaredDistance(to: points[i], hint: triangleHints.map { i < $0.count ? $0[i] : -1 } ?? -1,
+                                                             upperBound: bounds[i])
+                }
+            }
+        }
+        return out
+    }
 }

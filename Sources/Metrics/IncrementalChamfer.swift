@@ -7,7 +7,8 @@ import Support
 ///
 /// State, with d(x, S) = min_{s in S} |x - s|:
 /// - for every q in Q, b(q) = d(q, P)^2 (+inf while P is empty), kept in the ground-truth tree's order;
-/// - the P side's sums  sum_p d(p, Q)^2  and  sum_p d(p, Q), and the counts of p within tau and eps;
+/// - the P side's sums  sum_p d(p, S)^2  and  sum_p d(p, S), and the counts of p within tau and eps, with
+///   d(p, S) the exact distance to the mesh surface (`GroundTruth.surface`; d(p, Q) without a mesh);
 /// - the Q side's sums  sum_q b(q)  and  sum_q sqrt(b(q)), and the counts of q within tau and eps.
 ///
 /// `add(points:)` with new points N, in two stages around a radius R (about a sample spacing):
@@ -16,7 +17,9 @@ import Support
 ///    point's nearest sample (P side) and scans every bucket within R of the group whose largest b exceeds
 ///    the bucket's distance (kept per subtree, `subtreeMaxima`), lowering b(q) to |n - q|^2 where smaller;
 ///    a bucket's scan takes four samples against the four points at a time (`LeafLanes`).
-///    Every q whose new nearest point lies within R is now exact;
+///    Every q whose new nearest point lies within R is now exact. With a mesh, each new point's distance
+///    to the surface is then found in its hierarchy, bounded by the nearest sample's distance (samples lie
+///    on the surface) and by the distance to the triangle its pixel showed (`triangleHints`);
 /// 2. forward queries only for the q still farther than R from P ∪ N (b(q) > R^2: nothing was found
 ///    within R, so a closer new point lies beyond R) and closer to N's bounding box than b(q): a small
 ///    tree is built on N and searched once per leaf of Q's tree for its pending samples (`GroupWalk`).
@@ -103,8 +106,10 @@ public struct IncrementalChamfer: Sendable {
         completeness = SideSums()
     }
 
-    /// Adds a view's points to P and updates every metric.
-    public mutating func add(points: PointCloud) {
+    /// Adds a view's points to P and updates every metric. `triangleHints` (optional, one mesh triangle per
+    /// point, -1 for none: the triangle the point's pixel showed) only speed up the P side's exact
+    /// point-to-surface queries: the point's distance to that triangle bounds the search.
+    public mutating func add(points: PointCloud, triangleHints: [Int32]? = nil) {
         guard !points.isEmpty else { return }
         let n = points.count
         let radii = (coverage: coverageRadius * coverageRadius, fScore: fScoreRadius * fScoreRadius)
@@ -162,6 +167,15 @@ public struct IncrementalChamfer: Sendable {
                 }
             }
         }
+        // Exact P side: the distance to the surface, bounded by the nearest sample's (stage 1) and the hinted
+        // triangle's.
+        if let surface = groundTruth.surface {
+            points.coordinates.withUnsafeBufferPointer { c in
+                reconstructionSquaredDistances.withUnsafeMutableBufferPointer { out in
+                    surface.squaredDistances(coordinates: c.baseAddress!, count: n, hints: triangleHints, bounds: out.baseAddress! + first)
+                }
+            }
+        }
         // The P side: the new points' terms, four lanes at a time.
         accuracy = accuracy + reconstructionSquaredDistances.withUnsafeBufferPointer {
             Self.sums(UnsafeBufferPointer(rebasing: $0[first...]), coverage2: radii.coverage, fScore2: radii.fScore)
@@ -183,10 +197,10 @@ public struct IncrementalChamfer: Sendable {
 
     /// The Chamfer distance P ∪ N would have, without changing anything: `add(points:)` on a copy. For
     /// evaluating candidate views (greedy oracle).
-    public func previewAdd(points: PointCloud, options: ChamferOptions = ChamferOptions()) -> Double {
+    public func previewAdd(points: PointCloud, triangleHints: [Int32]? = nil, options: ChamferOptions = ChamferOptions()) -> Double {
         guard !points.isEmpty else { return chamfer(options) }
         var copy = self
-        copy.add(points: points)
+        copy.add(points: points, triangleHints: triangleHints)
         return copy.chamfer(options)
     }
 

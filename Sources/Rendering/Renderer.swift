@@ -138,7 +138,7 @@ public struct Renderer: Sendable {
             }
         }
         return View(camera: camera, rgb: RGBImage(width: width, height: height, pixels: rgb),
-                    depth: depth, normals: normals, mask: mask)
+                    depth: depth, normals: normals, mask: mask, triangles: Array(UnsafeBufferPointer(start: triangleIndex, count: pixelCount)))
     }
 }
 

@@ -15,9 +15,12 @@ public struct View: Equatable, Sendable {
     public var normals: [Float]
     /// [height, width] 1 where the mesh covers the pixel, else 0.
     public var mask: [UInt8]
+    /// [height, width] index of the mesh triangle seen at each pixel, -1 where none (empty when unknown).
+    public var triangles: [Int32]
 
-    public init(camera: Camera, rgb: RGBImage, depth: [Float], normals: [Float], mask: [UInt8]) {
+    public init(camera: Camera, rgb: RGBImage, depth: [Float], normals: [Float], mask: [UInt8], triangles: [Int32] = []) {
         self.camera = camera; self.rgb = rgb; self.depth = depth; self.normals = normals; self.mask = mask
+        self.triangles = triangles
     }
 
     public var width: Int { camera.intrinsics.width }

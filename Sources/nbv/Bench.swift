@@ -20,6 +20,13 @@ struct Bench: ParsableCommand {
                        on all cores;
           chamfer      Chamfer distance of 50,000 against 20,000 points (both
                        trees built, both directions queried);
+          surface      the ground truth's per-mesh preparation on one core
+                       (the triangles' hierarchy, 16,384 outer-surface
+                       samples tested over 256 directions, their k-d tree)
+                       for the mesh and for procedural union-0 (overlapping
+                       parts), and exact point-to-surface distances of the
+                       chamfer figure's 50,000 points on one core (scripts/
+                       bench times Open3D's compute_distance on them);
           incremental  the per-step reward update (a new 112x112 view after 4
                        views) against a full recomputation, in the same run;
           environment  steps per second with the geometric backbone at 112x112
@@ -36,17 +43,17 @@ struct Bench: ParsableCommand {
                        message per batch), and the single-step round trip.
         With --export DIR it also writes the mesh, the cameras and the point
         clouds it used, so that scripts/bench can time the peers (Open3D
-        RaycastingScene, scipy cKDTree, Open3D distances) on exactly the same
+        RaycastingScene and compute_distance, scipy cKDTree, Open3D distances) on exactly the same
         data and print the ratios.
         """)
 
-    static let allFigures = ["render", "chamfer", "incremental", "environment", "wire"]
+    static let allFigures = ["render", "chamfer", "surface", "incremental", "environment", "wire"]
 
     @Option(help: ArgumentHelp("Write the figures as JSON to FILE (atomically).", valueName: "FILE")) var json: String?
     @Option(help: ArgumentHelp("Write the benchmark's mesh, cameras and clouds to DIR for the peers.", valueName: "DIR")) var export: String?
     @Option(help: "Mesh to benchmark on.") var mesh: String = "/usr/share/assimp/models/PLY/Wuson.ply"
     @Option(help: "Seconds per measurement (more is steadier).") var seconds: Double = 2
-    @Option(help: ArgumentHelp("Figures to measure, comma-separated: render, chamfer, incremental, environment, wire.", valueName: "LIST"))
+    @Option(help: ArgumentHelp("Figures to measure, comma-separated: render, chamfer, surface, incremental, environment, wire.", valueName: "LIST"))
     var only: String = Bench.allFigures.joined(separator: ",")
     @Option(help: ArgumentHelp("Environment figure: run exactly N steps on one environment instead of timing (for instruction counts under callgrind).", valueName: "N"))
     var profileSteps: Int?
@@ -93,6 +100,7 @@ struct Bench: ParsableCommand {
         }
         if wanted.contains("render") { figures["render"] = try renderFigures(loaded, cores: cores) }
         if wanted.contains("chamfer") { figures["chamfer"] = try chamferFigures(loaded) }
+        if wanted.contains("surface") { figures["surface"] = try surfaceFigures(loaded) }
         if wanted.contains("incremental") { figures["incremental"] = try incrementalFigures() }
         if wanted.contains("environment") { figures["environment"] = try environmentFigures(cores: cores) }
         if wanted.contains("wire") { figures["wire"] = try wireFigures() }
@@ -138,6 +146,46 @@ struct Bench: ParsableCommand {
             try AtomicFile.write(npyData(float32: groundTruth.coordinates, shape: [20_000, 3]), toPath: "\(export)/chamfer_ground_truth.npy", creatingFolder: true)
         }
         return ["ms": time * 1e3, "ms_one_core": oneCore * 1e3, "value": value, "reconstruction_points": 50_000, "ground_truth_points": 20_000]
+    }
+
+    /// The ground truth's per-mesh cost and the exact point-to-surface query (EVALUATION.md, "Ground truth").
+    func surfaceFigures(_ loaded: TriangleMesh) throws -> [String: Any] {
+        let union = ShapeFamily.unionOfPrimitives(seed: 0)
+        var out: [String: Any] = [:]
+        for (name, mesh) in [("mesh", loaded), ("union-0", union)] {
+            var truth: GroundTruth?
+            let prepare = measure {
+                truth = GroundTruth(positions: mesh.positions, triangles: mesh.triangles, sampleCount: 16384, seed: 1, parallel: false)
+            }
+            let share = Double(truth!.count) / Double(truth!.candidates)
+            note(String(format: "ground truth of %@ (%d triangles): %.1f ms on one core, outer share of the area %.3f",
+                        name, mesh.triangleCount, prepare * 1e3, share))
+            out[name == "mesh" ? "preparation" : "preparation_union"] = ["ms_one_core": prepare * 1e3, "triangles": mesh.triangleCount,
+                                                                          "outer_share": share, "samples": truth!.count]
+        }
+        // The chamfer figure's reconstruction: 50,000 surface samples with 0.01 Gaussian noise.
+        var rng = SeededGenerator(seed: 1)
+        var points = sampleSurface(loaded, count: 50_000, rng: &rng)
+        for i in 0..<points.coordinates.count { points.coordinates[i] += Float(rng.nextGaussian() * 0.01) }
+        let surface = SurfaceIndex(positions: loaded.positions, triangles: loaded.triangles)
+        var distances = [Float](repeating: 0, count: points.count)
+        let query = measure {
+            points.coordinates.withUnsafeBufferPointer { c in
+                distances.withUnsafeMutableBufferPointer { d in
+                    for i in 0..<d.count { d[i] = .infinity }
+                    surface.squaredDistances(coordinates: c.baseAddress!, count: points.count, hints: nil, bounds: d.baseAddress!)
+                }
+            }
+        }
+        note(String(format: "point-to-surface: %.1f ns per point on one core (%d points, %d triangles)",
+                    query * 1e9 / Double(points.count), points.count, loaded.triangleCount))
+        if let export {
+            try AtomicFile.write(npyData(float32: points.coordinates, shape: [points.count, 3]), toPath: "\(export)/surface_points.npy", creatingFolder: true)
+            try AtomicFile.write(npyData(float32: distances.map { $0.squareRoot() }, shape: [points.count]),
+                                 toPath: "\(export)/surface_distances.npy", creatingFolder: true)
+        }
+        out["distance"] = ["ms_one_core": query * 1e3, "points": points.count, "ns_per_point": query * 1e9 / Double(points.count)]
+        return out
     }
 
     /// The per-step reward update on an episode's views: view 5's points added after views 1-4.

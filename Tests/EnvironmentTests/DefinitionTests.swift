@@ -9,7 +9,7 @@ final class DefinitionTests: XCTestCase {
         let procedural = try EnvironmentDefinition.load(path: repoRoot + "/envs/procedural-v0.json")
         XCTAssertEqual(procedural.name, "procedural-v0")
         XCTAssertEqual(procedural.meshSources, ["procedural:blob"])
-        XCTAssertEqual(procedural.reward, .normalizedDelta)
+        XCTAssertEqual(procedural.reward, .logRatio)
         XCTAssertEqual(procedural.actionMode, .cartesian)
         XCTAssertEqual(procedural.actionFrame, .view0)
         let assimp = try EnvironmentDefinition.load(path: repoRoot + "/envs/assimp-v0.json")
@@ -29,6 +29,24 @@ final class DefinitionTests: XCTestCase {
         XCTAssertEqual(d.firstViewPosition?.z, 3)
         guard case .geometric(let o) = d.backbone else { return XCTFail("expected the geometric backbone") }
         XCTAssertEqual(o.depthNoise, 0.02)
+    }
+
+    /// metrics.coverage_eps: the camera's radius by default (1.25 pixel footprints at the shell's largest
+    /// radius), PC-NBV's by name, or a number; anything else is an error naming the key.
+    func testCoverageEpsilonFollowsTheCamera() throws {
+        let d = try EnvironmentDefinition.load(path: repoRoot + "/envs/procedural-v0.json")
+        XCTAssertEqual(d.coverageEpsilonSetting, .camera)
+        XCTAssertEqual(d.coverageEpsilon, 1.25 * 2 * 2.5 * tan(25 * Double.pi / 180) / 112, accuracy: 1e-12)
+        XCTAssertEqual(d.coverageEpsilon, 0.0260, accuracy: 1e-4)
+        let wide = try EnvironmentDefinition.load(path: repoRoot + "/envs/procedural-v0.json", overrides: ["image.width=224", "image.height=224"])
+        XCTAssertEqual(wide.coverageEpsilon, d.coverageEpsilon / 2, accuracy: 1e-12)
+        let pcnbv = try EnvironmentDefinition.load(path: repoRoot + "/envs/procedural-v0.json", overrides: ["metrics.coverage_eps=pcnbv"])
+        XCTAssertEqual(pcnbv.coverageEpsilon, 5e-5.squareRoot(), accuracy: 1e-12)
+        let fixed = try EnvironmentDefinition.load(path: repoRoot + "/envs/procedural-v0.json", overrides: ["metrics.coverage_eps=0.03"])
+        XCTAssertEqual(fixed.coverageEpsilon, 0.03)
+        assertRejects(["metrics.coverage_eps=pixels"], naming: "metrics.coverage_eps")
+        assertRejects(["metrics.coverage_eps=0"], naming: "metrics.coverage_eps")
+        assertRejects(["metrics.coverage_eps=true"], naming: "metrics.coverage_eps")
     }
 
     func testBackboneTypeCanBeSwitchedByOverride() throws {

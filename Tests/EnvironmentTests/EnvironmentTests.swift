@@ -114,7 +114,7 @@ final class EnvironmentTests: XCTestCase {
             var i = 0
             while env.isEpisodeRunning {
                 let r = try env.step(action: actions[i]); i += 1
-                let full = ChamferDistance(reconstruction: env.worldCloud, groundTruth: env.groundTruthSamples, options: options).value
+                let full = ChamferDistance(reconstruction: env.worldCloud, groundTruth: env.groundTruth!, options: options).value
                 let incremental = r.info["chamfer_after"]!.doubleValue!
                 XCTAssertEqual(incremental, full, accuracy: 1e-6 * full, "\(options) after step \(i)")
                 let fullCoverage = coverage(of: env.worldCloud, groundTruth: env.groundTruthSamples, eps: d.coverageEpsilon)
@@ -132,6 +132,10 @@ final class EnvironmentTests: XCTestCase {
             switch mode {
             case .delta: XCTAssertEqual(total, initial - final, accuracy: 1e-12)
             case .normalizedDelta: XCTAssertEqual(total, 1 - final / initial, accuracy: 1e-12)
+            case .logRatio: XCTAssertEqual(total, log(initial / final), accuracy: 1e-12)
+            case .chamferArea:
+                let after = steps.dropFirst().map { $0.info["chamfer_after"]!.doubleValue! }
+                XCTAssertEqual(total, -after.reduce(0, +) / initial, accuracy: 1e-12)
             case .coverageGain:
                 let coverage = steps.last!.info["coverage_history"]!.doubleArray!
                 let initialViews = steps[0].info["initial_views"]!.intValue!
@@ -203,7 +207,7 @@ final class EnvironmentTests: XCTestCase {
             var cloud = PointCloud()
             for c in earlier { cloud.append(contentsOf: c) }
             cloud.append(contentsOf: out.points.transformed(by: view0))
-            return ChamferDistance(reconstruction: cloud, groundTruth: env.groundTruthSamples, options: d.chamfer).value
+            return ChamferDistance(reconstruction: cloud, groundTruth: env.groundTruth!, options: d.chamfer).value
         }
         let a = Vec3(Double(action[0]), Double(action[1]), Double(action[2]))
         XCTAssertEqual(chamfer(at: a), result.info["chamfer_after"]!.doubleValue!, accuracy: 1e-9)

@@ -3,23 +3,25 @@ import Geometry
 import XCTest
 @testable import Metrics
 
-/// Runs scripts/peers/chamfer_peer.py (scipy's cKDTree) and parses its JSON. Python is `$NBV_PYTHON` or
+/// Runs a peer of scripts/peers (chamfer_peer.py: scipy's cKDTree by default) and parses its JSON. Python is `$NBV_PYTHON` or
 /// `python3`. A missing interpreter or scipy fails the test with the reason, unless NBV_SKIP_PYTHON_PEERS=1
 /// (then the test is skipped with that reason).
 enum ChamferPeer {
     struct Unavailable: Error, CustomStringConvertible { let description: String }
 
-    static var script: URL {
+    static func script(_ name: String) -> URL {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("scripts/peers/chamfer_peer.py")
+            .appendingPathComponent("scripts/peers/\(name)")
     }
 
-    static func run(_ arguments: [String]) throws -> [String: Any] {
+    /// Runs scripts/peers/`name` (chamfer_peer.py by default) with `arguments`.
+    static func run(script name: String = "chamfer_peer.py", _ arguments: [String]) throws -> [String: Any] {
+        let scriptURL = Self.script(name)
         let environment = ProcessInfo.processInfo.environment
         let python = environment["NBV_PYTHON"].flatMap { $0.isEmpty ? nil : $0 } ?? "python3"
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [python, script.path] + arguments
+        process.arguments = [python, scriptURL.path] + arguments
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
@@ -35,7 +37,7 @@ enum ChamferPeer {
             }
             failure = process.terminationStatus == 127
                 ? "python interpreter '\(python)' not found (set NBV_PYTHON)"
-                : "'\(python) \(script.path)' exited with \(process.terminationStatus): \(stderr.trimmingCharacters(in: .whitespacesAndNewlines))"
+                : "'\(python) \(scriptURL.path)' exited with \(process.terminationStatus): \(stderr.trimmingCharacters(in: .whitespacesAndNewlines))"
         } catch {
             failure = "could not start '\(python)': \(error)"
         }

@@ -55,6 +55,19 @@ def chamfer_peers(data, repeat):
     return out
 
 
+def surface_peer(data, repeat):
+    """Open3D's RaycastingScene.compute_distance on the exported points: ms on one thread and on all, and the
+    largest difference from our distances."""
+    import open3d as o3d
+    scene, _ = raycasting_scene(mesh_path=os.path.join(data, "mesh.ply"))
+    points = o3d.core.Tensor(load_cloud(os.path.join(data, "surface_points.npy")))
+    one = median_time(lambda: scene.compute_distance(points, nthreads=1), repeat)
+    every = median_time(lambda: scene.compute_distance(points, nthreads=0), repeat)
+    theirs = scene.compute_distance(points).numpy()
+    ours = np.load(os.path.join(data, "surface_distances.npy"))
+    return {"ms_one_thread": one * 1e3, "ms_all_threads": every * 1e3, "max_abs_difference": float(np.abs(ours - theirs).max())}
+
+
 def rows(ours, peers):
     """(figure, ours, peer, ratio, target, pass) rows; ratio is the figure the target applies to."""
     out = []
@@ -95,6 +108,18 @@ def rows(ours, peers):
         for name in ("scipy", "open3d"):
             rel = abs(mine["value"] - chamfer[f"{name}_value"]) / chamfer[f"{name}_value"]
             add(f"Chamfer value vs {name} (relative difference)", mine["value"], chamfer[f"{name}_value"], rel, "<= 1e-5", rel <= 1e-5)
+    surface = peers.get("surface")
+    if "surface" in ours:
+        mine = ours["surface"]
+        for key, label in (("preparation", "the mesh"), ("preparation_union", "procedural union-0")):
+            prep = mine[key]
+            add(f"ground truth of {label} ({prep['triangles']} triangles), one core (ms)", prep["ms_one_core"], None, None, "(info)", True)
+        if surface:
+            ratio = mine["distance"]["ms_one_core"] / surface["ms_one_thread"]
+            add(f"point-to-surface, {mine['distance']['points']} points, one core (ms) vs Open3D compute_distance, 1 thread",
+                mine["distance"]["ms_one_core"], surface["ms_one_thread"], ratio, "<= 1x the time", ratio <= 1)
+            add("point-to-surface value vs Open3D (largest absolute difference)", surface["max_abs_difference"], None, None, "<= 1e-5",
+                surface["max_abs_difference"] <= 1e-5)
     if "incremental" in ours:
         inc = ours["incremental"]
         add("incremental reward per step (ms) vs full recomputation", inc["ms_per_step"], inc["full_recompute_ms"],
@@ -138,6 +163,8 @@ def main():
         peers["render"] = {str(size): render_peer(args.data, size, args.repeat) for size in (224, 112)}
     if "chamfer" in ours:
         peers["chamfer"] = chamfer_peers(args.data, args.repeat)
+    if "surface" in ours:
+        peers["surface"] = surface_peer(args.data, args.repeat)
     table = rows(ours, peers)
     width = max(len(r["figure"]) for r in table)
     print(f"{'figure':<{width}}  {'ours':>10}  {'peer':>10}  {'ratio':>8}  {'target':<18}  result")
