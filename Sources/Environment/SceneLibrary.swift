@@ -22,7 +22,8 @@ public final class PreparedScene: @unchecked Sendable {
         renderable = RenderableMesh(mesh)
         // Seeded by the mesh name; one core (vectors of environments keep the others busy).
         groundTruth = GroundTruth(positions: mesh.positions, triangles: mesh.triangles, sampleCount: sampleCount,
-                                  seed: stableHash(name) ^ 0x4754_5F53_414D_504C, parallel: false)
+                                  seed: stableHash(name) ^ 0x4754_5F53_414D_504C, parallel: false,
+                                  cache: OuterSurfaceCache.standard)
     }
 
     /// A fresh Chamfer tracker over this scene's ground truth, with the definition's thresholds.

@@ -42,10 +42,21 @@ public struct GroundTruth: Sendable {
 
     /// A mesh's ground truth: `sampleCount` samples of its outer surface (`OuterSurface.sample`, seeded by
     /// `seed`, visibility over `directionCount` directions) and its triangles for exact distances.
+    /// With a `cache`, the samples are read from it when it holds them and stored in it otherwise.
     public init(positions: [Vec3f], triangles: [SIMD3<UInt32>], sampleCount: Int, seed: UInt64,
-                directionCount: Int = OuterSurface.defaultDirectionCount, parallel: Bool = true) {
+                directionCount: Int = OuterSurface.defaultDirectionCount, parallel: Bool = true,
+                cache: OuterSurfaceCache? = nil) {
         let surface = SurfaceIndex(positions: positions, triangles: triangles)
-        let outer = OuterSurface.sample(surface, count: sampleCount, seed: seed, directionCount: directionCount, parallel: parallel)
+        let key = cache.map { _ in
+            OuterSurfaceCache.key(positions: positions, triangles: triangles, count: sampleCount, seed: seed, directionCount: directionCount)
+        }
+        let outer: OuterSurface.Samples
+        if let cache, let key, let stored = cache.load(key) {
+            outer = stored
+        } else {
+            outer = OuterSurface.sample(surface, count: sampleCount, seed: seed, directionCount: directionCount, parallel: parallel)
+            if let cache, let key { cache.store(outer, key: key) }
+        }
         self.samples = outer.points
         self.index = NearestNeighborIndex(outer.points, leafSize: GroundTruth.defaultLeafSize, parallel: parallel)
         self.leafLanes = LeafLanes(index)

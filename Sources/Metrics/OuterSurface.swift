@@ -66,14 +66,11 @@ public enum OuterSurface {
         var result = Samples(points: PointCloud(), triangles: [], candidates: 0)
         let triangleCount = surface.triangleCount
         guard count > 0, triangleCount > 0 else { return result }
-        var cumulative = [Double](); cumulative.reserveCapacity(triangleCount)
-        var total = 0.0
-        for t in 0..<triangleCount {
+        let table = AreaWeightedTriangles(areas: (0..<triangleCount).lazy.map { t in
             let s = Int(surface.slotOfTriangle[t])
-            total += 0.5 * length(cross(surface.b[s] - surface.a[s], surface.c[s] - surface.a[s]))
-            cumulative.append(total)
-        }
-        guard total > 0, total.isFinite else { return result }
+            return 0.5 * length(cross(surface.b[s] - surface.a[s], surface.c[s] - surface.a[s]))
+        })
+        guard table.canDraw else { return result }
         let directions = directions(count: directionCount)
         var rng = SeededGenerator(seed: seed)
         var visibleShare = 1.0
@@ -83,16 +80,10 @@ public enum OuterSurface {
             var points = [Vec3f](), triangles = [Int32]()
             points.reserveCapacity(batch); triangles.reserveCapacity(batch)
             for _ in 0..<batch {
-                let target = rng.nextUnit() * total
-                var lo = 0, hi = cumulative.count - 1
-                while lo < hi {
-                    let mid = (lo + hi) / 2
-                    if cumulative[mid] > target { hi = mid } else { lo = mid + 1 }
-                }
-                let s = Int(surface.slotOfTriangle[lo])
-                let r1 = rng.nextUnit().squareRoot(), r2 = rng.nextUnit()
-                let p = (1 - r1) * surface.a[s] + r1 * (1 - r2) * surface.b[s] + r1 * r2 * surface.c[s]
-                points.append(p.float); triangles.append(Int32(lo))
+                let t = table.drawTriangle(&rng)
+                let s = Int(surface.slotOfTriangle[t])
+                let p = AreaWeightedTriangles.drawPoint(surface.a[s], surface.b[s], surface.c[s], &rng)
+                points.append(p.float); triangles.append(Int32(t))
             }
             var visible = [Bool](repeating: false, count: batch)
             visible.withUnsafeMutableBufferPointer { out in

@@ -5,6 +5,7 @@ server's spec, never hard-coded ones, so they run against any environment that k
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -19,6 +20,16 @@ def serve_command():
         return server_command()
     except FileNotFoundError as error:
         pytest.fail(f"no NBVGym server to test against (build it with `swift build -c release --product nbv` or set NBV_SERVE): {error}")
+
+
+@pytest.fixture(scope="session")
+def nbv():
+    """The `nbv` binary: $NBV_BIN, else the repository's release build. Missing is a failure, never a skip."""
+    from nbvgym.mapanything.testing import REPO_ROOT
+    path = os.environ.get("NBV_BIN") or str(REPO_ROOT / ".build" / "release" / "nbv")
+    if not os.access(path, os.X_OK):
+        pytest.fail(f"no nbv binary at {path}: build it with `swift build -c release --product nbv` or set NBV_BIN")
+    return path
 
 
 def start_server(serve_command, *args):

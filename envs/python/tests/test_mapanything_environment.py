@@ -26,12 +26,6 @@ from nbvgym.server import LocalServer  # noqa: E402
 BUDGET = 4
 
 
-@pytest.fixture(scope="module")
-def nbv():
-    path = os.environ.get("NBV_BIN") or str(REPO_ROOT / ".build" / "release" / "nbv")
-    if not os.access(path, os.X_OK):
-        pytest.fail(f"no nbv binary at {path}: build it with `swift build -c release --product nbv` or set NBV_BIN")
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -315,12 +315,6 @@ def test_batched_members_equal_one_by_one_calls(square):
 
 # -- the environment end to end -----------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def nbv():
-    path = os.environ.get("NBV_BIN") or str(REPO_ROOT / ".build" / "release" / "nbv")
-    if not os.access(path, os.X_OK):
-        pytest.skip(f"no nbv binary at {path}: build it with `swift build -c release --product nbv` or set NBV_BIN")
-    return path
 
 
 def backbone(endpoint):
