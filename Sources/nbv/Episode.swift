@@ -10,8 +10,9 @@ struct Episode: ParsableCommand {
         discussion: """
         Prints, after every view: the camera position, the Chamfer distance
         (docs/EVALUATION.md, world frame), coverage@eps, F-score@tau and the reward. With
-        --out, writes the fused reconstruction (cloud.ply, world frame) and the
-        ground-truth samples (ground_truth.ply).
+        --out, writes the fused reconstruction (cloud.ply, world frame), the
+        ground-truth samples (ground_truth.ply) and the mesh as the episode saw it
+        (mesh.ply, normalised, world frame).
 
         With --rerun FILE.rrd, writes a Rerun recording (open it with `rerun
         FILE.rrd`, from PyPI's rerun-sdk): the mesh, every camera as a frustum with
@@ -28,7 +29,7 @@ struct Episode: ParsableCommand {
     @Option(help: "Initial views for this episode (default: the definition's).") var initialViews: Int?
     @Option(help: "Mesh name to use (default: drawn from the split by the seed).") var mesh: String?
     @Option(help: "Candidates of the greedy oracles.") var oracleCandidates: Int = 128
-    @Option(help: ArgumentHelp("Folder for cloud.ply and ground_truth.ply.", valueName: "DIR")) var out: String?
+    @Option(help: ArgumentHelp("Folder for cloud.ply, ground_truth.ply and mesh.ply.", valueName: "DIR")) var out: String?
     @Option(help: ArgumentHelp("Write a Rerun recording of the episode to this file (.rrd).", valueName: "FILE.rrd")) var rerun: String?
 
     func validate() throws {
@@ -73,7 +74,8 @@ struct Episode: ParsableCommand {
         if let out {
             try env.worldCloud.writePLY(to: "\(out)/cloud.ply")
             try env.groundTruthSamples.writePLY(to: "\(out)/ground_truth.ply")
-            print("wrote \(out)/cloud.ply (\(env.worldCloud.count) points) and \(out)/ground_truth.ply (\(env.groundTruthSamples.count) points)")
+            try env.episodeMesh?.writePLY(to: "\(out)/mesh.ply")
+            print("wrote \(out)/cloud.ply (\(env.worldCloud.count) points), \(out)/ground_truth.ply (\(env.groundTruthSamples.count) points) and \(out)/mesh.ply (the normalised mesh)")
         }
     }
 

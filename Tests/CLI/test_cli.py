@@ -5,6 +5,7 @@ import json
 import os
 import struct
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +37,20 @@ def read_ply_points(path):
     count = int(next(l for l in header.splitlines() if l.startswith("element vertex")).split()[2])
     assert "binary_little_endian" in header
     return np.frombuffer(data[end:end + 12 * count], dtype="<f4").reshape(count, 3)
+
+
+def read_ply_mesh(path):
+    """Vertices [v, 3] and triangles [t, 3] of a binary PLY as `TriangleMesh.writePLY` writes it."""
+    data = Path(path).read_bytes()
+    end = data.index(b"end_header\n") + len(b"end_header\n")
+    header = data[:end].decode().splitlines()
+    vertices = int(next(l for l in header if l.startswith("element vertex")).split()[2])
+    faces = int(next(l for l in header if l.startswith("element face")).split()[2])
+    points = np.frombuffer(data[end:end + 12 * vertices], dtype="<f4").reshape(vertices, 3)
+    face_bytes = np.frombuffer(data[end + 12 * vertices:end + 12 * vertices + 13 * faces], dtype=np.uint8).reshape(faces, 13)
+    assert np.all(face_bytes[:, 0] == 3)
+    triangles = face_bytes[:, 1:].copy().view("<u4").reshape(faces, 3)
+    return points, triangles
 
 
 @pytest.mark.parametrize("command", ["", "render", "sheet", "episode", "eval", "compare", "serve", "bench"])
@@ -75,9 +90,15 @@ def test_episode_is_deterministic_and_writes_clouds(tmp_path):
     truth = read_ply_points(tmp_path / "a" / "ground_truth.ply")
     assert truth.shape == (16384, 3)
     assert np.all(np.linalg.norm(truth, axis=1) <= 1 + 1e-5)  # normalised mesh: inside the unit sphere
-    # The final Chamfer distance printed equals an independent computation on the written clouds.
+    # The final Chamfer distance printed equals an independent computation on the written files:
+    # accuracy = mean squared distance from the cloud to the mesh surface (numpy peer, every triangle),
+    # completeness = mean squared distance from the ground-truth samples to the cloud (scipy).
     from scipy.spatial import cKDTree
-    cd = np.mean(cKDTree(truth).query(cloud)[0] ** 2) + np.mean(cKDTree(cloud).query(truth)[0] ** 2)
+    sys.path.insert(0, str(ROOT / "scripts" / "peers"))
+    from surface_peer import numpy_distances
+    vertices, triangles = read_ply_mesh(tmp_path / "a" / "mesh.ply")
+    accuracy = np.mean(numpy_distances(vertices, triangles, cloud) ** 2)
+    cd = accuracy + np.mean(cKDTree(cloud).query(truth)[0] ** 2)
     printed = float(first.split("final chamfer")[1].split()[0])
     assert cd == pytest.approx(printed, rel=2e-3, abs=2e-6)
 
