@@ -127,10 +127,10 @@ def rows(ours, peers):
     if "environment" in ours:
         env = ours["environment"]
         one = env["steps_per_second_one_core"]
-        add("environment steps/s, one core (112x112, 4 initial views, budget 10)", one, None, None, ">= 400", one >= 400)
+        add("environment steps/s, one core (112x112, 4 initial views, budget 10)", one, None, None, ">= 600", one >= 600)
         if "steps_per_cpu_second_one_core" in env:
             cpu = env["steps_per_cpu_second_one_core"]
-            add("environment steps per CPU-second of the stepping thread (same run)", cpu, None, None, "(>= 400)", cpu >= 400)
+            add("environment steps per CPU-second of the stepping thread (same run)", cpu, None, None, "(>= 600)", cpu >= 600)
         add(f"environment steps/s, vector of {env['vector_size']} on {env['vector_size']} cores", env["steps_per_second_vector"], one,
             env["vector_speedup"], ">= 1.6x one core", env["vector_speedup"] >= 1.6)
     if "wire" in ours:
