@@ -1,6 +1,9 @@
-/// What one environment of a definition will hold in memory and send per reply, computed from the
-/// definition alone, before anything is allocated: what a server checks against its limits
-/// (docs/PROTOCOL.md, "Resource limits") before it builds an environment for a client.
+import Scenes
+
+/// What one environment of a definition will hold in memory and send per reply (and, in `time`, how
+/// long its requests take: `TimeEstimate`), computed from the definition alone, before anything is
+/// allocated: what a server checks against its limits (docs/PROTOCOL.md, "Resource limits") before it
+/// builds an environment for a client.
 ///
 /// The figures are upper bounds of the environment's own arrays, per member:
 ///   views        = B * W * H * 128 B    every view's render (rgb, depth, normals, mask: 20 B/pixel), its
@@ -9,9 +12,15 @@
 ///   patch tokens = B * P * T * 4 B * 2  each view's P patch tokens of width T (kept per view, plus the
 ///                                       pooling's working copy)
 ///   scenes       = S * (G * 96 B + M)  the prepared-scene cache, shared by the members of a session
-///                                       (`SceneLibrary`): S = min(64, meshes) scenes, each with G
-///                                       ground-truth samples (points, k-d tree, SIMD leaf lanes) and a
-///                                       mesh allowance M (1 MiB procedural, 16 MiB a file)
+///                  + D                  (`SceneLibrary`): S = min(64, meshes) scenes, each with G
+///                                       ground-truth samples (points, k-d tree, SIMD leaf lanes) and its
+///                                       mesh, M = `MeshMemory.bytes` of the largest mesh of the family
+///                                       (procedural) or `maxMeshBytes` (a file: the server's
+///                                       --max-mesh-bytes, which the child parser enforces before a mesh
+///                                       reaches the server); D = the dataset's cache of loaded meshes,
+///                                       at most min(`MeshDataset.cacheBytes`, meshes * A), A a mesh's
+///                                       arrays (`MeshMemory.arrayBytes`: 58 B per triangle of the
+///                                       family's largest, or M / 4 for a file)
 ///   observation  = sum over observation keys of the space's bytes, held three times while a reply is
 ///                  built (the arrays, the stacked tensor, the encoded frame)
 /// with B the budget, W x H the image, P = ceil(W/p) * ceil(H/p) for patch size p, T the token width,
@@ -25,15 +34,17 @@ public struct ResourceEstimate: Sendable, Equatable {
     public var observationBytes: Int
     /// Bytes of a `render` reply (rgb and depth of one view).
     public var renderBytes: Int
+    /// The CPU seconds of each request of one environment (nil: not estimated).
+    public var time: TimeEstimate?
 
-    public init(memberParts: [(key: String, bytes: Int)], sceneBytes: Int, observationBytes: Int, renderBytes: Int) {
+    public init(memberParts: [(key: String, bytes: Int)], sceneBytes: Int, observationBytes: Int, renderBytes: Int, time: TimeEstimate? = nil) {
         self.memberParts = memberParts; self.sceneBytes = sceneBytes
-        self.observationBytes = observationBytes; self.renderBytes = renderBytes
+        self.observationBytes = observationBytes; self.renderBytes = renderBytes; self.time = time
     }
 
     public static func == (a: ResourceEstimate, b: ResourceEstimate) -> Bool {
         a.memberParts.map(\.key) == b.memberParts.map(\.key) && a.memberParts.map(\.bytes) == b.memberParts.map(\.bytes)
-            && a.sceneBytes == b.sceneBytes && a.observationBytes == b.observationBytes && a.renderBytes == b.renderBytes
+            && a.sceneBytes == b.sceneBytes && a.observationBytes == b.observationBytes && a.renderBytes == b.renderBytes && a.time == b.time
     }
 
     /// Bytes of one environment (every part, saturating instead of overflowing).
@@ -59,9 +70,10 @@ extension EnvironmentDefinition {
     /// Scenes the prepared-scene cache of one environment holds at most (`SceneLibrary`'s capacity).
     public static let sceneCacheCapacity = 64
 
-    /// The memory and reply sizes of one environment of this definition (see `ResourceEstimate`).
-    /// `meshes` is the number of meshes episodes may draw (nil: unknown, counted as the cache capacity).
-    public func resourceEstimate(meshes: Int? = nil) -> ResourceEstimate {
+    /// The memory and reply sizes of one environment of this definition, and the time of its requests
+    /// (see `ResourceEstimate`, `TimeEstimate`). `meshes` is the number of meshes episodes may draw
+    /// (nil: unknown, counted as unbounded); a file mesh takes at most `maxMeshBytes` (`MeshMemory`).
+    public func resourceEstimate(meshes: Int? = nil, maxMeshBytes: Int = MeshMemory.defaultLimit) -> ResourceEstimate {
         let b = budget, w = imageWidth, h = imageHeight
         let patchSize: Int
         if case .geometric(let o) = backbone { patchSize = max(1, o.patchSize) } else { patchSize = 14 }
@@ -70,9 +82,16 @@ extension EnvironmentDefinition {
         let pixels = w.multipliedSaturating(by: h)
         let views = b.multipliedSaturating(by: pixels).multipliedSaturating(by: 128)
         let patchTokens = b.multipliedSaturating(by: patches).multipliedSaturating(by: t).multipliedSaturating(by: 8)
-        let procedural = meshSources.allSatisfy { $0.hasPrefix("procedural:") }
-        let sceneCount = min(Self.sceneCacheCapacity, meshes ?? (procedural ? meshCount.multipliedSaturating(by: meshSources.count) : Self.sceneCacheCapacity))
-        let scenes = sceneCount.multipliedSaturating(by: groundTruthSamples.multipliedSaturating(by: 96).addingSaturating(procedural ? 1 << 20 : 16 << 20))
+        let families = meshSources.compactMap { $0.hasPrefix("procedural:") ? ProceduralFamily(rawValue: String($0.dropFirst("procedural:".count))) : nil }
+        let procedural = families.count == meshSources.count
+        // A procedural mesh has at most as many vertices as triangles (its arrays: 40 B per vertex, 18 per triangle).
+        let largest = families.map(\.largestTriangleCount).max() ?? 0
+        let meshBytes = procedural ? MeshMemory.bytes(vertices: largest, triangles: largest, texels: 0) : max(0, maxMeshBytes)
+        let arrayBytes = procedural ? 58 * largest : meshBytes / 4
+        let listed = meshes ?? (procedural ? meshCount.multipliedSaturating(by: meshSources.count) : .max)
+        let sceneCount = min(Self.sceneCacheCapacity, listed)
+        let datasetCache = min(MeshDataset.cacheBytes, listed.multipliedSaturating(by: arrayBytes))
+        let scenes = sceneCount.multipliedSaturating(by: groundTruthSamples.multipliedSaturating(by: 96).addingSaturating(meshBytes)).addingSaturating(datasetCache)
         var observation = 0
         for key in observationKeys {
             let floats: Int
@@ -90,7 +109,8 @@ extension EnvironmentDefinition {
         let parts: [(key: String, bytes: Int)] = [
             ("image.width", views), ("backbone.patch_size", patchTokens), ("observation.keys", observation.multipliedSaturating(by: 3)),
         ].sorted { $0.bytes > $1.bytes }
-        return ResourceEstimate(memberParts: parts, sceneBytes: scenes, observationBytes: observation, renderBytes: pixels.multipliedSaturating(by: 7))
+        return ResourceEstimate(memberParts: parts, sceneBytes: scenes, observationBytes: observation, renderBytes: pixels.multipliedSaturating(by: 7),
+                                time: timeEstimate(meshes: meshes ?? (procedural ? listed : nil), maxMeshBytes: maxMeshBytes))
     }
 }
 

@@ -87,7 +87,9 @@ public final class SceneLibrary: @unchecked Sendable {
         if let hit = cache[name] { lock.unlock(); return hit }
         lock.unlock()
         let mesh: TriangleMesh
-        do { mesh = try dataset.mesh(named: name) } catch { throw EnvironmentError(field: "mesh \(name)", "\(error)") }
+        do { mesh = try dataset.mesh(named: name) } catch let error as MeshTooLargeError {
+            throw EnvironmentError(field: "meshes.source", "\(error)", overLimit: true)
+        } catch { throw EnvironmentError(field: "mesh \(name)", "\(error)") }
         let scene = PreparedScene(name: name, mesh: mesh, sampleCount: sampleCount)
         lock.lock(); defer { lock.unlock() }
         if cache[name] == nil {
