@@ -11,16 +11,19 @@ import Scenes
 ///                                       points: 45 B) and the reconstruction cloud with its index (<= 56 B)
 ///   patch tokens = B * P * T * 4 B * 2  each view's P patch tokens of width T (kept per view, plus the
 ///                                       pooling's working copy)
-///   scenes       = S * (G * 96 B + M)  the prepared-scene cache, shared by the members of a session
-///                  + D                  (`SceneLibrary`): S = min(64, meshes) scenes, each with G
-///                                       ground-truth samples (points, k-d tree, SIMD leaf lanes) and its
-///                                       mesh, M = `MeshMemory.bytes` of the largest mesh of the family
+///   scenes       = max(P, min(C, S * P)) + D   the prepared-scene cache, shared by the members of a
+///                                       session (`SceneLibrary`), bounded by C bytes (counted by
+///                                       `PreparedScene.bytes`; `SceneLibrary.defaultCacheBytes`; the
+///                                       newest scene always stays): S meshes (unbounded for files whose
+///                                       count is unknown), each P = G * 96 B + M with G ground-truth
+///                                       samples (points, k-d tree, SIMD leaf lanes) and its mesh,
+///                                       M = `MeshMemory.bytes` of the largest mesh of the family
 ///                                       (procedural) or `maxMeshBytes` (a file: the server's
 ///                                       --max-mesh-bytes, which the child parser enforces before a mesh
 ///                                       reaches the server); D = the dataset's cache of loaded meshes,
-///                                       at most min(`MeshDataset.cacheBytes`, meshes * A), A a mesh's
-///                                       arrays (`MeshMemory.arrayBytes`: 58 B per triangle of the
-///                                       family's largest, or M / 4 for a file)
+///                                       at most min(`MeshDataset.cacheBytes`, S * A), A a mesh's arrays
+///                                       (`MeshMemory.arrayBytes`: 58 B per triangle of the family's
+///                                       largest, or M / 4 for a file)
 ///   observation  = sum over observation keys of the space's bytes, held three times while a reply is
 ///                  built (the arrays, the stacked tensor, the encoded frame)
 /// with B the budget, W x H the image, P = ceil(W/p) * ceil(H/p) for patch size p, T the token width,
@@ -67,13 +70,12 @@ public struct ResourceEstimate: Sendable, Equatable {
 }
 
 extension EnvironmentDefinition {
-    /// Scenes the prepared-scene cache of one environment holds at most (`SceneLibrary`'s capacity).
-    public static let sceneCacheCapacity = 64
-
     /// The memory and reply sizes of one environment of this definition, and the time of its requests
     /// (see `ResourceEstimate`, `TimeEstimate`). `meshes` is the number of meshes episodes may draw
-    /// (nil: unknown, counted as unbounded); a file mesh takes at most `maxMeshBytes` (`MeshMemory`).
-    public func resourceEstimate(meshes: Int? = nil, maxMeshBytes: Int = MeshMemory.defaultLimit) -> ResourceEstimate {
+    /// (nil: unknown, counted as many as the cache holds); `sceneCacheBytes` the bound of the
+    /// prepared-scene cache (default `SceneLibrary.defaultCacheBytes()`, 2 GiB when that cannot be
+    /// read); a file mesh takes at most `maxMeshBytes` (`MeshMemory`).
+    public func resourceEstimate(meshes: Int? = nil, sceneCacheBytes: Int? = nil, maxMeshBytes: Int = MeshMemory.defaultLimit) -> ResourceEstimate {
         let b = budget, w = imageWidth, h = imageHeight
         let patchSize: Int
         if case .geometric(let o) = backbone { patchSize = max(1, o.patchSize) } else { patchSize = 14 }
@@ -89,9 +91,10 @@ extension EnvironmentDefinition {
         let meshBytes = procedural ? MeshMemory.bytes(vertices: largest, triangles: largest, texels: 0) : max(0, maxMeshBytes)
         let arrayBytes = procedural ? 58 * largest : meshBytes / 4
         let listed = meshes ?? (procedural ? meshCount.multipliedSaturating(by: meshSources.count) : .max)
-        let sceneCount = min(Self.sceneCacheCapacity, listed)
+        let perScene = groundTruthSamples.multipliedSaturating(by: 96).addingSaturating(meshBytes)
+        let cacheBytes = sceneCacheBytes ?? (try? SceneLibrary.defaultCacheBytes()) ?? 2 << 30
         let datasetCache = min(MeshDataset.cacheBytes, listed.multipliedSaturating(by: arrayBytes))
-        let scenes = sceneCount.multipliedSaturating(by: groundTruthSamples.multipliedSaturating(by: 96).addingSaturating(meshBytes)).addingSaturating(datasetCache)
+        let scenes = max(perScene, min(cacheBytes, listed.multipliedSaturating(by: perScene))).addingSaturating(datasetCache)
         var observation = 0
         for key in observationKeys {
             let floats: Int
