@@ -17,13 +17,13 @@ import Scenes
 ///                                       newest scene always stays): S meshes (unbounded for files whose
 ///                                       count is unknown), each P = G * 96 B + M with G ground-truth
 ///                                       samples (points, k-d tree, SIMD leaf lanes) and its mesh,
-///                                       M = `MeshMemory.bytes` of the largest mesh of the family
+///                                       M = `MeshMemory.preparedBytes` of the family's largest counts
 ///                                       (procedural) or `maxMeshBytes` (a file: the server's
 ///                                       --max-mesh-bytes, which the child parser enforces before a mesh
 ///                                       reaches the server); D = the dataset's cache of loaded meshes,
 ///                                       at most min(`MeshDataset.cacheBytes`, S * A), A a mesh's arrays
-///                                       (`MeshMemory.arrayBytes`: 58 B per triangle of the family's
-///                                       largest, or M / 4 for a file)
+///                                       (`MeshMemory.arrayBytes` of the family's largest counts, or
+///                                       M / 4 for a file)
 ///   observation  = sum over observation keys of the space's bytes, held three times while a reply is
 ///                  built (the arrays, the stacked tensor, the encoded frame)
 /// with B the budget, W x H the image, P = ceil(W/p) * ceil(H/p) for patch size p, T the token width,
@@ -86,10 +86,10 @@ extension EnvironmentDefinition {
         let patchTokens = b.multipliedSaturating(by: patches).multipliedSaturating(by: t).multipliedSaturating(by: 8)
         let families = meshSources.compactMap { $0.hasPrefix("procedural:") ? ProceduralFamily(rawValue: String($0.dropFirst("procedural:".count))) : nil }
         let procedural = families.count == meshSources.count
-        // A procedural mesh has at most as many vertices as triangles (its arrays: 40 B per vertex, 18 per triangle).
-        let largest = families.map(\.largestTriangleCount).max() ?? 0
-        let meshBytes = procedural ? MeshMemory.bytes(vertices: largest, triangles: largest, texels: 0) : max(0, maxMeshBytes)
-        let arrayBytes = procedural ? 58 * largest : meshBytes / 4
+        // A procedural scene's mesh as prepared (nothing is read from a file); its arrays: 40 B per vertex, 18 per triangle.
+        let vertices = families.map(\.largestVertexCount).max() ?? 0, triangles = families.map(\.largestTriangleCount).max() ?? 0
+        let meshBytes = procedural ? MeshMemory.preparedBytes(vertices: vertices, triangles: triangles, texels: 0) : max(0, maxMeshBytes)
+        let arrayBytes = procedural ? 40 * vertices + 18 * triangles : meshBytes / 4
         let listed = meshes ?? (procedural ? meshCount.multipliedSaturating(by: meshSources.count) : .max)
         let perScene = groundTruthSamples.multipliedSaturating(by: 96).addingSaturating(meshBytes)
         let cacheBytes = sceneCacheBytes ?? (try? SceneLibrary.defaultCacheBytes()) ?? 2 << 30

@@ -38,8 +38,22 @@ public enum ProceduralFamily: String, Sendable, CaseIterable {
 }
 
 extension ProceduralFamily {
-    /// An upper bound of the triangles of the family's meshes: the largest count over seeds 0..<64
-    /// times 1.25 (`MeshMemoryTests` checks those seeds). Resource estimates count on it.
+    /// Upper bounds of the triangles and vertices of the family's meshes: the largest counts over seeds
+    /// 0..<64 times 1.25 (`MeshMemoryTests` checks those seeds). Resource estimates count on them.
+    public var largestVertexCount: Int {
+        switch self {
+        case .blob: return 3203
+        case .union: return 2885
+        case .primitives: return 1923
+        case .cup: return 460
+        case .bowl: return 2163
+        case .table: return 60
+        case .chair: return 80
+        case .bracket: return 20
+        case .arch: return 115
+        }
+    }
+
     public var largestTriangleCount: Int {
         switch self {
         case .blob: return 6400

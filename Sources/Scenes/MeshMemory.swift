@@ -1,40 +1,48 @@
 import Foundation
 
-/// Bytes a mesh costs a process from the moment it is read until it is an episode's scene, from its
-/// counts alone: what a server checks, against `--max-mesh-bytes`, from the counts the child parser
-/// checks before the mesh enters the server (`MeshParsing.childProcess`), and what the resource
-/// estimate allows per file mesh.
+/// Bytes a mesh costs a process, from its counts alone (V vertices, Tri triangles, X texels):
 ///
-///     bytes = 160 V + 640 Tri + 16 texels
+///     prepared = 100 V + 400 Tri + 6 X + 4 KiB          what a prepared scene holds for its mesh
+///     bytes    = prepared + 64 V + 28 Tri + 6 X         with the buffers of reading it from a file
 ///
-/// Per vertex (V): the parser's wire bytes and flat arrays while decoding (12 + 12 + 8, twice), the
-/// mesh's positions, colours and texture coordinates (SIMD strides 16 + 16 + 8), the normalised copy of
-/// the positions (16) and the rasteriser's copies (40). Per triangle (Tri): the wire and flat indices
-/// (24), the mesh's indices and material (18), the rasteriser's indices, face normals, colour sources
-/// and flat colours (52), the surface hierarchy's corners in double (96), edges and origin (48), slots
-/// (8), bounds (32), planes (32), grid cells and nodes (~30) and its build's centroids and order (20),
-/// and the area table (8): 368 counted, about 400 measured as resident memory, 640 with a margin. Per
-/// texel: the RGB bytes on the wire and in the mesh (6) and the rasteriser's atlas (4, plus its build
-/// copy): 14, rounded up. `MeshMemoryTests` checks the formula against the resident memory a prepared
-/// scene holds (1.6-1.9x that for spheres of 58k and 230k triangles).
+/// Prepared (`PreparedScene.bytes` adds 96 B per ground-truth sample): per vertex the mesh's and the
+/// rasteriser's positions, colours and texture coordinates; per triangle the mesh's indices and
+/// material, the rasteriser's indices, face normals and colours, the surface hierarchy with its corners
+/// in double, edges, bounds, planes, grid and nodes; per texel the mesh's and the atlas's RGB. Reading:
+/// the child parser's wire bytes and the decoder's flat arrays (positions, colours, coordinates,
+/// indices, materials, texels, twice). `MeshMemoryTests` checks `bytes` against the resident memory of
+/// prepared scenes (1.2-1.4 times it for spheres of 58k and 230k triangles).
+///
+/// A server checks `bytes` against `--max-mesh-bytes` in the child parser, before the mesh enters the
+/// server (`MeshParsing.childProcess`), and counts each file mesh as that limit in its estimate.
 public enum MeshMemory {
-    public static let bytesPerVertex = 160
-    public static let bytesPerTriangle = 640
-    public static let bytesPerTexel = 16
-
-    /// The default per-mesh limit of `nbv serve --max-mesh-bytes`: 32 MiB, about 50,000 triangles.
+    /// The default per-mesh limit of `nbv serve --max-mesh-bytes`: 32 MiB, about 75,000 triangles.
     public static let defaultLimit = 32 << 20
 
-    /// Bytes of a mesh of these counts (saturating).
-    public static func bytes(vertices: Int, triangles: Int, texels: Int) -> Int {
-        vertices.multipliedReportingOverflow(by: bytesPerVertex).overflow || triangles.multipliedReportingOverflow(by: bytesPerTriangle).overflow
-            || texels.multipliedReportingOverflow(by: bytesPerTexel).overflow ? .max
-            : [vertices * bytesPerVertex, triangles * bytesPerTriangle, texels * bytesPerTexel].reduce(0) { $0 > .max - $1 ? .max : $0 + $1 }
+    /// What a prepared scene holds for a mesh of these counts (saturating).
+    public static func preparedBytes(vertices: Int, triangles: Int, texels: Int) -> Int {
+        weighted([(vertices, 100), (triangles, 400), (texels, 6), (1, 4096)])
     }
 
-    /// Bytes of a mesh.
+    /// What a mesh of these counts costs from its file to a prepared scene (saturating).
+    public static func bytes(vertices: Int, triangles: Int, texels: Int) -> Int {
+        weighted([(vertices, 164), (triangles, 428), (texels, 12), (1, 4096)])
+    }
+
+    /// Bytes of a mesh read from a file.
     public static func bytes(of mesh: TriangleMesh) -> Int {
         bytes(vertices: mesh.positions.count, triangles: mesh.triangles.count, texels: texels(of: mesh))
+    }
+
+    /// Σ count * weight, or Int.max when that overflows.
+    static func weighted(_ terms: [(count: Int, weight: Int)]) -> Int {
+        var total = 0
+        for (count, weight) in terms {
+            let (product, overflow) = max(0, count).multipliedReportingOverflow(by: weight)
+            if overflow || product > .max - total { return .max }
+            total += product
+        }
+        return total
     }
 
     /// Bytes of a mesh's own arrays (positions, colours and texture coordinates at their SIMD strides
@@ -48,8 +56,8 @@ public enum MeshMemory {
         mesh.materials.reduce(0) { $0 + ($1.texture.map { $0.width * $0.height } ?? 0) }
     }
 
-    /// The most triangles a mesh within `bytes` can have.
-    public static func largestTriangleCount(bytes: Int) -> Int { max(0, bytes) / bytesPerTriangle }
+    /// The most triangles a mesh read from a file within `bytes` can have.
+    public static func largestTriangleCount(bytes: Int) -> Int { max(0, bytes) / 428 }
 }
 
 /// A mesh file whose mesh would take more memory than this process allows (`MeshMemory`): refused by

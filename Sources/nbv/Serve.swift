@@ -76,7 +76,7 @@ struct Serve: ParsableCommand {
     @Option(help: ArgumentHelp("Longest estimated time of one request (make, reset, step, render): its members' CPU seconds shared among the cores, from the cost model of docs/PROTOCOL.md (Resource limits); beyond it the request gets resource_limit.", valueName: "seconds"))
     var maxRequestSeconds = ResourceLimits().maxRequestSeconds
 
-    @Option(help: ArgumentHelp("Largest memory one mesh file may take once prepared (160 B per vertex, 640 B per triangle, 16 B per texel; docs/PROTOCOL.md, Mesh files), checked by the child parser before the mesh reaches the server; a larger one makes its reset fail with resource_limit. Also each file mesh's allowance in the memory estimate.", valueName: "bytes"))
+    @Option(help: ArgumentHelp("Largest memory one mesh file may take once prepared (164 B per vertex, 428 B per triangle, 12 B per texel; docs/PROTOCOL.md, Mesh files), checked by the child parser before the mesh reaches the server; a larger one makes its reset fail with resource_limit. Also each file mesh's allowance in the memory estimate.", valueName: "bytes"))
     var maxMeshBytes = MeshMemory.defaultLimit
 
     @Option(name: .customLong("data-root"), help: ArgumentHelp("With --allow-remote: a folder whose definition files and meshes clients may name (relative to it). Repeatable. Without any, remote clients get the shipped definitions and procedural meshes only.", valueName: "dir"))

@@ -38,9 +38,10 @@ final class MeshMemoryTests: XCTestCase {
         return TriangleMesh(name: "sphere", positions: positions, triangles: triangles)
     }
 
-    /// The formula is at least what a prepared scene holds (its mesh's arrays plus the rasteriser's and
-    /// the surface hierarchy's, measured as resident memory) and at most 4 times it (it also covers the transient
-    /// buffers of reading a mesh, which are freed).
+    /// `bytes` is at least what a prepared scene holds (its mesh's arrays plus the rasteriser's and the
+    /// surface hierarchy's, measured as resident memory) and at most twice it (it also covers the
+    /// transient buffers of reading a mesh, which are freed); `preparedBytes` (the scene cache's count,
+    /// without those buffers) is within 0.9-1.5 times it.
     func testTheFormulaBoundsWhatAPreparedSceneHolds() throws {
         let previous = ProcessInfo.processInfo.environment["NBV_CACHE_DIR"]
         setenv("NBV_CACHE_DIR", "", 1)
@@ -51,11 +52,12 @@ final class MeshMemoryTests: XCTestCase {
             let before = residentBytes()
             let scene = PreparedScene(name: "sphere-\(rings)", mesh: mesh, sampleCount: samples)
             let held = residentBytes() - before + MeshMemory.arrayBytes(of: mesh)
-            withExtendedLifetime(scene) {}
             let formula = MeshMemory.bytes(of: mesh) + samples * 96
-            print("mesh memory: \(mesh.triangles.count) triangles, \(mesh.positions.count) vertices: held \(held) B, formula \(formula) B (\(String(format: "%.2f", Double(formula) / Double(held)))x)")
+            print("mesh memory: \(mesh.triangles.count) triangles, \(mesh.positions.count) vertices: held \(held) B, bytes \(formula) B (\(String(format: "%.2f", Double(formula) / Double(held)))x), PreparedScene.bytes \(scene.bytes) B")
             XCTAssertGreaterThanOrEqual(formula, held, "\(mesh.triangles.count) triangles")
-            XCTAssertLessThanOrEqual(formula, 4 * held, "\(mesh.triangles.count) triangles")
+            XCTAssertLessThanOrEqual(formula, 2 * held, "\(mesh.triangles.count) triangles")
+            XCTAssertGreaterThanOrEqual(10 * scene.bytes, 9 * held, "\(mesh.triangles.count) triangles: PreparedScene.bytes")
+            XCTAssertLessThanOrEqual(2 * scene.bytes, 3 * held, "\(mesh.triangles.count) triangles: PreparedScene.bytes")
         }
     }
 
@@ -76,13 +78,17 @@ final class MeshMemoryTests: XCTestCase {
         XCTAssertEqual(again.triangles, first.triangles)
     }
 
-    /// Every family's meshes over seeds 0..<64 have at most `largestTriangleCount` triangles (which
-    /// is 1.25 times the largest seen, so the bound is not a coincidence of these seeds).
-    func testProceduralFamiliesStayUnderTheirTriangleBounds() {
+    /// Every family's meshes over seeds 0..<64 have at most `largestTriangleCount` triangles and
+    /// `largestVertexCount` vertices (1.25 times the largest seen, so the bounds are not a coincidence
+    /// of these seeds).
+    func testProceduralFamiliesStayUnderTheirCountBounds() {
         for family in ProceduralFamily.allCases {
-            let largest = (0..<64).map { family.mesh(seed: UInt64($0)).triangles.count }.max()!
-            XCTAssertLessThanOrEqual(largest, family.largestTriangleCount, "\(family)")
-            XCTAssertGreaterThanOrEqual(5 * largest + 4, 4 * family.largestTriangleCount, "\(family): the bound is 1.25 x the largest, not more")
+            let meshes = (0..<64).map { family.mesh(seed: UInt64($0)) }
+            for (largest, bound, what) in [(meshes.map(\.triangles.count).max()!, family.largestTriangleCount, "triangles"),
+                                           (meshes.map(\.positions.count).max()!, family.largestVertexCount, "vertices")] {
+                XCTAssertLessThanOrEqual(largest, bound, "\(family) \(what)")
+                XCTAssertGreaterThanOrEqual(5 * largest + 4, 4 * bound, "\(family) \(what): the bound is 1.25 x the largest, not more")
+            }
         }
     }
 }
