@@ -133,57 +133,44 @@ public final class SupervisedTrainer: Trainer {
 
     public func iterate() throws -> LogRecord {
         let width = storage.actionWidth
-        // Rollout: waves of num_envs episodes (or single steps) with the deterministic action tanh(actor(x)).
-        // Each step's loss is CD_after / CD_before; the environment returns its gradient g with respect to
-        // the action, so the step's cotangent is g / CD_before.
-        storage.clear()
+        // Rollout: waves of num_envs episodes (or single steps) with the deterministic action tanh(actor(x))
+        // (corrected from uniform's with a prior). Each step's loss is CD_after / CD_before; the environment
+        // returns its gradient g with respect to the action, so the step's cotangent is g / CD_before (or
+        // g / |g|), times d(action)/d(tanh(actor(x))).
         var losses: [Double] = [], gradientNorms: [Double] = []
-        var t = 0
-        for _ in 0..<waves {
-            var observations = try episodes.beginAll(&state)
-            var running = Array(0..<episodes.count)
-            while !running.isEmpty {
-                let encoded = try state.encoder.encode(running.map { observations[$0] }, observe: args.normalizeObservations)
-                let x = PolicyInput(encoded, views: storage.views, featureWidth: storage.featureWidth)
-                let action = Tensor.noGrad { model.meanAction(x) }
-                let outputs = running.indices.map { Array(action.data[(width * $0)..<(width * $0 + width)]) }
-                let actions = try running.enumerated().map { k, i in
-                    try args.action(output: outputs[k], environment: episodes.vector.environments[i], observation: observations[i])
-                }
-                let transition = try episodes.step(running, actions: actions, state: &state)
-                for (k, i) in running.enumerated() {
-                    let e = storage.entry(t, i)
-                    storage.store(e, observation: encoded[k], action: actions[k])
-                    observations[i] = transition.nextObservations[k]
-                    let info = transition.results[k].info
-                    let before = info["chamfer_before"]?.doubleValue ?? .nan, after = info["chamfer_after"]?.doubleValue ?? .nan
-                    let g = info["action_gradient"]?.doubleArray ?? []
-                    for c in 0..<width { cotangents[e * width + c] = 0 }
-                    guard before.isFinite, before > 0, after.isFinite, g.count == width, g.allSatisfy(\.isFinite) else { continue }
-                    losses.append(after / before)
-                    gradientNorms.append(g.reduce(0) { $0 + $1 * $1 }.squareRoot() / before)
-                    let norm = args.cotangent == .unit ? g.reduce(0) { $0 + $1 * $1 }.squareRoot() : before
-                    guard norm > 0 else { continue }
-                    for c in 0..<width {
-                        cotangents[e * width + c] = Float(g[c] / norm) * args.actionDerivative(action: actions[k][c])
-                    }
-                }
-                running = running.indices.filter { !transition.ended[$0] }.map { running[$0] }
-                t += 1
+        // The actions stepped at the current step, in the order of its running environments (after the prior).
+        var stepped: [[Float]] = []
+        let waveSteps = try storage.collectWaves(waves, of: episodes, state: &state, observe: args.normalizeObservations,
+                                                 act: { x, _ in Tensor.noGrad { model.meanAction(x) } },
+                                                 adjust: { outputs, running, observations in
+            stepped = try running.indices.map {
+                try args.action(output: outputs[$0], environment: episodes.vector.environments[running[$0]], observation: observations[$0])
             }
+            return stepped
+        }) { e, transition, k in
+            let info = transition.results[k].info
+            let before = info["chamfer_before"]?.doubleValue ?? .nan, after = info["chamfer_after"]?.doubleValue ?? .nan
+            let g = info["action_gradient"]?.doubleArray ?? []
+            for c in 0..<width { cotangents[e * width + c] = 0 }
+            guard before.isFinite, before > 0, after.isFinite, g.count == width, g.allSatisfy(\.isFinite) else { return }
+            losses.append(after / before)
+            gradientNorms.append(g.reduce(0) { $0 + $1 * $1 }.squareRoot() / before)
+            let norm = args.cotangent == .unit ? g.reduce(0) { $0 + $1 * $1 }.squareRoot() : before
+            guard norm > 0 else { return }
+            for c in 0..<width { cotangents[e * width + c] = Float(g[c] / norm) * args.actionDerivative(action: stepped[k][c]) }
         }
+        let t = waveSteps.last?.upperBound ?? 0
 
         // Optimise: backpropagate every step's cotangent through the actor (mean over the S steps with a
         // loss, so each is scaled by 1/S), one step at a time as collected, then one clipped Adam step.
-        optimizer.zeroGrad()
         let scale = 1 / Float(max(losses.count, 1))
-        for step in 0..<t {
-            let entries = (0..<storage.envs).map { storage.entry(step, $0) }.filter { storage.filled[$0] }
-            let cotangent = entries.flatMap { e in cotangents[(e * width)..<((e + 1) * width)].map { $0 * scale } }
-            model.meanAction(storage.input(entries)).backward(gradient: cotangent)
+        let norm = optimizer.clippedStep(maxGradNorm: args.maxGradNorm) {
+            for step in 0..<t {
+                let entries = (0..<storage.envs).map { storage.entry(step, $0) }.filter { storage.filled[$0] }
+                let cotangent = entries.flatMap { e in cotangents[(e * width)..<((e + 1) * width)].map { $0 * scale } }
+                model.meanAction(storage.input(entries)).backward(gradient: cotangent)
+            }
         }
-        let norm = clipGradientNorm(model.actorParameters.map(\.1), maxNorm: args.maxGradNorm)
-        optimizer.step()
 
         var record: LogRecord = ["loss": average(losses), "rri": 1 - average(losses), "action_gradient_norm": average(gradientNorms),
                                  "grad_norm": Double(norm)]
