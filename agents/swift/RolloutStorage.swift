@@ -94,13 +94,15 @@ extension RolloutStorage {
     /// starts an episode on every environment (`beginAll`), then steps the environments whose episode
     /// still runs until all have ended. Per step: the running environments' observations are encoded
     /// (the normalisation statistics updated when `observe`), `act` maps them `[k, B, F]` to actions
-    /// `[k, A]` (drawing from the run's generator if it samples), the environments step, and entry
+    /// `[k, A]` (drawing from the run's generator if it samples), `adjust` may replace those k actions
+    /// (given the running environments' indices and observations), the environments step, and entry
     /// (t, i) stores the observation, action, training reward and end flag; `record` then sees each
     /// stored entry e with the step's transition and the environment's position k in it. Steps t are
     /// counted from 0 over all waves.
     /// - Returns: each wave's steps.
     public mutating func collectWaves(_ waves: Int, of episodes: EpisodeBookkeeping, state: inout TrainerState, observe: Bool,
                                       act: (PolicyInput, inout SplitMix64) throws -> Tensor,
+                                      adjust: (_ actions: [[Float]], _ running: [Int], _ observations: [[String: ArrayValue]]) throws -> [[Float]] = { a, _, _ in a },
                                       record: (_ e: Int, _ transition: VectorStep, _ k: Int) throws -> Void = { _, _, _ in }) throws -> [Range<Int>] {
         clear()
         var t = 0
@@ -112,7 +114,8 @@ extension RolloutStorage {
             while !running.isEmpty {
                 let encoded = try state.encoder.encode(running.map { observations[$0] }, observe: observe)
                 let action = try act(PolicyInput(encoded, views: views, featureWidth: featureWidth), &state.random)
-                let actions = running.indices.map { Array(action.data[(actionWidth * $0)..<(actionWidth * $0 + actionWidth)]) }
+                let actions = try adjust(running.indices.map { Array(action.data[(actionWidth * $0)..<(actionWidth * $0 + actionWidth)]) },
+                                         running, running.map { observations[$0] })
                 let transition = try episodes.step(running, actions: actions, state: &state)
                 for (k, i) in running.enumerated() {
                     let e = entry(t, i)
