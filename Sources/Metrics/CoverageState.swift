@@ -46,10 +46,10 @@ struct CoverageState: Sendable {
         return n.x * (viewpoint.x - q[0]) + n.y * (viewpoint.y - q[1]) + n.z * (viewpoint.z - q[2]) >= 0
     }
 
-    /// The update for a view whose points `points` (already folded into `best`, b per slot) were taken
-    /// from `viewpoint`; `changedLeaves` marks the leaves of the truth's tree whose b fell; `pointIndex`
+    /// The update for a view whose points (already folded into `best`, b per slot of the truth's tree) were
+    /// taken from `viewpoint`; `changedLeaves` marks the tree's leaves whose b fell (per node); `pointIndex`
     /// builds (or returns) a search tree of `points`, called only when a listed sample faces the camera.
-    mutating func update(truth: GroundTruth, best: [Float], changedLeaves: [Bool], radius eps: Double,
+    mutating func update(truth: GroundTruth, best b: UnsafePointer<Float>, changedLeaves changed: UnsafePointer<Bool>, radius eps: Double,
                          viewpoint: SIMD3<Float>, pointIndex: () -> NearestNeighborIndex) {
         let eps2 = eps * eps
         var added = 0
@@ -86,17 +86,13 @@ struct CoverageState: Sendable {
                 }
                 // 2. Samples that came within eps in this update.
                 truth.index.nodes.withUnsafeBufferPointer { nodes in
-                    best.withUnsafeBufferPointer { b in
-                        changedLeaves.withUnsafeBufferPointer { changed in
-                            for leaf in 0..<nodes.count where changed[leaf] && nodes[leaf].end >= 0 {
-                                for s in Int(nodes[leaf].first)..<Int(nodes[leaf].end)
-                                where !covered[s] && !listed[s] && Double(b[s]) <= eps2 {
-                                    if Self.faces(normals, q, slot: s, viewpoint: viewpoint) {
-                                        covered[s] = true; added += 1
-                                    } else {
-                                        listed[s] = true; near.append(Int32(s))
-                                    }
-                                }
+                    for leaf in 0..<nodes.count where changed[leaf] && nodes[leaf].end >= 0 {
+                        for s in Int(nodes[leaf].first)..<Int(nodes[leaf].end)
+                        where !covered[s] && !listed[s] && Double(b[s]) <= eps2 {
+                            if Self.faces(normals, q, slot: s, viewpoint: viewpoint) {
+                                covered[s] = true; added += 1
+                            } else {
+                                listed[s] = true; near.append(Int32(s))
                             }
                         }
                     }
