@@ -9,11 +9,13 @@
 ///   patch tokens = B * P * T * 4 B * 2  each view's P patch tokens of width T (kept per view, plus the
 ///                                       pooling's working copy)
 ///   scenes       = min(C, S * (G * 96 B + M))  the prepared-scene cache, shared by the members of a
-///                                       session (`SceneLibrary`), bounded by C bytes
-///                                       (`SceneLibrary.defaultCacheBytes`): S meshes (unbounded for
-///                                       files whose count is unknown), each with G ground-truth samples
-///                                       (points, k-d tree, SIMD leaf lanes) and a mesh allowance M
-///                                       (1 MiB procedural, 16 MiB a file)
+///                                       session (`SceneLibrary`), bounded by C bytes: S meshes
+///                                       (unbounded for files whose count is unknown), each with G
+///                                       ground-truth samples (points, k-d tree, SIMD leaf lanes) and a
+///                                       mesh allowance M (1 MiB procedural, 16 MiB a file); C is
+///                                       `serverSceneCacheBytes` (64 scenes' worth) in a server, whose
+///                                       libraries are bounded by it, and `SceneLibrary.defaultCacheBytes`
+///                                       elsewhere
 ///   observation  = sum over observation keys of the space's bytes, held three times while a reply is
 ///                  built (the arrays, the stacked tensor, the encoded frame)
 /// with B the budget, W x H the image, P = ceil(W/p) * ceil(H/p) for patch size p, T the token width,
@@ -58,6 +60,17 @@ public struct ResourceEstimate: Sendable, Equatable {
 }
 
 extension EnvironmentDefinition {
+    /// Bytes of prepared scenes a server's library of this definition holds at most: 64 scenes at the
+    /// estimate's allowance of G * 96 B + M each (see `ResourceEstimate`), so that many sessions fit its
+    /// memory limits while each estimate still bounds what its scenes hold.
+    public var serverSceneCacheBytes: Int { 64.multipliedSaturating(by: sceneAllowanceBytes) }
+
+    /// The estimate's bytes per prepared scene: G * 96 B + M (M = 1 MiB procedural, 16 MiB a file).
+    var sceneAllowanceBytes: Int {
+        let procedural = meshSources.allSatisfy { $0.hasPrefix("procedural:") }
+        return groundTruthSamples.multipliedSaturating(by: 96).addingSaturating(procedural ? 1 << 20 : 16 << 20)
+    }
+
     /// The memory and reply sizes of one environment of this definition (see `ResourceEstimate`).
     /// `meshes` is the number of meshes episodes may draw (nil: unknown, counted as many as the cache
     /// holds); `sceneCacheBytes` the bound of the prepared-scene cache (default
@@ -74,7 +87,7 @@ extension EnvironmentDefinition {
         let procedural = meshSources.allSatisfy { $0.hasPrefix("procedural:") }
         let sceneCount = meshes ?? (procedural ? meshCount.multipliedSaturating(by: meshSources.count) : .max)
         let cacheBytes = sceneCacheBytes ?? (try? SceneLibrary.defaultCacheBytes()) ?? 2 << 30
-        let scenes = min(cacheBytes, sceneCount.multipliedSaturating(by: groundTruthSamples.multipliedSaturating(by: 96).addingSaturating(procedural ? 1 << 20 : 16 << 20)))
+        let scenes = min(cacheBytes, sceneCount.multipliedSaturating(by: sceneAllowanceBytes))
         var observation = 0
         for key in observationKeys {
             let floats: Int

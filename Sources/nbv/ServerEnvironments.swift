@@ -41,7 +41,10 @@ struct ServerPolicy: Sendable {
 
     /// What a session of `request` will cost per member, before anything is built.
     func estimate(_ request: MakeRequest) throws -> ResourceEstimate {
-        try redactingPaths { try definition(request).resourceEstimate() }
+        try redactingPaths {
+            let d = try definition(request)
+            return d.resourceEstimate(sceneCacheBytes: d.serverSceneCacheBytes)
+        }
     }
 
     /// The definition a request asks for, with its files and backbone checked against the policy.
@@ -164,7 +167,8 @@ struct ServerPolicy: Sendable {
 
 /// The scene libraries of the environments alive, by definition: environments of equal definitions
 /// (the members of a vector session, sessions of the same definition) share one library and its cache of
-/// prepared scenes, so a session's scenes cost once (`ResourceEstimate.sceneBytes`). Held weakly: a
+/// prepared scenes (bounded by `serverSceneCacheBytes`, what each estimate counts), so a session's scenes
+/// cost once (`ResourceEstimate.sceneBytes`). Held weakly: a
 /// library goes with its last environment.
 final class SharedSceneLibraries: @unchecked Sendable {
     private let lock = NSLock()
@@ -175,7 +179,7 @@ final class SharedSceneLibraries: @unchecked Sendable {
     func library(for definition: EnvironmentDefinition) throws -> SceneLibrary {
         let key = String(describing: definition)
         if let shared = lock.withLock({ libraries[key]?.library }) { return shared }
-        let library = try SceneLibrary(definition: definition)
+        let library = try SceneLibrary(definition: definition, cacheBytes: definition.serverSceneCacheBytes)
         return lock.withLock {
             libraries = libraries.filter { $0.value.library != nil }
             if let shared = libraries[key]?.library { return shared }
