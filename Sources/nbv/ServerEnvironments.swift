@@ -20,6 +20,8 @@ struct ServerPolicy: Sendable {
     /// Backbone endpoints by name; "default" is used when a definition names none.
     var backbones: [String: String] = [:]
     var maxBackboneTimeout: Double = 120
+    /// Memory one file mesh may take (`nbv serve --max-mesh-bytes`, enforced by the child parser).
+    var maxMeshBytes = MeshMemory.defaultLimit
     /// The operator's `--env` definition (any path; the client names none to get it).
     var operatorDefinition: String?
     /// Scene libraries shared by the environments of equal definitions (a vector's members).
@@ -39,11 +41,16 @@ struct ServerPolicy: Sendable {
         }
     }
 
-    /// What a session of `request` will cost per member, before anything is built.
+    /// What a session of `request` will cost per member, before anything is built. Mesh files are
+    /// counted (listed, not read), so a session of a few files is not priced as a full scene cache.
     func estimate(_ request: MakeRequest) throws -> ResourceEstimate {
         try redactingPaths {
-            let d = try definition(request)
-            return d.resourceEstimate(sceneCacheBytes: d.serverSceneCacheBytes)
+            let definition = try definition(request)
+            var meshes: Int?
+            if !definition.meshSources.allSatisfy({ $0.hasPrefix("procedural:") }) {
+                meshes = try? definition.meshSources.reduce(0) { $0 + (try MeshDataset(spec: $1, count: definition.meshCount)).count }
+            }
+            return definition.resourceEstimate(meshes: meshes, maxMeshBytes: maxMeshBytes)
         }
     }
 
@@ -152,7 +159,7 @@ struct ServerPolicy: Sendable {
     /// relative to their data folder).
     func redactingPaths<T>(_ body: () throws -> T) throws -> T {
         do { return try body() } catch let error as EnvironmentError {
-            throw EnvironmentError(field: redact(error.field), redact(error.message))
+            throw EnvironmentError(field: redact(error.field), redact(error.message), overLimit: error.overLimit)
         }
     }
 
@@ -167,8 +174,7 @@ struct ServerPolicy: Sendable {
 
 /// The scene libraries of the environments alive, by definition: environments of equal definitions
 /// (the members of a vector session, sessions of the same definition) share one library and its cache of
-/// prepared scenes (bounded by `serverSceneCacheBytes`, what each estimate counts), so a session's scenes
-/// cost once (`ResourceEstimate.sceneBytes`). Held weakly: a
+/// prepared scenes, so a session's scenes cost once (`ResourceEstimate.sceneBytes`). Held weakly: a
 /// library goes with its last environment.
 final class SharedSceneLibraries: @unchecked Sendable {
     private let lock = NSLock()
@@ -179,7 +185,7 @@ final class SharedSceneLibraries: @unchecked Sendable {
     func library(for definition: EnvironmentDefinition) throws -> SceneLibrary {
         let key = String(describing: definition)
         if let shared = lock.withLock({ libraries[key]?.library }) { return shared }
-        let library = try SceneLibrary(definition: definition, cacheBytes: definition.serverSceneCacheBytes)
+        let library = try SceneLibrary(definition: definition)
         return lock.withLock {
             libraries = libraries.filter { $0.value.library != nil }
             if let shared = libraries[key]?.library { return shared }
