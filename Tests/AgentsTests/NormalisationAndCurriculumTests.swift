@@ -34,6 +34,29 @@ final class NormalisationTests: XCTestCase {
         XCTAssertEqual(Array(out[4...]), [0, 0, 0, 0])       // padding
     }
 
+    /// Token width 0 (a definition without `tokens` in `observation.keys`): each view's row is its
+    /// position alone, a `tokens` key is ignored; with a token width, a missing `tokens` key is an error
+    /// that names it, and rows are the token then the position.
+    func testEncoderReadsPositionsOnlyWhenTokenWidthIsZero() throws {
+        let positions = ArrayValue(float32: [0.1, 0.2, 0.3, 0, 0, 0], shape: [2, 3])
+        let mask = ArrayValue(float32: [1, 0], shape: [2])
+        let tokens = ArrayValue(float32: [7, 8, 9, 10], shape: [2, 2])
+        let positionsOnly = ObservationEncoder(tokenWidth: 0, normalizes: false)
+        XCTAssertEqual(positionsOnly.featureWidth, 3)
+        for observation in [["positions": positions, "view_mask": mask], ["positions": positions, "view_mask": mask, "tokens": tokens]] {
+            let raw = try positionsOnly.rawFeatures(observation)
+            XCTAssertEqual(raw.features, [0.1, 0.2, 0.3, 0, 0, 0])
+            XCTAssertEqual(raw.mask, [1, 0])
+            XCTAssertEqual(raw.views, 2)
+        }
+        let withTokens = ObservationEncoder(tokenWidth: 2, normalizes: false)
+        XCTAssertThrowsError(try withTokens.rawFeatures(["positions": positions, "view_mask": mask])) {
+            XCTAssertTrue("\($0)".contains("tokens"), "\($0)")
+        }
+        let raw = try withTokens.rawFeatures(["positions": positions, "view_mask": mask, "tokens": tokens])
+        XCTAssertEqual(raw.features, [7, 8, 0.1, 0.2, 0.3, 9, 10, 0, 0, 0])
+    }
+
     func testRewardScalerDividesByReturnStd() {
         var scaler = RewardScaler(gamma: 0.5, environments: 1)
         _ = scaler.scale([1], done: [false])

@@ -81,7 +81,8 @@ public struct RunningMeanStd: Codable, Equatable, Sendable {
 }
 
 /// From the observation dictionary (`tokens [B, W]`, `positions [B, 3]`, `view_mask [B]`) to policy
-/// inputs, with per-feature observation normalisation over the views taken:
+/// inputs (W = 0: positions only, for definitions whose `observation.keys` leave out `tokens`; a
+/// `tokens` key is then ignored), with per-feature observation normalisation over the views taken:
 /// x̂ = clip((x - μ) / √(σ² + 1e-8), -10, 10) (CleanRL's `NormalizeObservation` + clip). The statistics
 /// are updated during training only and saved with the checkpoint; evaluation freezes them.
 public struct ObservationEncoder: Codable, Equatable, Sendable {
@@ -101,18 +102,21 @@ public struct ObservationEncoder: Codable, Equatable, Sendable {
 
     /// Raw per-view features `[B * F]`, the mask `[B]`, and B, checking the observation's shapes.
     public func rawFeatures(_ observation: [String: ArrayValue]) throws -> (features: [Float], mask: [Float], views: Int) {
-        guard let tokens = observation["tokens"], let positions = observation["positions"], let mask = observation["view_mask"] else {
-            throw AgentError("observation: expected keys tokens, positions and view_mask (observation.keys), got \(observation.keys.sorted())")
+        let tokens = tokenWidth > 0 ? observation["tokens"] : nil
+        guard let positions = observation["positions"], let mask = observation["view_mask"], tokenWidth == 0 || tokens != nil else {
+            throw AgentError("observation: expected keys \(tokenWidth > 0 ? "tokens, " : "")positions and view_mask (observation.keys), got \(observation.keys.sorted())")
         }
-        guard tokens.shape.count == 2, tokens.shape[1] == tokenWidth else {
-            throw AgentError("observation tokens: expected [B, \(tokenWidth)] (the policy's token width), got \(tokens.shape)")
+        let b = positions.shape.first ?? 0
+        if let tokens {
+            guard tokens.shape == [b, tokenWidth] else {
+                throw AgentError("observation tokens: expected [\(b), \(tokenWidth)] (views, the policy's token width), got \(tokens.shape)")
+            }
         }
-        let b = tokens.shape[0]
         guard positions.shape == [b, 3], mask.shape == [b] else {
             throw AgentError("observation: expected positions [\(b), 3] and view_mask [\(b)], got \(positions.shape) and \(mask.shape)")
         }
         guard b <= PolicyNetworkConfig.maxViews else { throw AgentError("observation: \(b) views exceed the policy's \(PolicyNetworkConfig.maxViews)") }
-        let t = tokens.floats, p = positions.floats
+        let t = tokens?.floats ?? [], p = positions.floats
         var f = [Float](repeating: 0, count: b * featureWidth)
         for v in 0..<b {
             for c in 0..<tokenWidth { f[v * featureWidth + c] = t[v * tokenWidth + c] }
