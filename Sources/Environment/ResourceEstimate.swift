@@ -8,10 +8,12 @@
 ///                                       points: 45 B) and the reconstruction cloud with its index (<= 56 B)
 ///   patch tokens = B * P * T * 4 B * 2  each view's P patch tokens of width T (kept per view, plus the
 ///                                       pooling's working copy)
-///   scenes       = S * (G * 96 B + M)  the prepared-scene cache, shared by the members of a session
-///                                       (`SceneLibrary`): S = min(64, meshes) scenes, each with G
-///                                       ground-truth samples (points, k-d tree, SIMD leaf lanes) and a
-///                                       mesh allowance M (1 MiB procedural, 16 MiB a file)
+///   scenes       = min(C, S * (G * 96 B + M))  the prepared-scene cache, shared by the members of a
+///                                       session (`SceneLibrary`), bounded by C bytes
+///                                       (`SceneLibrary.defaultCacheBytes`): S meshes (unbounded for
+///                                       files whose count is unknown), each with G ground-truth samples
+///                                       (points, k-d tree, SIMD leaf lanes) and a mesh allowance M
+///                                       (1 MiB procedural, 16 MiB a file)
 ///   observation  = sum over observation keys of the space's bytes, held three times while a reply is
 ///                  built (the arrays, the stacked tensor, the encoded frame)
 /// with B the budget, W x H the image, P = ceil(W/p) * ceil(H/p) for patch size p, T the token width,
@@ -56,12 +58,11 @@ public struct ResourceEstimate: Sendable, Equatable {
 }
 
 extension EnvironmentDefinition {
-    /// Scenes the prepared-scene cache of one environment holds at most (`SceneLibrary`'s capacity).
-    public static let sceneCacheCapacity = 64
-
     /// The memory and reply sizes of one environment of this definition (see `ResourceEstimate`).
-    /// `meshes` is the number of meshes episodes may draw (nil: unknown, counted as the cache capacity).
-    public func resourceEstimate(meshes: Int? = nil) -> ResourceEstimate {
+    /// `meshes` is the number of meshes episodes may draw (nil: unknown, counted as many as the cache
+    /// holds); `sceneCacheBytes` the bound of the prepared-scene cache (default
+    /// `SceneLibrary.defaultCacheBytes()`, 2 GiB when that cannot be read).
+    public func resourceEstimate(meshes: Int? = nil, sceneCacheBytes: Int? = nil) -> ResourceEstimate {
         let b = budget, w = imageWidth, h = imageHeight
         let patchSize: Int
         if case .geometric(let o) = backbone { patchSize = max(1, o.patchSize) } else { patchSize = 14 }
@@ -71,8 +72,9 @@ extension EnvironmentDefinition {
         let views = b.multipliedSaturating(by: pixels).multipliedSaturating(by: 128)
         let patchTokens = b.multipliedSaturating(by: patches).multipliedSaturating(by: t).multipliedSaturating(by: 8)
         let procedural = meshSources.allSatisfy { $0.hasPrefix("procedural:") }
-        let sceneCount = min(Self.sceneCacheCapacity, meshes ?? (procedural ? meshCount.multipliedSaturating(by: meshSources.count) : Self.sceneCacheCapacity))
-        let scenes = sceneCount.multipliedSaturating(by: groundTruthSamples.multipliedSaturating(by: 96).addingSaturating(procedural ? 1 << 20 : 16 << 20))
+        let sceneCount = meshes ?? (procedural ? meshCount.multipliedSaturating(by: meshSources.count) : .max)
+        let cacheBytes = sceneCacheBytes ?? (try? SceneLibrary.defaultCacheBytes()) ?? 2 << 30
+        let scenes = min(cacheBytes, sceneCount.multipliedSaturating(by: groundTruthSamples.multipliedSaturating(by: 96).addingSaturating(procedural ? 1 << 20 : 16 << 20)))
         var observation = 0
         for key in observationKeys {
             let floats: Int

@@ -9,12 +9,23 @@ import Support
 /// A mesh ready for episodes: the normalised mesh, its rasteriser data and its ground truth: samples of
 /// its outer surface with their nearest-neighbour index and its triangles' hierarchy (docs/EVALUATION.md:
 /// area-uniform, seeded by the mesh name, so the ground truth is a property of the mesh, the same in every
-/// episode and process). Prepared once per mesh and process (`SceneLibrary`'s cache).
+/// episode and process). Prepared once per mesh and process while `SceneLibrary`'s cache holds it.
 public final class PreparedScene: @unchecked Sendable {
     public let name: String
     public let mesh: TriangleMesh
     public let renderable: RenderableMesh
     public let groundTruth: GroundTruth
+
+    /// Bytes this scene holds, an upper estimate from its counts (what `SceneLibrary`'s cache is bounded by):
+    ///   96 B per ground-truth sample G (point, nearest-neighbour tree, SIMD leaf lanes, sample triangle),
+    ///   400 B per triangle T (mesh, rasteriser, surface hierarchy and grid with doubles for exact distances),
+    ///   100 B per vertex V (mesh and rasteriser copies of positions, colours, texture coordinates),
+    ///   2 B per texture byte X (the mesh's and the rasteriser's atlas), and 4 KiB of fixed overhead.
+    /// Checked against the resident memory of all objects-v0 scenes in docs/PERFORMANCE.md.
+    public var bytes: Int {
+        let textureBytes = mesh.materials.reduce(0) { $0 + ($1.texture?.pixels.count ?? 0) }
+        return 96 * groundTruth.count + 400 * mesh.triangles.count + 100 * mesh.positions.count + 2 * textureBytes + 4096
+    }
 
     init(name: String, mesh: TriangleMesh, sampleCount: Int) {
         self.name = name
@@ -33,7 +44,11 @@ public final class PreparedScene: @unchecked Sendable {
 }
 
 /// The meshes of an environment definition (folder, glob, files or a procedural family), its split,
-/// and a bounded cache of prepared scenes shared by the threads of one process.
+/// and a cache of prepared scenes shared by the threads of one process, bounded by bytes
+/// (`PreparedScene.bytes`; the least recently used scene leaves first, the newest always stays).
+/// The bound is `SceneLibrary.defaultCacheBytes` unless given: large enough by default for every scene
+/// of objects-v0 (about 820 training meshes, 1.6 MB each), so an episode on a mesh seen before reuses its
+/// scene instead of re-reading its ground truth and rebuilding its indexes (docs/PERFORMANCE.md).
 public final class SceneLibrary: @unchecked Sendable {
     public let dataset: MeshDataset
     /// Mesh names of the definition's split, in the dataset's order.
@@ -42,12 +57,32 @@ public final class SceneLibrary: @unchecked Sendable {
     public let allNames: [String]
     let sampleCount: Int
     let normalize: Bool
-    let capacity = EnvironmentDefinition.sceneCacheCapacity
-    var cache: [String: PreparedScene] = [:]
-    var order: [String] = []
+    /// Bytes of prepared scenes the cache may hold.
+    public let capacityBytes: Int
+    var cache: [String: (scene: PreparedScene, lastUse: UInt64)] = [:]
+    var heldBytes = 0
+    var clock: UInt64 = 0
     let lock = NSLock()
 
-    public init(definition d: EnvironmentDefinition) throws {
+    /// The cache bound of a library when none is given: `$NBV_SCENE_CACHE_MIB` MiB when that is set (a
+    /// whole number >= 1), else an eighth of the machine's memory, at most 2 GiB.
+    public static func defaultCacheBytes(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Int {
+        if let text = environment["NBV_SCENE_CACHE_MIB"] {
+            guard let mib = Int(text.trimmingCharacters(in: .whitespaces)), mib >= 1, mib <= 1 << 30 else {
+                throw EnvironmentError(field: "NBV_SCENE_CACHE_MIB", "expected a whole number of MiB >= 1 for the prepared-scene cache, got \"\(text)\"")
+            }
+            return mib << 20
+        }
+        return min(2 << 30, Int(clamping: ProcessInfo.processInfo.physicalMemory / 8))
+    }
+
+    /// The library of a definition's meshes; `cacheBytes` bounds its prepared-scene cache
+    /// (default `defaultCacheBytes()`).
+    public init(definition d: EnvironmentDefinition, cacheBytes: Int? = nil) throws {
+        if let cacheBytes, cacheBytes < 1 {
+            throw EnvironmentError(field: "cacheBytes", "expected a positive number of bytes for the prepared-scene cache, got \(cacheBytes)")
+        }
+        capacityBytes = try cacheBytes ?? Self.defaultCacheBytes()
         let options = MeshLoadOptions(normalize: d.normalize)
         do {
             let parts = try d.meshSources.map {
@@ -81,21 +116,34 @@ public final class SceneLibrary: @unchecked Sendable {
 
     public func contains(_ name: String) -> Bool { allNames.contains(name) }
 
+    /// Scenes the cache holds now.
+    public var cachedSceneCount: Int { lock.withLock { cache.count } }
+
     /// The prepared scene of a mesh, loading and sampling it on first use. Errors name the file.
     public func scene(named name: String) throws -> PreparedScene {
-        lock.lock()
-        if let hit = cache[name] { lock.unlock(); return hit }
-        lock.unlock()
+        if let hit = lock.withLock({ touch(name) }) { return hit }
         let mesh: TriangleMesh
         do { mesh = try dataset.mesh(named: name) } catch { throw EnvironmentError(field: "mesh \(name)", "\(error)") }
         let scene = PreparedScene(name: name, mesh: mesh, sampleCount: sampleCount)
-        lock.lock(); defer { lock.unlock() }
-        if cache[name] == nil {
-            cache[name] = scene
-            order.append(name)
-            if order.count > capacity { cache[order.removeFirst()] = nil }
+        return lock.withLock {
+            if let hit = touch(name) { return hit }   // another thread prepared it meanwhile
+            clock += 1
+            cache[name] = (scene, clock)
+            heldBytes += scene.bytes
+            while heldBytes > capacityBytes, cache.count > 1,
+                  let oldest = cache.min(by: { $0.value.lastUse < $1.value.lastUse })?.key {
+                heldBytes -= cache.removeValue(forKey: oldest)!.scene.bytes
+            }
+            return scene
         }
-        return cache[name]!
+    }
+
+    /// The cached scene of `name`, marked as just used; nil when not cached. Call under `lock`.
+    private func touch(_ name: String) -> PreparedScene? {
+        guard let hit = cache[name] else { return nil }
+        clock += 1
+        cache[name]!.lastUse = clock
+        return hit.scene
     }
 }
 

@@ -15,6 +15,19 @@ public protocol Optimizer: AnyObject {
 extension Optimizer {
     /// Clears every parameter's gradient.
     public func zeroGrad() { for (_, p) in parameters { p.zeroGrad() } }
+
+    /// One clipped update, CleanRL's `zero_grad(); loss.backward(); clip_grad_norm_(params, max_norm);
+    /// step()`: clears the gradients, runs `backward` (which accumulates them), scales them to a global
+    /// norm of at most `maxGradNorm` (`clipGradientNorm` over this optimiser's parameters) and steps.
+    /// - Returns: the gradients' global norm before clipping.
+    @discardableResult
+    public func clippedStep(maxGradNorm: Float, backward: () throws -> Void) rethrows -> Float {
+        zeroGrad()
+        try backward()
+        let norm = clipGradientNorm(parameters.map(\.1), maxNorm: maxGradNorm)
+        step()
+        return norm
+    }
 }
 
 /// An optimiser's saved state: per-parameter buffers named `<buffer>.<parameter name>`

@@ -30,14 +30,16 @@ struct EvaluationOptions: ParsableArguments {
     var seeds: [UInt64] { evaluationSeeds(base: seed, count: episodes) }
 
     /// Runs `policies` under the chosen protocols on the split of `environment`'s definition, with a
-    /// progress line, and returns the report.
+    /// progress line, and returns the report. Every environment shares one scene library (protocols change
+    /// the budget and the camera band, not the meshes), so each mesh is parsed and prepared once per run.
     func run(policies: [String], environment: EnvironmentOptions, label: String) throws -> EvaluationReport {
         let definition = try environment.definition(extra: ["meshes.split=\"\(split.rawValue)\""])
-        for p in protocols { _ = try NBVEnvironment(definition: p.apply(to: definition)) }   // fail early, before any worker starts
+        let scenes = try SceneLibrary(definition: definition)
+        for p in protocols { _ = try NBVEnvironment(definition: p.apply(to: definition), scenes: scenes) }   // fail early, before any worker starts
         let cells = protocols.map(\.initialViewCounts.count).reduce(0, +)
         let progress = Progress(label, total: policies.count * cells * episodes)
         return try runEvaluation(policies: policies, definition: definition, protocols: protocols, seeds: seeds, workers: jobs,
-                                 oracleCandidates: oracleCandidates, makeEnvironment: { try NBVEnvironment(definition: $0) },
+                                 oracleCandidates: oracleCandidates, makeEnvironment: { try NBVEnvironment(definition: $0, scenes: scenes) },
                                  onEpisode: { progress.advance(note: "\($0.policy), \($0.protocolName)") })
     }
 }

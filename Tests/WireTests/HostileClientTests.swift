@@ -227,7 +227,7 @@ final class HostileClientTests: XCTestCase {
         XCTAssertEqual(built.value, 0, "nothing was built for refused requests")
         // The total: sessions that fit one by one are refused once their sum would pass it, and a closed
         // session gives its share back.
-        let big: [String: InfoValue] = ["ground_truth_samples": .int(150_000)]  // ~0.9 GiB estimated per session
+        let big: [String: InfoValue] = ["ground_truth_samples": .int(150_000), "meshes.count": .int(64)]  // ~0.9 GiB of scenes estimated per session
         let estimate = try estimator(MakeRequest(overrides: big)).sessionBytes(members: 1)
         XCTAssertGreaterThan(estimate, 3 << 28)
         var sessions: [String] = []

@@ -279,10 +279,7 @@ public final class PPOTrainer: Trainer {
                                   clip: args.clipVloss ? args.clipCoef : nil)
                 let entropy = distribution.entropy().mean()
                 let loss = pg - entropy * args.entCoef + v * args.vfCoef
-                optimizer.zeroGrad()
-                loss.backward()
-                norms.append(Double(clipGradientNorm(model.parameterTensors, maxNorm: args.maxGradNorm)))
-                optimizer.step()
+                norms.append(Double(optimizer.clippedStep(maxGradNorm: args.maxGradNorm) { loss.backward() }))
                 policyLosses.append(Double(pg.item)); valueLosses.append(Double(v.item)); entropies.append(Double(entropy.item))
             }
             if let target = args.targetKl, let last = kls.last, last > target { break epochs }

@@ -75,32 +75,9 @@ public final class ReinforceTrainer: Trainer {
     }
 
     public func iterate() throws -> LogRecord {
-        let width = storage.actionWidth
         // Rollout: waves of num_envs whole episodes with sampled actions.
-        storage.clear()
-        var t = 0
-        var waveSteps: [Range<Int>] = []
-        for _ in 0..<waves {
-            let first = t
-            var observations = try episodes.beginAll(&state)
-            var running = Array(0..<episodes.count)
-            while !running.isEmpty {
-                let encoded = try state.encoder.encode(running.map { observations[$0] }, observe: args.normalizeObservations)
-                let x = PolicyInput(encoded, views: storage.views, featureWidth: storage.featureWidth)
-                let sampled = Tensor.noGrad { DiagonalGaussian(mean: model.meanAction(x), logStd: model.logStd).sample(using: &state.random) }
-                let actions = running.indices.map { Array(sampled.data[(width * $0)..<(width * $0 + width)]) }
-                let transition = try episodes.step(running, actions: actions, state: &state)
-                for (k, i) in running.enumerated() {
-                    let e = storage.entry(t, i)
-                    storage.store(e, observation: encoded[k], action: actions[k])
-                    storage.rewards[e] = transition.trainingRewards[k]
-                    storage.ended[e] = transition.ended[k]
-                    observations[i] = transition.nextObservations[k]
-                }
-                running = running.indices.filter { !transition.ended[$0] }.map { running[$0] }
-                t += 1
-            }
-            waveSteps.append(first..<t)
+        let waveSteps = try storage.collectWaves(waves, of: episodes, state: &state, observe: args.normalizeObservations) { x, random in
+            Tensor.noGrad { DiagonalGaussian(mean: model.meanAction(x), logStd: model.logStd).sample(using: &random) }
         }
 
         // Returns: G_t of each episode, the batch ordered by wave, environment, then step.
@@ -124,10 +101,7 @@ public final class ReinforceTrainer: Trainer {
         let vLoss = (values - Tensor(returns.map(Float.init))).square().mean() * 0.5
         let entropy = distribution.entropy().mean()
         let loss = policyLoss + vLoss * args.vfCoef - entropy * args.entCoef
-        optimizer.zeroGrad()
-        loss.backward()
-        let norm = clipGradientNorm(model.parameterTensors, maxNorm: args.maxGradNorm)
-        optimizer.step()
+        let norm = optimizer.clippedStep(maxGradNorm: args.maxGradNorm) { loss.backward() }
 
         var record: LogRecord = ["policy_loss": Double(policyLoss.item), "value_loss": Double(vLoss.item), "entropy": Double(entropy.item),
                                  "grad_norm": Double(norm), "log_std": average(model.logStd.data.map(Double.init))]

@@ -1,5 +1,6 @@
 import Foundation
 import Learning
+import Support
 
 /// The experience of one collection phase, in buffers preallocated as `[steps, envs, ...]` (CleanRL's
 /// `obs`, `actions`, `logprobs`, `rewards`, `dones`, `values`). Buffers are flat and row-major: entry
@@ -85,5 +86,50 @@ public struct RolloutStorage {
     /// A `[steps, envs]` buffer as rows `[steps][envs]`.
     public func byStep<T>(_ buffer: [T]) -> [[T]] {
         (0..<steps).map { t in Array(buffer[(t * envs)..<((t + 1) * envs)]) }
+    }
+}
+
+extension RolloutStorage {
+    /// Clears the storage and collects `waves` waves of whole episodes (REINFORCE, supervised): each wave
+    /// starts an episode on every environment (`beginAll`), then steps the environments whose episode
+    /// still runs until all have ended. Per step: the running environments' observations are encoded
+    /// (the normalisation statistics updated when `observe`), `act` maps them `[k, B, F]` to actions
+    /// `[k, A]` (drawing from the run's generator if it samples), `adjust` may replace those k actions
+    /// (given the running environments' indices and observations), the environments step, and entry
+    /// (t, i) stores the observation, action, training reward and end flag; `record` then sees each
+    /// stored entry e with the step's transition and the environment's position k in it. Steps t are
+    /// counted from 0 over all waves.
+    /// - Returns: each wave's steps.
+    public mutating func collectWaves(_ waves: Int, of episodes: EpisodeBookkeeping, state: inout TrainerState, observe: Bool,
+                                      act: (PolicyInput, inout SplitMix64) throws -> Tensor,
+                                      adjust: (_ actions: [[Float]], _ running: [Int], _ observations: [[String: ArrayValue]]) throws -> [[Float]] = { a, _, _ in a },
+                                      record: (_ e: Int, _ transition: VectorStep, _ k: Int) throws -> Void = { _, _, _ in }) throws -> [Range<Int>] {
+        clear()
+        var t = 0
+        var waveSteps: [Range<Int>] = []
+        for _ in 0..<waves {
+            let first = t
+            var observations = try episodes.beginAll(&state)
+            var running = Array(0..<episodes.count)
+            while !running.isEmpty {
+                let encoded = try state.encoder.encode(running.map { observations[$0] }, observe: observe)
+                let action = try act(PolicyInput(encoded, views: views, featureWidth: featureWidth), &state.random)
+                let actions = try adjust(running.indices.map { Array(action.data[(actionWidth * $0)..<(actionWidth * $0 + actionWidth)]) },
+                                         running, running.map { observations[$0] })
+                let transition = try episodes.step(running, actions: actions, state: &state)
+                for (k, i) in running.enumerated() {
+                    let e = entry(t, i)
+                    store(e, observation: encoded[k], action: actions[k])
+                    rewards[e] = transition.trainingRewards[k]
+                    ended[e] = transition.ended[k]
+                    observations[i] = transition.nextObservations[k]
+                    try record(e, transition, k)
+                }
+                running = running.indices.filter { !transition.ended[$0] }.map { running[$0] }
+                t += 1
+            }
+            waveSteps.append(first..<t)
+        }
+        return waveSteps
     }
 }

@@ -7,7 +7,10 @@ import Support
 /// a = tanh(actor(F_N)) is stepped through the environment with `action_gradient`, which returns
 /// g = d(CD_after)/d(a) through the backbone's pose input (the rendered view detached). The loss of a
 /// step is CD_after / CD_before (scale-free across meshes), so d(loss)/d(θ) = Jᵀ g / CD_before with J the
-/// policy's Jacobian d(a)/d(θ): `backward(gradient:)` on the action tensor applies exactly that.
+/// policy's Jacobian d(a)/d(θ): `backward(gradient:)` on the action tensor applies exactly that. With
+/// `cotangent = unit` a step backpropagates g / |g| instead (its descent direction, every step weighted alike).
+/// With `prior = uniform` the action is a = clip(a_u + s tanh(actor(F_N))), a correction of the uniform
+/// baseline's action a_u (s = prior_scale), and the cotangent of tanh(actor) is s g where the clip does not hold.
 public struct SupervisedArgs: Codable, Equatable, Sendable {
     public enum Mode: String, Codable, Sendable {
         /// N initial views, one chosen view, then a new episode.
@@ -16,6 +19,25 @@ public struct SupervisedArgs: Codable, Equatable, Sendable {
         case episode
     }
     public var mode = Mode.singleStep
+    /// What each step backpropagates into the policy.
+    public enum Cotangent: String, Codable, Sendable {
+        /// g / CD_before: the gradient of the step's loss CD_after / CD_before.
+        case ratio
+        /// g / |g|: the step's descent direction alone, so that every step weighs the same (|g| / CD_before
+        /// spans two orders of magnitude across meshes, and a few steps would otherwise set every update).
+        case unit
+    }
+    public var cotangent = Cotangent.ratio
+    /// What the policy's output corrects.
+    public enum Prior: String, Codable, Sendable {
+        /// a = tanh(actor(x)).
+        case none
+        /// a = clip(a_u + prior_scale tanh(actor(x)), -1, 1) with a_u the `uniform` baseline's action (the shell
+        /// point farthest in angle from the views taken): the policy learns a correction of uniform's choice.
+        case uniform
+    }
+    public var prior = Prior.none
+    public var priorScale: Float = 0.5
     /// Episodes run together (one per core).
     public var numEnvs = 2
     /// Episodes per update (a multiple of num_envs).
@@ -28,15 +50,55 @@ public struct SupervisedArgs: Codable, Equatable, Sendable {
     public var actorOutputGain: Float = 1
     public init() {}
 
+    /// Decodes a run's arguments; the arguments added later (cotangent, prior, prior_scale) take their
+    /// defaults when absent, so that older runs still load.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let defaults = SupervisedArgs()
+        mode = try c.decode(Mode.self, forKey: .mode)
+        cotangent = try c.decodeIfPresent(Cotangent.self, forKey: .cotangent) ?? defaults.cotangent
+        prior = try c.decodeIfPresent(Prior.self, forKey: .prior) ?? defaults.prior
+        priorScale = try c.decodeIfPresent(Float.self, forKey: .priorScale) ?? defaults.priorScale
+        numEnvs = try c.decode(Int.self, forKey: .numEnvs)
+        episodesPerUpdate = try c.decode(Int.self, forKey: .episodesPerUpdate)
+        learningRate = try c.decode(Float.self, forKey: .learningRate)
+        maxGradNorm = try c.decode(Float.self, forKey: .maxGradNorm)
+        normalizeObservations = try c.decode(Bool.self, forKey: .normalizeObservations)
+        actorOutputGain = try c.decode(Float.self, forKey: .actorOutputGain)
+    }
+
+    /// The action stepped for the network's output `output` = tanh(actor(x)): `output` itself, or with
+    /// `prior = uniform` the clipped correction of uniform's action, which is computed on `environment`.
+    func action(output: [Float], environment: NBVEnvironment, observation: [String: ArrayValue]) throws -> [Float] {
+        switch prior {
+        case .none: return output
+        case .uniform:
+            let base = try UniformPolicy().act(observation: observation, environment: environment)
+            return zip(base, output).map { min(max($0 + priorScale * $1, -1), 1) }
+        }
+    }
+
+    /// d(action)/d(output) of `action(output:...)` per component, given the stepped action: 1 without a
+    /// prior; prior_scale inside the clip and 0 where the clip holds.
+    func actionDerivative(action: Float) -> Float {
+        switch prior {
+        case .none: return 1
+        case .uniform: return abs(action) < 1 ? priorScale : 0
+        }
+    }
+
     /// One line per argument for `nbv train --help`.
     public static let help: [String: String] = [
         "mode": "single_step (initial views, one chosen view, new episode) or episode (whole episodes, greedy per step)",
+        "cotangent": "ratio (each step backpropagates g / CD_before, the gradient of CD_after / CD_before) or unit (g / |g|, every step weighs the same)",
         "num_envs": "episodes run together (one per core)",
         "episodes_per_update": "episodes per update (a multiple of num_envs)",
         "learning_rate": "Adam's step size",
         "max_grad_norm": "global gradient-norm clip",
         "normalize_observations": "normalise observations by running statistics",
         "actor_output_gain": "orthogonal-initialisation gain of the actor's last layer",
+        "prior": "none (the action is tanh(actor(x))) or uniform (clip(uniform's action + prior_scale tanh(actor(x))): a learned correction of uniform's choice)",
+        "prior_scale": "with prior = uniform, the largest correction per action component",
     ]
 }
 
@@ -71,50 +133,44 @@ public final class SupervisedTrainer: Trainer {
 
     public func iterate() throws -> LogRecord {
         let width = storage.actionWidth
-        // Rollout: waves of num_envs episodes (or single steps) with the deterministic action tanh(actor(x)).
-        // Each step's loss is CD_after / CD_before; the environment returns its gradient g with respect to
-        // the action, so the step's cotangent is g / CD_before.
-        storage.clear()
+        // Rollout: waves of num_envs episodes (or single steps) with the deterministic action tanh(actor(x))
+        // (corrected from uniform's with a prior). Each step's loss is CD_after / CD_before; the environment
+        // returns its gradient g with respect to the action, so the step's cotangent is g / CD_before (or
+        // g / |g|), times d(action)/d(tanh(actor(x))).
         var losses: [Double] = [], gradientNorms: [Double] = []
-        var t = 0
-        for _ in 0..<waves {
-            var observations = try episodes.beginAll(&state)
-            var running = Array(0..<episodes.count)
-            while !running.isEmpty {
-                let encoded = try state.encoder.encode(running.map { observations[$0] }, observe: args.normalizeObservations)
-                let x = PolicyInput(encoded, views: storage.views, featureWidth: storage.featureWidth)
-                let action = Tensor.noGrad { model.meanAction(x) }
-                let actions = running.indices.map { Array(action.data[(width * $0)..<(width * $0 + width)]) }
-                let transition = try episodes.step(running, actions: actions, state: &state)
-                for (k, i) in running.enumerated() {
-                    let e = storage.entry(t, i)
-                    storage.store(e, observation: encoded[k], action: actions[k])
-                    observations[i] = transition.nextObservations[k]
-                    let info = transition.results[k].info
-                    let before = info["chamfer_before"]?.doubleValue ?? .nan, after = info["chamfer_after"]?.doubleValue ?? .nan
-                    let g = info["action_gradient"]?.doubleArray ?? []
-                    for c in 0..<width { cotangents[e * width + c] = 0 }
-                    guard before.isFinite, before > 0, after.isFinite, g.count == width, g.allSatisfy(\.isFinite) else { continue }
-                    losses.append(after / before)
-                    gradientNorms.append(g.reduce(0) { $0 + $1 * $1 }.squareRoot() / before)
-                    for c in 0..<width { cotangents[e * width + c] = Float(g[c] / before) }
-                }
-                running = running.indices.filter { !transition.ended[$0] }.map { running[$0] }
-                t += 1
+        // The actions stepped at the current step, in the order of its running environments (after the prior).
+        var stepped: [[Float]] = []
+        let waveSteps = try storage.collectWaves(waves, of: episodes, state: &state, observe: args.normalizeObservations,
+                                                 act: { x, _ in Tensor.noGrad { model.meanAction(x) } },
+                                                 adjust: { outputs, running, observations in
+            stepped = try running.indices.map {
+                try args.action(output: outputs[$0], environment: episodes.vector.environments[running[$0]], observation: observations[$0])
             }
+            return stepped
+        }) { e, transition, k in
+            let info = transition.results[k].info
+            let before = info["chamfer_before"]?.doubleValue ?? .nan, after = info["chamfer_after"]?.doubleValue ?? .nan
+            let g = info["action_gradient"]?.doubleArray ?? []
+            for c in 0..<width { cotangents[e * width + c] = 0 }
+            guard before.isFinite, before > 0, after.isFinite, g.count == width, g.allSatisfy(\.isFinite) else { return }
+            losses.append(after / before)
+            gradientNorms.append(g.reduce(0) { $0 + $1 * $1 }.squareRoot() / before)
+            let norm = args.cotangent == .unit ? g.reduce(0) { $0 + $1 * $1 }.squareRoot() : before
+            guard norm > 0 else { return }
+            for c in 0..<width { cotangents[e * width + c] = Float(g[c] / norm) * args.actionDerivative(action: stepped[k][c]) }
         }
+        let t = waveSteps.last?.upperBound ?? 0
 
         // Optimise: backpropagate every step's cotangent through the actor (mean over the S steps with a
         // loss, so each is scaled by 1/S), one step at a time as collected, then one clipped Adam step.
-        optimizer.zeroGrad()
         let scale = 1 / Float(max(losses.count, 1))
-        for step in 0..<t {
-            let entries = (0..<storage.envs).map { storage.entry(step, $0) }.filter { storage.filled[$0] }
-            let cotangent = entries.flatMap { e in cotangents[(e * width)..<((e + 1) * width)].map { $0 * scale } }
-            model.meanAction(storage.input(entries)).backward(gradient: cotangent)
+        let norm = optimizer.clippedStep(maxGradNorm: args.maxGradNorm) {
+            for step in 0..<t {
+                let entries = (0..<storage.envs).map { storage.entry(step, $0) }.filter { storage.filled[$0] }
+                let cotangent = entries.flatMap { e in cotangents[(e * width)..<((e + 1) * width)].map { $0 * scale } }
+                model.meanAction(storage.input(entries)).backward(gradient: cotangent)
+            }
         }
-        let norm = clipGradientNorm(model.actorParameters.map(\.1), maxNorm: args.maxGradNorm)
-        optimizer.step()
 
         var record: LogRecord = ["loss": average(losses), "rri": 1 - average(losses), "action_gradient_norm": average(gradientNorms),
                                  "grad_norm": Double(norm)]

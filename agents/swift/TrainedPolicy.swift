@@ -4,7 +4,8 @@ import Environment
 import Support
 
 /// A trained run (`RUN/config.json` + its newest loadable checkpoint) as an `NBVPolicy`: the
-/// deterministic mean action tanh(actor(x)) with the observation statistics frozen as saved.
+/// deterministic mean action tanh(actor(x)) with the observation statistics frozen as saved (for a
+/// supervised run with a prior, that output's correction of the prior's action, `SupervisedArgs.action`).
 public final class TrainedPolicy: NBVPolicy {
     public let name: String
     public let config: RunConfig
@@ -34,11 +35,22 @@ public final class TrainedPolicy: NBVPolicy {
     public func beginEpisode(seed: UInt64) {}
 
     public func act(observation: [String: ArrayValue], environment: NBVEnvironment) throws -> [Float] {
-        try act(observation: observation)
+        let output = try networkOutput(observation)
+        guard let supervised = config.supervised else { return output }
+        return try supervised.action(output: output, environment: environment, observation: observation)
     }
 
-    /// The action for an observation (deterministic).
+    /// The action for an observation (deterministic); a run whose actions correct a baseline's
+    /// (supervised, `prior = uniform`) needs the environment: `act(observation:environment:)`.
     public func act(observation: [String: ArrayValue]) throws -> [Float] {
+        if let supervised = config.supervised, supervised.prior != .none {
+            throw AgentError("policy \(name): its actions correct the \(supervised.prior.rawValue) baseline's, which needs the environment")
+        }
+        return try networkOutput(observation)
+    }
+
+    /// tanh(actor(x)) for an observation.
+    func networkOutput(_ observation: [String: ArrayValue]) throws -> [Float] {
         let (row, mask, views) = try encoder.encodeRow(observation)
         let x = PolicyInput(rows: [row], masks: [mask], views: views, featureWidth: encoder.featureWidth)
         return Tensor.noGrad { model.meanAction(x) }.data

@@ -5,13 +5,15 @@ import Environment
 import Support
 
 /// Several environments stepped together, each on its own core (`parallelForEach`); results come back in
-/// environment order, so they depend only on the seeds and actions, not on scheduling.
+/// environment order, so they depend only on the seeds and actions, not on scheduling. The members share
+/// one scene library: each mesh is parsed and prepared once per vector, not once per member.
 public final class VectorEnvironment {
     public let environments: [NBVEnvironment]
     public var count: Int { environments.count }
 
     public init(definition: EnvironmentDefinition, count: Int) throws {
-        environments = try (0..<count).map { _ in try NBVEnvironment(definition: definition, seed: 0) }
+        let scenes = try SceneLibrary(definition: definition)
+        environments = try (0..<count).map { _ in try NBVEnvironment(definition: definition, seed: 0, scenes: scenes) }
     }
 
     /// Resets the environments at `indices` with the given starts.
