@@ -2,6 +2,7 @@ import Foundation
 import Geometry
 import Reconstruction
 import Metrics
+import Support
 
 /// Reward of a step (docs/EVALUATION.md, "Rewards"), from the Chamfer distance before (CD_b) and after (CD_a)
 /// the view, CD_0 being the distance after the initial views:
@@ -146,7 +147,7 @@ public struct EnvironmentDefinition: Sendable {
     }
 
     /// Reads a definition from a JSON object (inline definitions on the wire), applying overrides.
-    public static func from(json: [String: Any], origin: String = "definition", overrides: [String] = []) throws -> EnvironmentDefinition {
+    public static func from(json: [String: JSONValue], origin: String = "definition", overrides: [String] = []) throws -> EnvironmentDefinition {
         let tree = JSONTree(object: json, origin: origin)
         for o in overrides { try tree.applyOverride(o) }
         return try EnvironmentDefinition(tree: tree)
@@ -196,20 +197,19 @@ public struct EnvironmentDefinition: Sendable {
         groundTruthSamples = try t.int("ground_truth_samples", default: groundTruthSamples)
         switch t.value("metrics.coverage_eps") {
         case nil: break
-        case let name as String where name == "camera": coverageEpsilonSetting = .camera
-        case let name as String where name == "pcnbv": coverageEpsilonSetting = .pcnbv
-        case let n as NSNumber where !JSONTree.isBoolean(n): coverageEpsilonSetting = .value(n.doubleValue)
+        case .string("camera")?: coverageEpsilonSetting = .camera
+        case .string("pcnbv")?: coverageEpsilonSetting = .pcnbv
+        case let v? where v.doubleValue != nil: coverageEpsilonSetting = .value(v.doubleValue!)
         case let v?: throw EnvironmentError(field: "metrics.coverage_eps", "expected \"camera\", \"pcnbv\" or a radius > 0, got \(JSONTree.describe(v))")
         }
         fScoreTau = try t.double("metrics.fscore_tau", default: fScoreTau)
         initialViews = try t.intRange("episode.initial_views", default: initialViews)
         if let v = t.value("episode.first_view") {
-            if let s = v as? String, s == "random" { firstViewPosition = nil } else {
-                guard let a = v as? [Any], a.count == 3, !a.contains(where: { JSONTree.isBoolean($0) }),
-                      let n = a as? [NSNumber], n.allSatisfy({ $0.doubleValue.isFinite }) else {
+            if v == .string("random") { firstViewPosition = nil } else {
+                guard case .array(let a) = v, case let n = a.compactMap(\.doubleValue), n.count == 3, a.count == 3, n.allSatisfy(\.isFinite) else {
                     throw EnvironmentError(field: "episode.first_view", "expected \"random\" or a position [x, y, z], got \(JSONTree.describe(v))")
                 }
-                firstViewPosition = Vec3(n[0].doubleValue, n[1].doubleValue, n[2].doubleValue)
+                firstViewPosition = Vec3(n[0], n[1], n[2])
             }
         }
         budget = try t.int("episode.budget", default: budget)

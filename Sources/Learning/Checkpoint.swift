@@ -30,10 +30,8 @@ public enum Checkpoint {
             metadata["optimizer_step"] = String(optimizerState.step)
         }
         try Safetensors.write(tensors, metadata: metadata, to: url)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        let sidecar = try encoder.encode(Sidecar(checkpoint_id: id, optimizer_step: optimizerState?.step, state: state))
-        try AtomicFile.write(sidecar, to: sidecarURL(for: url))
+        let sidecar = try JSON.encode(Sidecar(checkpoint_id: id, optimizer_step: optimizerState?.step, state: state))
+        try AtomicFile.write(Data(JSON.serialize(sidecar, pretty: true).utf8), to: sidecarURL(for: url))
     }
 
     /// Loads a checkpoint into `module` (and `optimizer`) and returns the sidecar state. On any
@@ -47,7 +45,7 @@ public enum Checkpoint {
         let sidecarData: Data
         do { sidecarData = try Data(contentsOf: sidecarPath) } catch { throw fail("cannot read sidecar: \(error.localizedDescription)") }
         let sidecar: Sidecar<State>
-        do { sidecar = try JSONDecoder().decode(Sidecar<State>.self, from: sidecarData) } catch {
+        do { sidecar = try JSON.decode(Sidecar<State>.self, from: try JSON.parse([UInt8](sidecarData))) } catch {
             throw fail("bad sidecar JSON: \(error)")
         }
         guard sidecar.checkpoint_id == contents.metadata["checkpoint_id"] else {

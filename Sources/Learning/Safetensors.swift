@@ -117,7 +117,7 @@ public enum Safetensors {
         let headerEnd = 8 + Int(headerLength)
         let headerBytes = data.subdata(in: 8..<headerEnd)
         let header: Header
-        do { header = try JSONDecoder().decode(Header.self, from: headerBytes) } catch {
+        do { header = try JSON.decode(Header.self, from: try JSON.parse([UInt8](headerBytes))) } catch {
             throw fail("bad header JSON: \(error)")
         }
         let dataSize = data.count - headerEnd

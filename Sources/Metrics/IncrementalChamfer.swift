@@ -15,7 +15,7 @@ import Support
 /// 1. one walk of Q's tree per group of up to four consecutive points of N (`RangeWalk`; neighbouring
 ///    pixels, SIMD lanes), started at the bucket of the previous group's nearest sample: it finds each
 ///    point's nearest sample (P side) and scans every bucket within R of the group whose largest b exceeds
-///    the bucket's distance (kept per subtree, `subtreeMaxima`), lowering b(q) to |n - q|^2 where smaller;
+///    the bucket's distance (kept per subtree, `TruthState.maxima`), lowering b(q) to |n - q|^2 where smaller;
 ///    a bucket's scan takes four samples against the four points at a time (`LeafLanes`).
 ///    Every q whose new nearest point lies within R is now exact. With a mesh, each new point's distance
 ///    to the surface is then found in its hierarchy, bounded by the nearest sample's distance (samples lie
@@ -39,22 +39,15 @@ public struct IncrementalChamfer: Sendable {
     /// already runs its own environment; a view's update is too small to pay for the hand-off).
     public var parallel: Bool
 
-    /// b(q) = d(q, P)^2 for each ground-truth sample, in the ground-truth tree's slot order.
-    var truthSquaredDistances: [Float]
+    /// b(q) per sample, and per node of Q's tree its subtree maximum, leaf sums and changed flag
+    /// (`TruthState`; copied on the first change after a copy of this value).
+    var state: TruthState
     /// d(p, Q)^2 for each reconstructed point, in the order the points were added.
     public private(set) var reconstructionSquaredDistances: [Float] = []
     var accuracy = SideSums()
     var completeness = SideSums()
     /// Squared typical spacing of the ground-truth samples (median distance to a bucket neighbour).
     let truthSpacingSquared: Float
-    /// Per node of Q's tree, max b(q) over its samples: a subtree whose box is at least that far from a
-    /// new point holds no sample the point improves. Refreshed after every update.
-    var subtreeMaxima: [Float]
-    /// Per leaf of Q's tree: the Q side's sums over its bucket, and whether they must be re-summed (stage 1
-    /// marks a leaf when some b in it fell, stage 2 every leaf with a pending sample). The Q side is the
-    /// sum of the leaves' sums, so an update re-sums only the leaves it touched.
-    var leafSums: [SideSums]
-    var leafChanged: [Bool]
     /// Scratch: slots of Q that need a forward query (reused across updates).
     var pending: [Int32] = []
 
@@ -86,21 +79,25 @@ public struct IncrementalChamfer: Sendable {
         self.parallel = parallel
         self.coverageRadius = coverageRadius
         self.fScoreRadius = fScoreRadius
-        truthSquaredDistances = [Float](repeating: .infinity, count: groundTruth.count)
+        state = TruthState(sampleCount: groundTruth.count, nodeCount: groundTruth.index.nodes.count)
         truthSpacingSquared = Self.typicalSpacingSquared(groundTruth.index)
-        subtreeMaxima = [Float](repeating: .infinity, count: groundTruth.index.nodes.count)
-        leafSums = [SideSums](repeating: SideSums(), count: groundTruth.index.nodes.count)
-        leafChanged = [Bool](repeating: true, count: groundTruth.index.nodes.count)
     }
 
     /// Number of reconstructed points added so far, |P|.
     public var reconstructionCount: Int { reconstructionSquaredDistances.count }
 
+    /// b(q) = d(q, P)^2 for each ground-truth sample, in the ground-truth tree's slot order.
+    var truthSquaredDistances: [Float] { Array(UnsafeBufferPointer(start: state.best, count: state.sampleCount)) }
+
+    /// `state`, first copied if another value shares it (this one is about to change it).
+    mutating func uniqueState() -> TruthState {
+        if !isKnownUniquelyReferenced(&state) { state = TruthState(copying: state) }
+        return state
+    }
+
     /// Back to the empty reconstruction, keeping the ground truth and its tree.
     public mutating func reset() {
-        for i in truthSquaredDistances.indices { truthSquaredDistances[i] = .infinity }
-        for i in subtreeMaxima.indices { subtreeMaxima[i] = .infinity }
-        for i in leafChanged.indices { leafChanged[i] = true }
+        uniqueState().clear()
         reconstructionSquaredDistances.removeAll(keepingCapacity: true)
         accuracy = SideSums()
         completeness = SideSums()
@@ -120,49 +117,15 @@ public struct IncrementalChamfer: Sendable {
             return
         }
         let r2 = rangeRadiusSquared(points)
-        let truth = groundTruth.index
+        let state = uniqueState(), groundTruth = self.groundTruth
         // Stage 1: one traversal of Q's tree per group of up to four neighbouring new points, for their nearest
         // samples and the samples they improve.
-        points.coordinates.withUnsafeBufferPointer { coordinates in
-            truthSquaredDistances.withUnsafeMutableBufferPointer { best in
-                reconstructionSquaredDistances.withUnsafeMutableBufferPointer { out in
-                    subtreeMaxima.withUnsafeBufferPointer { maxima in
-                      leafChanged.withUnsafeMutableBufferPointer { changed in
-                        truth.withSearcher { searcher in
-                          groundTruth.leafLanes.lanes.withUnsafeBufferPointer { lanes in
-                            groundTruth.leafLanes.firstChunk.withUnsafeBufferPointer { firstChunk in
-                            withUnsafeTemporaryAllocation(of: SearchStackEntry.self, capacity: searchStackCapacity) { stack in
-                                let walk = RangeWalk(nodes: searcher.nodes!, lanes: lanes.baseAddress!, firstChunk: firstChunk.baseAddress!,
-                                                     parents: searcher.parents!, maxima: maxima.baseAddress!,
-                                                     changed: changed.baseAddress!,
-                                                     best: best.baseAddress!, stack: stack.baseAddress!, radiusSquared: r2)
-                                var hint: Int32 = -1
-                                let c = coordinates.baseAddress!
-                                // Groups of up to four consecutive points (neighbouring pixels) within 4R of the
-                                // group's first point (a row's end starts a new group); lanes past the group's
-                                // end repeat its last point, which changes nothing.
-                                let spread = 16 * r2
-                                var i = 0
-                                while i < n {
-                                    var x = SIMD4<Float>(repeating: c[3 * i]), y = SIMD4<Float>(repeating: c[3 * i + 1])
-                                    var z = SIMD4<Float>(repeating: c[3 * i + 2])
-                                    var count = 1
-                                    while count < 4 && i + count < n {
-                                        let j = 3 * (i + count)
-                                        let dx = c[j] - x[0], dy = c[j + 1] - y[0], dz = c[j + 2] - z[0]
-                                        guard dx * dx + dy * dy + dz * dz <= spread else { break }
-                                        for lane in count..<4 { x[lane] = c[j]; y[lane] = c[j + 1]; z[lane] = c[j + 2] }
-                                        count += 1
-                                    }
-                                    let nearest = walk.visit(x, y, z, hint: &hint)
-                                    for lane in 0..<count { out[first + i + lane] = nearest[lane] }
-                                    i += count
-                                }
-                            }
-                            }
-                          }
-                        }
-                      }
+        points.coordinates.withUnsafeBufferPointer { c in
+            reconstructionSquaredDistances.withUnsafeMutableBufferPointer { out in
+                groundTruth.index.withSearcher { tree in
+                    withUnsafeTemporaryAllocation(of: SearchStackEntry.self, capacity: searchStackCapacity) { stack in
+                        RangeWalk(tree: tree, lanes: groundTruth.leafLanes, state: state, stack: stack.baseAddress!, radiusSquared: r2)
+                            .nearestSamples(of: c.baseAddress!, count: n, into: out.baseAddress! + first)
                     }
                 }
             }
@@ -184,13 +147,11 @@ public struct IncrementalChamfer: Sendable {
         let far = collectFarSamples(beyond: r2, points: points)
         if far > 0 {
             let newIndex = NearestNeighborIndex(points, parallel: false, searchOnly: true)
-            truthSquaredDistances.withUnsafeMutableBufferPointer { best in
-                pending.withUnsafeBufferPointer { slots in
-                    Self.forwardUpdate(truth, best: best.baseAddress!, slots: slots.baseAddress!, count: far,
-                                       against: newIndex, parallel: parallel)
-                }
+            pending.withUnsafeBufferPointer { slots in
+                Self.forwardUpdate(groundTruth.index, state: state, slots: slots.baseAddress!, count: far,
+                                   against: newIndex, parallel: parallel)
             }
-            for k in 0..<far { leafChanged[Int(truth.leafOfSlot[Int(pending[k])])] = true }
+            for k in 0..<far { state.changed[Int(groundTruth.index.leafOfSlot[Int(pending[k])])] = true }
         }
         refreshTruthSide()
     }
@@ -236,7 +197,7 @@ public struct IncrementalChamfer: Sendable {
     /// coverageRadius^2 (the samples `coverage()` counts), O(|Q|).
     public var coveredTruthSamples: [Bool] {
         let radius2 = coverageRadius * coverageRadius
-        return truthSquaredDistances.map { Double($0) <= radius2 }
+        return UnsafeBufferPointer(start: state.best, count: state.sampleCount).map { Double($0) <= radius2 }
     }
 
     /// Coverage at any radius, O(|Q|).
@@ -324,37 +285,23 @@ public struct IncrementalChamfer: Sendable {
     /// recomputation's (up to summation order).
     mutating func refreshTruthSide() {
         let coverage2 = coverageRadius * coverageRadius, fScore2 = fScoreRadius * fScoreRadius
+        let state = uniqueState()
+        let best = state.best, maxima = state.maxima, sums = state.leafSums, changed = state.changed
         var total = SideSums()
         // Leaves from their buckets, inner nodes from their children (which follow their parent in the node
         // array, so one backward pass suffices).
-        groundTruth.index.nodes.withUnsafeBufferPointer { nodeBuffer in
-            truthSquaredDistances.withUnsafeBufferPointer { bestBuffer in
-                subtreeMaxima.withUnsafeMutableBufferPointer { maximaBuffer in
-                    leafSums.withUnsafeMutableBufferPointer { sums in
-                        leafChanged.withUnsafeMutableBufferPointer { changed in
-                            guard let nodes = nodeBuffer.baseAddress, let best = bestBuffer.baseAddress,
-                                  let maxima = maximaBuffer.baseAddress else { return }
-                            var k = nodeBuffer.count - 1
-                            while k >= 0 {
-                                let first = Int(nodes[k].first), end = Int(nodes[k].end)
-                                if end >= 0 {
-                                    if changed[k] {
-                                        var m: Float = 0
-                                        var s = first
-                                        while s < end { m = greater(m, best[s]); s &+= 1 }
-                                        maxima[k] = m
-                                        sums[k] = Self.sums(UnsafeBufferPointer(start: best + first, count: end - first),
-                                                            coverage2: coverage2, fScore2: fScore2)
-                                        changed[k] = false
-                                    }
-                                    total = total + sums[k]
-                                } else {
-                                    maxima[k] = greater(maxima[first], maxima[first + 1])
-                                }
-                                k -= 1
-                            }
-                        }
+        groundTruth.index.nodes.withUnsafeBufferPointer { nodes in
+            for k in nodes.indices.reversed() {
+                let first = Int(nodes[k].first), end = Int(nodes[k].end)
+                if end >= 0 {
+                    if changed[k] {
+                        maxima[k] = UnsafeBufferPointer(start: best + first, count: end - first).reduce(0, greater)
+                        sums[k] = Self.sums(UnsafeBufferPointer(start: best + first, count: end - first), coverage2: coverage2, fScore2: fScore2)
+                        changed[k] = false
                     }
+                    total = total + sums[k]
+                } else {
+                    maxima[k] = greater(maxima[first], maxima[first + 1])
                 }
             }
         }
@@ -397,14 +344,11 @@ public struct IncrementalChamfer: Sendable {
         let box = NearestNeighborIndex.Node(lowerX: lower.x, lowerY: lower.y, lowerZ: lower.z,
                                             upperX: upper.x, upperY: upper.y, upperZ: upper.z, first: 0, end: 0)
         var count = 0
-        truthSquaredDistances.withUnsafeBufferPointer { best in
-            groundTruth.index.treePoints.withUnsafeBufferPointer { q in
-                pending.withUnsafeMutableBufferPointer { out in
-                    for s in 0..<m where best[s] > r2 {
-                        if Searcher.boxDistance(box, q[3 * s], q[3 * s + 1], q[3 * s + 2]) < best[s] {
-                            out[count] = Int32(s); count += 1
-                        }
-                    }
+        let best = state.best
+        groundTruth.index.treePoints.withUnsafeBufferPointer { q in
+            pending.withUnsafeMutableBufferPointer { out in
+                for s in 0..<m where best[s] > r2 && Searcher.boxDistance(box, q[3 * s], q[3 * s + 1], q[3 * s + 2]) < best[s] {
+                    out[count] = Int32(s); count += 1
                 }
             }
         }
@@ -417,29 +361,25 @@ public struct IncrementalChamfer: Sendable {
     /// N's tree per group enters a subtree when the distance between its box and the group's box is below
     /// the group's largest b, and scans a leaf for each q of the group whose b exceeds the q-to-box
     /// distance. The walk's descent is shared by the group (far samples all have long searches).
-    static func forwardUpdate(_ truth: NearestNeighborIndex, best: UnsafeMutablePointer<Float>,
+    static func forwardUpdate(_ truth: NearestNeighborIndex, state: TruthState,
                               slots: UnsafePointer<Int32>, count: Int, against newPoints: NearestNeighborIndex, parallel: Bool) {
         let ranges = chunkRanges(count: count, parallel: parallel, minimumChunk: 2048)
-        truth.treePoints.withUnsafeBufferPointer { truthPoints in
-            truth.leafOfSlot.withUnsafeBufferPointer { leafOfSlot in
-              truth.parents.withUnsafeBufferPointer { parents in
-                newPoints.withSearcher { searcher in
-                    let shared = TruthUpdateBuffers(truth: truthPoints.baseAddress!, best: best, slots: slots,
-                                                    leafOfSlot: leafOfSlot.baseAddress!, parents: parents.baseAddress!)
-                    parallelForEach(ranges.count) { c in
-                        withUnsafeTemporaryAllocation(of: SearchStackEntry.self, capacity: searchStackCapacity) { stack in
-                            var k = ranges[c].lowerBound
-                            while k < ranges[c].upperBound {
-                                var end = k + 1
-                                let group = shared.group(ofSlot: shared.slots[k])
-                                while end < ranges[c].upperBound && shared.group(ofSlot: shared.slots[end]) == group { end += 1 }
-                                GroupWalk(searcher: searcher, shared: shared, stack: stack.baseAddress!).update(k..<end)
-                                k = end
-                            }
+        truth.withSearcher { tree in
+            newPoints.withSearcher { searcher in
+                let shared = TruthUpdateBuffers(truth: tree.points!, best: state.best, slots: slots,
+                                                leafOfSlot: tree.leafOfSlot!, parents: tree.parents!)
+                parallelForEach(ranges.count) { c in
+                    withUnsafeTemporaryAllocation(of: SearchStackEntry.self, capacity: searchStackCapacity) { stack in
+                        var k = ranges[c].lowerBound
+                        while k < ranges[c].upperBound {
+                            var end = k + 1
+                            let group = shared.group(ofSlot: shared.slots[k])
+                            while end < ranges[c].upperBound && shared.group(ofSlot: shared.slots[end]) == group { end += 1 }
+                            GroupWalk(searcher: searcher, shared: shared, stack: stack.baseAddress!).update(k..<end)
+                            k = end
                         }
                     }
                 }
-              }
             }
         }
     }
@@ -545,6 +485,39 @@ struct RangeWalk {
     let best: UnsafeMutablePointer<Float>
     let stack: UnsafeMutablePointer<SearchStackEntry>
     let radiusSquared: Float
+
+    /// The walk over Q's tree (`tree`, its leaf lanes) updating `state`, with range radius R^2.
+    init(tree: Searcher, lanes: LeafLanes, state: TruthState, stack: UnsafeMutablePointer<SearchStackEntry>, radiusSquared: Float) {
+        nodes = tree.nodes!; parents = tree.parents!
+        self.lanes = lanes.lanes.base; firstChunk = lanes.firstChunk.base
+        maxima = UnsafePointer(state.maxima); changed = state.changed; best = state.best
+        self.stack = stack; self.radiusSquared = radiusSquared
+    }
+
+    /// Stage 1 for the n points at `c` ([n, 3]): writes each point's squared distance to its nearest sample
+    /// to `out[i]` and lowers b where a point improves it. Groups of up to four consecutive points
+    /// (neighbouring pixels) within 4R of the group's first point share a walk (a row's end starts a new
+    /// group); lanes past the group's end repeat its last point, which changes nothing. Each group's walk
+    /// starts at the bucket of the previous group's nearest sample.
+    func nearestSamples(of c: UnsafePointer<Float>, count n: Int, into out: UnsafeMutablePointer<Float>) {
+        let spread = 16 * radiusSquared
+        var hint: Int32 = -1
+        var i = 0
+        while i < n {
+            var x = SIMD4<Float>(repeating: c[3 * i]), y = SIMD4<Float>(repeating: c[3 * i + 1]), z = SIMD4<Float>(repeating: c[3 * i + 2])
+            var count = 1
+            while count < 4 && i + count < n {
+                let j = 3 * (i + count)
+                let dx = c[j] - x[0], dy = c[j + 1] - y[0], dz = c[j + 2] - z[0]
+                guard dx * dx + dy * dy + dz * dz <= spread else { break }
+                for lane in count..<4 { x[lane] = c[j]; y[lane] = c[j + 1]; z[lane] = c[j + 2] }
+                count += 1
+            }
+            let nearest = visit(x, y, z, hint: &hint)
+            for lane in 0..<count { out[i + lane] = nearest[lane] }
+            i += count
+        }
+    }
 
     @inline(__always) func wanted(_ node: Int, _ boxDistance: Float, bound: Float) -> Bool {
         boxDistance < bound || (boxDistance <= radiusSquared && boxDistance < maxima[node])

@@ -1,3 +1,5 @@
+import Support
+
 /// The points of every leaf bucket of a k-d tree, four at a time in structure-of-arrays lanes, for scans
 /// that compare a bucket against several query points at once (the incremental reward's stage 1).
 ///
@@ -7,9 +9,9 @@
 /// is +inf (never a nearest point, never lowers anything).
 struct LeafLanes: Sendable {
     /// [3 * chunk count] coordinates, x/y/z lanes of each chunk in turn.
-    let lanes: [SIMD4<Float>]
+    let lanes: PinnedArray<SIMD4<Float>>
     /// Per node of the tree: its first chunk (leaves; 0 for inner nodes).
-    let firstChunk: [Int32]
+    let firstChunk: PinnedArray<Int32>
 
     init(_ index: NearestNeighborIndex) {
         var lanes: [SIMD4<Float>] = []
@@ -29,7 +31,7 @@ struct LeafLanes: Sendable {
                 }
             }
         }
-        self.lanes = lanes
-        self.firstChunk = firstChunk
+        self.lanes = PinnedArray(lanes)
+        self.firstChunk = PinnedArray(firstChunk)
     }
 }

@@ -3,6 +3,8 @@ public indirect enum JSONValue: Equatable, Sendable {
     case null
     case bool(Bool)
     case int(Int)
+    /// A whole number above `Int.max` (64-bit seeds and generator states); smaller ones are `.int`.
+    case uint(UInt64)
     case double(Double)
     case string(String)
     case array([JSONValue])
@@ -14,7 +16,14 @@ public indirect enum JSONValue: Equatable, Sendable {
         switch self {
         case .double(let d): d
         case .int(let i): Double(i)
+        case .uint(let u): Double(u)
         default: nil
+        }
+    }
+    var isContainer: Bool {
+        switch self {
+        case .array, .object: true
+        default: false
         }
     }
     public var intValue: Int? { if case .int(let i) = self { i } else { nil } }
@@ -40,10 +49,45 @@ public enum JSON {
 
     // MARK: writing
 
+    /// JSON text of `value` on one line.
     public static func serialize(_ value: JSONValue) -> String {
         var out = ""
         write(value, to: &out)
         return out
+    }
+
+    /// JSON text of `value`, with `pretty` indented by two spaces per level and one member per line
+    /// (an array of numbers, strings, booleans and nulls stays on one line); without, as `serialize(_:)`.
+    public static func serialize(_ value: JSONValue, pretty: Bool) -> String {
+        guard pretty else { return serialize(value) }
+        var out = ""
+        writePretty(value, indent: "", to: &out)
+        return out + "\n"
+    }
+
+    static func writePretty(_ value: JSONValue, indent: String, to out: inout String) {
+        let inner = indent + "  "
+        switch value {
+        case .array(let items) where !items.isEmpty && items.contains(where: \.isContainer):
+            out += "[\n"
+            for (i, item) in items.enumerated() {
+                out += inner
+                writePretty(item, indent: inner, to: &out)
+                out += i + 1 < items.count ? ",\n" : "\n"
+            }
+            out += indent + "]"
+        case .object(let fields) where !fields.isEmpty:
+            out += "{\n"
+            for (i, key) in fields.keys.sorted().enumerated() {
+                out += inner
+                writeString(key, to: &out)
+                out += ": "
+                writePretty(fields[key]!, indent: inner, to: &out)
+                out += i + 1 < fields.count ? ",\n" : "\n"
+            }
+            out += indent + "}"
+        default: write(value, to: &out)
+        }
     }
 
     static func write(_ value: JSONValue, to out: inout String) {
@@ -51,6 +95,7 @@ public enum JSON {
         case .null: out += "null"
         case .bool(let b): out += b ? "true" : "false"
         case .int(let i): out += String(i)
+        case .uint(let u): out += String(u)
         case .double(let d):
             // Swift's shortest round-trip form is valid JSON ("3.0", "1e-07"); whole numbers keep their
             // ".0", so they stay floats in Python.
@@ -193,7 +238,9 @@ public enum JSON {
                 while let c = peek, (c >= 0x30 && c <= 0x39) { position += 1 }
             }
             let text = String(decoding: bytes[start..<position], as: UTF8.self)
-            if isInteger, let i = Int(text) { return .int(i) }
+            // "-0" is the double -0.0 (as other writers print a negative zero float), so its sign survives.
+            if isInteger, text != "-0", let i = Int(text) { return .int(i) }
+            if isInteger, bytes[start] != UInt8(ascii: "-"), let u = UInt64(text) { return .uint(u) }
             guard let d = Double(text) else { throw ParseError(offset: start, expected: "a number") }
             return .double(d)
         }
@@ -263,4 +310,15 @@ extension JSONValue {
         if case .object(let fields) = self { return fields[key] }
         return nil
     }
+}
+
+/// Literals for JSON documents written in code: `["width": 48, "meshes": ["source": "procedural:blob"]]`.
+extension JSONValue: ExpressibleByBooleanLiteral, ExpressibleByIntegerLiteral, ExpressibleByFloatLiteral,
+                     ExpressibleByStringLiteral, ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral {
+    public init(booleanLiteral value: Bool) { self = .bool(value) }
+    public init(integerLiteral value: Int) { self = .int(value) }
+    public init(floatLiteral value: Double) { self = .double(value) }
+    public init(stringLiteral value: String) { self = .string(value) }
+    public init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
+    public init(dictionaryLiteral elements: (String, JSONValue)...) { self = .object(Dictionary(elements) { $1 }) }
 }

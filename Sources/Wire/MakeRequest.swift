@@ -21,9 +21,6 @@ public struct MakeRequest: Sendable, Equatable {
         self.definition = definition; self.inlineDefinition = inlineDefinition; self.overrides = overrides
         self.vectorSize = vectorSize; self.vectorIndex = vectorIndex
     }
-
-    /// The inline definition as JSON text (sorted keys), for factories that parse JSON themselves.
-    public var inlineDefinitionJSON: String? { inlineDefinition.map(JSON.serialize) }
 }
 
 /// Builds one environment of a session; throws `EnvironmentError` (or any error) for a bad request.

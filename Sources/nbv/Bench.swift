@@ -87,7 +87,7 @@ struct Bench: ParsableCommand {
         let loaded: TriangleMesh
         do { loaded = try loadMesh(path: mesh) } catch { throw CommandError("--mesh: \(error)") }
         let cores = ProcessInfo.processInfo.activeProcessorCount
-        var figures: [String: Any] = ["mesh": mesh, "triangles": loaded.triangleCount, "cores": cores]
+        var figures: [String: JSONValue] = ["mesh": .string(mesh), "triangles": .int(loaded.triangleCount), "cores": .int(cores)]
         if let export {
             try FileManager.default.createDirectory(atPath: export, withIntermediateDirectories: true)
             try loaded.writePLY(to: "\(export)/mesh.ply")
@@ -104,35 +104,35 @@ struct Bench: ParsableCommand {
         if wanted.contains("incremental") { figures["incremental"] = try incrementalFigures() }
         if wanted.contains("environment") { figures["environment"] = try environmentFigures(cores: cores) }
         if wanted.contains("wire") { figures["wire"] = try wireFigures() }
-        let data = try JSONSerialization.data(withJSONObject: figures, options: [.prettyPrinted, .sortedKeys])
-        if let json { try AtomicFile.write(data, toPath: json, creatingFolder: true) }
-        print(String(data: data, encoding: .utf8)!)
+        let text = JSON.serialize(.object(figures), pretty: true)
+        if let json { try AtomicFile.write(Data(text.utf8), toPath: json, creatingFolder: true) }
+        print(text, terminator: "")
     }
 
-    func renderFigures(_ loaded: TriangleMesh, cores: Int) throws -> [String: Any] {
+    func renderFigures(_ loaded: TriangleMesh, cores: Int) throws -> JSONValue {
         let renderable = RenderableMesh(loaded), renderer = Renderer()
         let shell = CameraShell(minRadius: 2.5, maxRadius: 2.5, minElevationDegrees: -60, maxElevationDegrees: 80)
-        var render: [String: Any] = [:]
+        var render: [String: JSONValue] = [:]
         for size in [224, 112] {
             let k = Intrinsics(width: size, height: size, horizontalFOVDegrees: 50)
             let cameras = shell.fibonacciPositions(count: 32).map { Camera(intrinsics: k, pose: lookAtPose(eye: $0)) }
             let single = measure { for c in cameras { _ = renderer.render(mesh: renderable, camera: c) } } / Double(cameras.count)
             let batch = measure { _ = renderer.renderBatch(mesh: renderable, cameras: cameras) } / Double(cameras.count)
-            render["\(size)"] = ["ms_per_view_one_core": single * 1e3, "ms_per_view_all_cores": batch * 1e3, "views": cameras.count]
+            render["\(size)"] = try JSON.object(["ms_per_view_one_core": single * 1e3, "ms_per_view_all_cores": batch * 1e3, "views": cameras.count])
             note(String(format: "render %dx%d: %.3f ms/view on one core, %.3f ms/view on %d cores", size, size, single * 1e3, batch * 1e3, cores))
             if let export {
                 let records = cameras.map { ["camera_to_world": $0.pose.matrix4x4] }
-                let doc: [String: Any] = ["width": size, "height": size, "fx": k.fx, "fy": k.fy, "cx": k.cx, "cy": k.cy, "cameras": records]
-                try AtomicFile.write(try JSONSerialization.data(withJSONObject: doc, options: [.sortedKeys]), toPath: "\(export)/cameras_\(size).json", creatingFolder: true)
+                let doc = try JSON.object(["width": size, "height": size, "fx": k.fx, "fy": k.fy, "cx": k.cx, "cy": k.cy, "cameras": records])
+                try AtomicFile.write(Data(JSON.serialize(doc).utf8), toPath: "\(export)/cameras_\(size).json", creatingFolder: true)
                 // Reference depth of the first view, for the peers' correctness check.
                 let view = renderer.render(mesh: renderable, camera: cameras[0])
                 try AtomicFile.write(npyData(float32: view.depth, shape: [size, size]), toPath: "\(export)/depth_\(size)_view0.npy", creatingFolder: true)
             }
         }
-        return render
+        return .object(render)
     }
 
-    func chamferFigures(_ loaded: TriangleMesh) throws -> [String: Any] {
+    func chamferFigures(_ loaded: TriangleMesh) throws -> JSONValue {
         var rng = SeededGenerator(seed: 1)
         var reconstruction = sampleSurface(loaded, count: 50_000, rng: &rng)
         for i in 0..<reconstruction.coordinates.count { reconstruction.coordinates[i] += Float(rng.nextGaussian() * 0.01) }
@@ -145,13 +145,13 @@ struct Bench: ParsableCommand {
             try AtomicFile.write(npyData(float32: reconstruction.coordinates, shape: [50_000, 3]), toPath: "\(export)/chamfer_reconstruction.npy", creatingFolder: true)
             try AtomicFile.write(npyData(float32: groundTruth.coordinates, shape: [20_000, 3]), toPath: "\(export)/chamfer_ground_truth.npy", creatingFolder: true)
         }
-        return ["ms": time * 1e3, "ms_one_core": oneCore * 1e3, "value": value, "reconstruction_points": 50_000, "ground_truth_points": 20_000]
+        return try JSON.object(["ms": time * 1e3, "ms_one_core": oneCore * 1e3, "value": value, "reconstruction_points": 50_000, "ground_truth_points": 20_000])
     }
 
     /// The ground truth's per-mesh cost and the exact point-to-surface query (EVALUATION.md, "Ground truth").
-    func surfaceFigures(_ loaded: TriangleMesh) throws -> [String: Any] {
+    func surfaceFigures(_ loaded: TriangleMesh) throws -> JSONValue {
         let union = ShapeFamily.unionOfPrimitives(seed: 0)
-        var out: [String: Any] = [:]
+        var out: [String: JSONValue] = [:]
         for (name, mesh) in [("mesh", loaded), ("union-0", union)] {
             var truth: GroundTruth?
             let prepare = measure {
@@ -160,8 +160,8 @@ struct Bench: ParsableCommand {
             let share = Double(truth!.count) / Double(truth!.candidates)
             note(String(format: "ground truth of %@ (%d triangles): %.1f ms on one core, outer share of the area %.3f",
                         name, mesh.triangleCount, prepare * 1e3, share))
-            out[name == "mesh" ? "preparation" : "preparation_union"] = ["ms_one_core": prepare * 1e3, "triangles": mesh.triangleCount,
-                                                                          "outer_share": share, "samples": truth!.count]
+            out[name == "mesh" ? "preparation" : "preparation_union"] = try JSON.object(["ms_one_core": prepare * 1e3, "triangles": mesh.triangleCount,
+                                                                                         "outer_share": share, "samples": truth!.count])
         }
         // The chamfer figure's reconstruction: 50,000 surface samples with 0.01 Gaussian noise.
         var rng = SeededGenerator(seed: 1)
@@ -184,12 +184,12 @@ struct Bench: ParsableCommand {
             try AtomicFile.write(npyData(float32: distances.map { $0.squareRoot() }, shape: [points.count]),
                                  toPath: "\(export)/surface_distances.npy", creatingFolder: true)
         }
-        out["distance"] = ["ms_one_core": query * 1e3, "points": points.count, "ns_per_point": query * 1e9 / Double(points.count)]
-        return out
+        out["distance"] = try JSON.object(["ms_one_core": query * 1e3, "points": points.count, "ns_per_point": query * 1e9 / Double(points.count)])
+        return .object(out)
     }
 
     /// The per-step reward update on an episode's views: view 5's points added after views 1-4.
-    func incrementalFigures() throws -> [String: Any] {
+    func incrementalFigures() throws -> JSONValue {
         let definition = try benchDefinition()
         let env = try NBVEnvironment(definition: definition, seed: 0)
         _ = try env.reset(seed: 3, options: ResetOptions())
@@ -209,15 +209,15 @@ struct Bench: ParsableCommand {
         let full = measure { value = ChamferDistance(reconstruction: fiveViews, groundTruth: scene.groundTruth, parallel: false).value }
         note(String(format: "incremental reward: %.3f ms per step (%d new points) vs %.3f ms full recomputation, one core",
                     incremental * 1e3, newView.count, full * 1e3))
-        return ["ms_per_step": incremental * 1e3, "full_recompute_ms": full * 1e3, "value": value, "new_view_points": newView.count,
-                "earlier_points": earlier.count, "ground_truth_points": scene.groundTruth.count]
+        return try JSON.object(["ms_per_step": incremental * 1e3, "full_recompute_ms": full * 1e3, "value": value, "new_view_points": newView.count,
+                "earlier_points": earlier.count, "ground_truth_points": scene.groundTruth.count])
     }
 
     /// Environment steps per second: one environment, then one per core. Resets are inside the timed
     /// loop (an episode is a reset and 6 steps). Besides wall-clock rates, the one-core figure is also
     /// given per second of the stepping thread's CPU time, which time other processes take from the
     /// core (load, a virtual machine's steal time) does not change.
-    func environmentFigures(cores: Int) throws -> [String: Any] {
+    func environmentFigures(cores: Int) throws -> JSONValue {
         let definition = try benchDefinition()
         // One environment alone, and a vector of `cores` environments, each on its own thread. The two are
         // measured in alternating slices (`environmentSlices` of each, `seconds` in all per mode), so that
@@ -232,10 +232,10 @@ struct Bench: ParsableCommand {
         let (oneWall, oneCPU, vectorWall) = (one.perWallSecond, one.perCPUSecond, all.perWallSecond)
         note(String(format: "environment: %.0f steps/s on one core (%.0f per CPU-second), %.0f steps/s with %d environments (%.2fx)",
                     oneWall, oneCPU, vectorWall, cores, vectorWall / oneWall))
-        return ["steps_per_second_one_core": oneWall, "steps_per_cpu_second_one_core": oneCPU,
+        return try JSON.object(["steps_per_second_one_core": oneWall, "steps_per_cpu_second_one_core": oneCPU,
                 "steps_per_second_vector": vectorWall, "vector_size": cores,
                 "vector_speedup": vectorWall / oneWall, "slices": Self.environmentSlices,
-                "resolution": definition.imageWidth, "initial_views": 4, "budget": definition.budget]
+                "resolution": definition.imageWidth, "initial_views": 4, "budget": definition.budget])
     }
 
     /// Alternating slices per mode of the environment figure.
@@ -243,15 +243,15 @@ struct Bench: ParsableCommand {
 
     /// Remote against in-process stepping of a vector of 8 (the wire issue's target), with the server's own
     /// environment factory on the benchmark's environment.
-    func wireFigures() throws -> [String: Any] {
+    func wireFigures() throws -> JSONValue {
         let make = MakeRequest(definition: "procedural-v0", overrides: [
             "meshes.source": .string(mesh), "meshes.split": .string("all"), "episode.initial_views": .int(4), "episode.budget": .int(10),
         ])
         let r = try WireBenchmark.run(factory: { try ServerPolicy().makeEnvironment($0) }, make: make, vectorSize: 8, steps: wireSteps, latencySteps: 200)
         note(r.description)
-        return ["vector_size": r.vectorSize, "batches": r.steps, "in_process_steps_per_second": r.inProcessStepsPerSecond,
+        return try JSON.object(["vector_size": r.vectorSize, "batches": r.steps, "in_process_steps_per_second": r.inProcessStepsPerSecond,
                 "remote_steps_per_second": r.remoteStepsPerSecond, "remote_over_in_process": r.remoteOverInProcess,
-                "single_step_round_trip_us": r.singleStepLatencyMicroseconds]
+                "single_step_round_trip_us": r.singleStepLatencyMicroseconds])
     }
 
     func benchDefinition() throws -> EnvironmentDefinition {

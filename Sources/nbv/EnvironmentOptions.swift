@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Environment
+import Support
 
 /// Options shared by every subcommand that builds an environment.
 struct EnvironmentOptions: ParsableArguments {
@@ -30,13 +31,15 @@ struct EnvironmentOptions: ParsableArguments {
     func withMeshes(_ overrides: [String]) -> [String] {
         guard let meshes else { return overrides }
         let sources = meshesSources(meshes)
-        let list = (try? JSONSerialization.data(withJSONObject: sources)).map { String(decoding: $0, as: UTF8.self) } ?? "[]"
+        let list = JSON.serialize(.array(sources.map(JSONValue.string)))
         return ["meshes.source=\(list)"] + overrides + (sources.allSatisfy(isSingleFile) ? ["meshes.split=\"all\""] : [])
     }
 
     /// The sources of `--meshes`: a JSON list of strings, or one source.
     func meshesSources(_ text: String) -> [String] {
-        if text.hasPrefix("["), let list = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String] { return list }
+        if text.hasPrefix("["), case .array(let items)? = try? JSON.parse(text), case let list = items.compactMap(\.stringValue), list.count == items.count {
+            return list
+        }
         return [text]
     }
 

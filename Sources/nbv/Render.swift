@@ -61,7 +61,7 @@ struct Render: ParsableCommand {
         let progress = Progress("render", total: views)
         let renderer = Renderer()
         var rendered: [View] = []
-        var cameraRecords: [[String: Any]] = []
+        var cameraRecords: [JSONValue] = []
         for (i, camera) in cameras.enumerated() {
             let view = renderer.render(mesh: renderable, camera: camera)
             rendered.append(view)
@@ -69,8 +69,8 @@ struct Render: ParsableCommand {
             try writePNG(view.rgb, to: "\(out)/rgb_\(name).png")
             let depth16 = view.depth.map { UInt16(clamping: Int((Double($0) * depthScale).rounded())) }
             try writeDepthPNG16(depth16, width: width, height: height, to: "\(out)/depth_\(name).png")
-            cameraRecords.append(["index": i, "camera_to_world": camera.pose.matrix4x4, "rgb": "rgb_\(name).png", "depth": "depth_\(name).png",
-                                  "depth_preview": "depth_preview_\(name).png"])
+            cameraRecords.append(try JSON.object(["index": i, "camera_to_world": camera.pose.matrix4x4, "rgb": "rgb_\(name).png",
+                                                  "depth": "depth_\(name).png", "depth_preview": "depth_preview_\(name).png"]))
             progress.advance()
         }
         let range = depthRange(rendered.map(\.depth)) ?? (near: 0, far: 1)
@@ -79,13 +79,13 @@ struct Render: ParsableCommand {
                          to: "\(out)/depth_preview_\(String(format: "%03d", i)).png")
         }
         let k = intrinsics
-        let document: [String: Any] = [
+        let document = try JSON.object([
             "mesh": mesh, "normalized": !metric, "width": width, "height": height,
             "intrinsics": ["fx": k.fx, "fy": k.fy, "cx": k.cx, "cy": k.cy],
             "depth_scale": depthScale, "depth_preview_near": range.near, "depth_preview_far": range.far, "convention": "OpenCV camera (+X right, +Y down, +Z forward), camera-to-world, world +Y up",
             "views": cameraRecords,
-        ]
-        try AtomicFile.write(try JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys]), toPath: "\(out)/cameras.json", creatingFolder: true)
+        ])
+        try AtomicFile.write(Data(JSON.serialize(document, pretty: true).utf8), toPath: "\(out)/cameras.json", creatingFolder: true)
         try writePNG(imageGrid(rendered.map(\.rgb), columns: Int(Double(rendered.count).squareRoot().rounded(.up))), to: "\(out)/contact_sheet.png")
         print("wrote \(views) RGB, depth and depth-preview PNGs, cameras.json and contact_sheet.png to \(out)")
     }

@@ -52,10 +52,8 @@ struct ServerPolicy: Sendable {
             return "\(key)=\(JSON.serialize(value))"
         }
         var definition: EnvironmentDefinition
-        if let inline = request.inlineDefinitionJSON {
-            guard let object = (try? JSONSerialization.jsonObject(with: Data(inline.utf8))) as? [String: Any] else {
-                throw EnvironmentError(field: "definition", "expected an inline definition object")
-            }
+        if let inline = request.inlineDefinition {
+            guard case .object(let object) = inline else { throw EnvironmentError(field: "definition", "expected an inline definition object") }
             definition = try EnvironmentDefinition.from(json: object, origin: "inline definition", overrides: overrides)
         } else {
             // No definition from the client nor from `nbv serve --env`: NBV-v0, the procedural environment.

@@ -121,7 +121,7 @@ final class KillResumeTests: XCTestCase {
         XCTAssertTrue(whole.wait(seconds: 120))
         XCTAssertEqual(whole.process.terminationStatus, 0, whole.errorText)
 
-        let steps = try run.readLog().map { $0["step"] as! Double }
+        let steps = try run.readLog().map { $0["step"]! }
         XCTAssertEqual(steps, steps.sorted())
         XCTAssertEqual(Set(steps).count, steps.count, "each step once")
         XCTAssertTrue(steps.contains(Double(state.step)), "the log keeps the lines up to the resumed checkpoint")
@@ -153,7 +153,7 @@ final class StopSignalTests: XCTestCase {
             XCTAssertTrue(child.wait(seconds: 60), "\(name): still running")
             XCTAssertEqual(child.process.terminationReason, .exit, name)
             XCTAssertEqual(child.process.terminationStatus, 128 + signal, "\(name): \(child.errorText)")
-            let lastStep = Int(try run.readLog().last!["step"] as! Double)
+            let lastStep = Int(try run.readLog().last!["step"]!)
             let checkpoint = run.checkpointURL(step: lastStep)
             XCTAssertEqual(run.checkpoints().first, checkpoint, "\(name): a checkpoint of the last update")
             XCTAssertTrue(child.errorText.contains("stopped by \(name) at step \(lastStep): checkpoint \(checkpoint.path)"), child.errorText)

@@ -175,7 +175,7 @@ final class CurriculumTests: XCTestCase {
         var c = try Curriculum(parsing: "staged:1,2@0.1")
         c.window = 1
         c.record(episodeReturn: 1, step: 7)
-        let decoded = try JSONDecoder().decode(Curriculum.self, from: try JSONEncoder().encode(c))
+        let decoded = try JSON.decode(Curriculum.self, from: try JSON.parse(JSON.serialize(try JSON.encode(c))))
         XCTAssertEqual(decoded, c)
         XCTAssertEqual(decoded.stage, 1); XCTAssertEqual(decoded.stageStartStep, 7)
     }

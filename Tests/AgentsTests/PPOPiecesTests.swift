@@ -1,6 +1,7 @@
 import XCTest
 import Learning
 import Environment
+import Support
 @testable import Agents
 
 final class PPOPiecesTests: XCTestCase {
@@ -94,9 +95,9 @@ final class PPOPiecesTests: XCTestCase {
 
     /// Arguments saved without `reward` (older runs) still decode, as the environment's reward.
     func testArgumentsWithoutRewardDecode() throws {
-        var object = try JSONSerialization.jsonObject(with: try snakeEncoder.encode(PPOArgs())) as! [String: Any]
-        object["reward"] = nil
-        let args = try snakeDecoder.decode(PPOArgs.self, from: try JSONSerialization.data(withJSONObject: object))
+        guard case .object(var object) = try JSON.encode(PPOArgs(), keys: .snakeCase) else { return XCTFail("not an object") }
+        XCTAssertNotNil(object.removeValue(forKey: "reward"))
+        let args = try JSON.decode(PPOArgs.self, from: .object(object), keys: .snakeCase)
         XCTAssertNil(args.reward)
         var config = RunConfig(agent: .ppo, environmentFile: "envs/procedural-v0.json", environmentOverrides: [], curriculum: "fixed:1",
                                network: PolicyNetworkConfig(inputWidth: 0), seed: 0, totalSteps: 1)

@@ -55,13 +55,11 @@ final class SupervisedVariantTests: XCTestCase {
     /// with their defaults; a missing older argument is still an error.
     func testOlderArgumentsDecodeWithDefaults() throws {
         let old = #"{"mode":"episode","num_envs":2,"episodes_per_update":8,"learning_rate":0.001,"max_grad_norm":1,"normalize_observations":true,"actor_output_gain":1}"#
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
-        let args = try decoder.decode(SupervisedArgs.self, from: Data(old.utf8))
+        let args = try JSON.decode(SupervisedArgs.self, from: try JSON.parse(old), keys: .snakeCase)
         var expected = SupervisedArgs()
         expected.mode = .episode
         XCTAssertEqual(args, expected)
         let missing = old.replacingOccurrences(of: #""num_envs":2,"#, with: "")
-        XCTAssertThrowsError(try decoder.decode(SupervisedArgs.self, from: Data(missing.utf8)))
+        XCTAssertThrowsError(try JSON.decode(SupervisedArgs.self, from: try JSON.parse(missing), keys: .snakeCase))
     }
 }

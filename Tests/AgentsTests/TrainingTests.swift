@@ -74,7 +74,7 @@ final class TrainingTests: XCTestCase {
         let resumed = try openRun(run, config: more, resume: true)
         XCTAssertEqual(resumed.state.step, 32, "resumes from the last complete checkpoint")
         XCTAssertEqual(resumed.state.curriculum.stage, 1, "the curriculum stage survives resume")
-        XCTAssertEqual(try run.readLog().compactMap { $0["step"] as? Double }, [16, 32])
+        XCTAssertEqual(try run.readLog().compactMap { $0["step"] }, [16, 32])
         try train(resumed, run: run, totalSteps: 64, checkpointEvery: 16)
 
         let text = try String(contentsOf: run.logURL, encoding: .utf8)
@@ -205,14 +205,14 @@ final class TrainingTests: XCTestCase {
             let run = temporaryRun("returns-\(agent)")
             let trainer = try openRun(run, config: try tinyConfig(agent, steps: 24, arguments: ["reward=\"coverage\""]), resume: false)
             try train(trainer, run: run, totalSteps: 24, checkpointEvery: 1000)
-            let records = try run.readLog().filter { ($0["episodes"] as? Double ?? 0) > 0 }
+            let records = try run.readLog().filter { ($0["episodes"] ?? 0) > 0 }
             XCTAssertFalse(records.isEmpty)
             for r in records {
-                let environment = r["episode_return"] as! Double, training = r["training_return"] as! Double
+                let environment = r["episode_return"]!, training = r["training_return"]!
                 XCTAssertNotEqual(environment, training, "\(agent)")
                 // reward.mode relative: each step's reward is 1 - CD_after / CD_before < 1, so 3 steps sum below 3.
                 XCTAssertLessThan(environment, 3)
-                XCTAssertGreaterThanOrEqual(training, 0); XCTAssertLessThanOrEqual(training, r["final_coverage"] as! Double)
+                XCTAssertGreaterThanOrEqual(training, 0); XCTAssertLessThanOrEqual(training, r["final_coverage"]!)
             }
         }
         let run = temporaryRun("returns-environment")

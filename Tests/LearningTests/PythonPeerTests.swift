@@ -9,12 +9,7 @@ import Support
 final class PythonPeerTests: XCTestCase {
     var folder: URL!
 
-    override func setUpWithError() throws {
-        folder = FileManager.default.temporaryDirectory.appendingPathComponent("nbv-peers-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: folder) }
+    override func setUpWithError() throws { folder = try temporaryFolder("nbv-peers") }
 
     static var python: String {
         if let configured = ProcessInfo.processInfo.environment["NBV_PYTHON"], !configured.isEmpty { return configured }

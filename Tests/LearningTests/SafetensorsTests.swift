@@ -6,14 +6,7 @@ import XCTest
 final class SafetensorsTests: XCTestCase {
     var folder: URL!
 
-    override func setUpWithError() throws {
-        folder = FileManager.default.temporaryDirectory.appendingPathComponent("nbv-learning-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws {
-        try? FileManager.default.removeItem(at: folder)
-    }
+    override func setUpWithError() throws { folder = try temporaryFolder("nbv-learning") }
 
     let sample: [(String, Tensor)] = [
         ("layers.0.weight", Tensor((0..<6).map { Float($0) * 0.5 - 1 }, shape: [2, 3])),

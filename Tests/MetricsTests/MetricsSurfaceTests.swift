@@ -164,7 +164,8 @@ final class MetricsSurfaceTests: XCTestCase {
         }
     }
 
-    /// Against Open3D's RaycastingScene.compute_distance and an independent numpy point-to-triangle scan
+    /// Against an independent numpy point-to-triangle scan (brute force), trimesh's proximity query (always:
+    /// scripts/test installs it) and Open3D's RaycastingScene.compute_distance where Open3D is installed
     /// (scripts/peers/surface_peer.py).
     func testPointToSurfaceMatchesPeers() throws {
         let mesh = MeshFixtures.merged(MeshFixtures.sphere(radius: 0.6, rings: 12, segments: 24),
@@ -186,6 +187,12 @@ final class MetricsSurfaceTests: XCTestCase {
         for i in 0..<points.count {
             let ours = Double(index.squaredDistance(to: points[i])).squareRoot()
             XCTAssertEqual(ours, numpy[i], accuracy: 1e-6, "point \(i) vs numpy")
+        }
+        let trimesh = try XCTUnwrap(out["trimesh"] as? [NSNumber], "\(out["trimesh_error"] ?? "no trimesh distances")").map(\.doubleValue)
+        XCTAssertEqual(trimesh.count, points.count)
+        for i in 0..<points.count {
+            let ours = Double(index.squaredDistance(to: points[i])).squareRoot()
+            XCTAssertEqual(ours, trimesh[i], accuracy: 1e-6, "point \(i) vs trimesh")
         }
         if let open3d = out["open3d"] as? [NSNumber] {
             for i in 0..<points.count {

@@ -1,5 +1,6 @@
 import Foundation
 import Environment
+import Support
 
 /// One policy against uniform on one protocol cell and one mesh category ("all" for every mesh):
 /// paired differences (`pairedDifference`) and the fraction of the headroom closed.
@@ -175,10 +176,7 @@ public struct EvaluationReport: Sendable, Codable {
 
     /// The report as pretty JSON (non-finite numbers as "inf", "-inf", "nan").
     public func json() throws -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        return try encoder.encode(self)
+        Data(JSON.serialize(try JSON.encode(self), pretty: true).utf8)
     }
 }
 

@@ -21,9 +21,6 @@ public struct MeanInterval: Equatable, Sendable, Codable {
     public var low: Double { mean - halfWidth }
     public var high: Double { mean + halfWidth }
 
-    /// Whether the two intervals do not overlap.
-    public func isSeparated(from other: MeanInterval) -> Bool { low > other.high || high < other.low }
-
     /// "0.512 ± 0.031".
     public func formatted(digits: Int = 4) -> String {
         guard mean.isFinite else { return mean.isNaN ? "n/a" : "inf" }

@@ -38,13 +38,12 @@ public struct RunConfig: Codable, Equatable, Sendable {
         let parts = assignment.split(separator: "=", maxSplits: 1).map(String.init)
         guard parts.count == 2 else { throw AgentError("--arg \"\(assignment)\": expected KEY=VALUE") }
         func apply<A: Codable>(_ args: A) throws -> A {
-            var object = try JSONSerialization.jsonObject(with: try snakeEncoder.encode(args)) as! [String: Any]
+            guard case .object(var object) = try JSON.encode(args, keys: .snakeCase) else { throw AgentError("--arg: \(A.self) is not a JSON object") }
             guard object[parts[0]] != nil || A.self == PPOArgs.self && parts[0] == "target_kl" else {
                 throw AgentError("--arg \(parts[0]): unknown argument of \(agent.rawValue); expected one of \(object.keys.sorted().joined(separator: ", "))")
             }
-            let value: Any = (try? JSONSerialization.jsonObject(with: Data(parts[1].utf8), options: .fragmentsAllowed)) ?? parts[1]
-            object[parts[0]] = value
-            do { return try snakeDecoder.decode(A.self, from: try JSONSerialization.data(withJSONObject: object)) } catch {
+            object[parts[0]] = (try? JSON.parse(parts[1])) ?? .string(parts[1])
+            do { return try JSON.decode(A.self, from: .object(object), keys: .snakeCase) } catch {
                 throw AgentError("--arg \(parts[0])=\(parts[1]): wrong type for \(parts[0]) (\(error))")
             }
         }
@@ -117,22 +116,8 @@ extension RunConfig {
 
 /// `value` as config.json writes it (snake_case keys), as a JSON value.
 func encodedJSON<A: Encodable>(_ value: A) -> JSONValue {
-    (try? snakeEncoder.encode(value)).flatMap { try? JSON.parse(Array($0)) } ?? .null
+    (try? JSON.encode(value, keys: .snakeCase)) ?? .null
 }
-
-let snakeEncoder: JSONEncoder = {
-    let e = JSONEncoder()
-    e.keyEncodingStrategy = .convertToSnakeCase
-    e.outputFormatting = [.prettyPrinted, .sortedKeys]
-    e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-    return e
-}()
-let snakeDecoder: JSONDecoder = {
-    let d = JSONDecoder()
-    d.keyDecodingStrategy = .convertFromSnakeCase
-    d.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-    return d
-}()
 
 /// Everything besides parameters and optimiser moments that a resumed run needs (the checkpoint's JSON
 /// sidecar): progress, the random state, normalisation statistics, the curriculum and the episodes in
@@ -190,12 +175,14 @@ public struct RunDirectory: Sendable {
     public func readConfig() throws -> RunConfig {
         let data: Data
         do { data = try Data(contentsOf: configURL) } catch { throw AgentError("\(configURL.path): cannot read the run's config (is \(url.path) a run folder made by nbv train?)") }
-        do { return try snakeDecoder.decode(RunConfig.self, from: data) } catch { throw AgentError("\(configURL.path): bad run config: \(error)") }
+        do { return try JSON.decode(RunConfig.self, from: try JSON.parse([UInt8](data)), keys: .snakeCase) } catch {
+            throw AgentError("\(configURL.path): bad run config: \(error)")
+        }
     }
 
     public func writeConfig(_ config: RunConfig) throws {
         try FileManager.default.createDirectory(at: checkpointsURL, withIntermediateDirectories: true)
-        try AtomicFile.write(try snakeEncoder.encode(config), to: configURL)
+        try AtomicFile.write(Data(JSON.serialize(try JSON.encode(config, keys: .snakeCase), pretty: true).utf8), to: configURL)
     }
 
     /// Checkpoint files, newest first.
@@ -226,10 +213,22 @@ public struct RunDirectory: Sendable {
         }
     }
 
-    /// The log's records in order.
-    public func readLog() throws -> [[String: Any]] {
+    /// The log's records in order (a torn or foreign line is skipped; null reads as NaN).
+    public func readLog() throws -> [LogRecord] {
         guard let text = try? String(contentsOf: logURL, encoding: .utf8) else { return [] }
-        return text.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        return text.split(separator: "\n").compactMap(Self.record)
+    }
+
+    /// One log line's record: an object of numbers and nulls, or nil.
+    static func record(_ line: Substring) -> LogRecord? {
+        guard case .object(let fields)? = try? JSON.parse(String(line)) else { return nil }
+        var record: LogRecord = [:]
+        for (key, value) in fields {
+            if value == .null { record[key] = .nan; continue }
+            guard let number = value.doubleValue else { return nil }
+            record[key] = number
+        }
+        return record
     }
 
     /// Keeps the log lines of steps up to `step` (those the resumed checkpoint had seen) and drops a
@@ -237,8 +236,7 @@ public struct RunDirectory: Sendable {
     public func truncateLog(toStep step: Int) throws {
         guard let text = try? String(contentsOf: logURL, encoding: .utf8) else { return }
         let kept = text.split(separator: "\n").filter { line in
-            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                  let s = object["step"] as? Double else { return false }
+            guard let s = Self.record(line)?["step"], s.isFinite else { return false }
             return Int(s) <= step
         }
         try AtomicFile.write(Data(kept.map { $0 + "\n" }.joined().utf8), to: logURL)

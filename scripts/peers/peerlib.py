@@ -5,7 +5,6 @@ Imports numpy only; scipy and open3d are imported by the functions that need the
 gives an error naming it.
 """
 import json
-import math
 import os
 import tempfile
 import time
@@ -83,26 +82,6 @@ def load_cameras(path):
         m = np.asarray(camera["camera_to_world"], float).reshape(4, 4)
         out.append(rays(m[:3, :3], m[:3, 3], directions))
     return doc, out
-
-
-def uv_sphere(stacks, slices):
-    """Same vertices and triangles as RenderingTests' TestScenes.uvSphere (radius 1, centre 0)."""
-    pos = [(0.0, 1.0, 0.0)]
-    for i in range(1, stacks):
-        th = math.pi * i / stacks
-        for j in range(slices):
-            ph = 2 * math.pi * j / slices
-            pos.append((math.sin(th) * math.cos(ph), math.cos(th), math.sin(th) * math.sin(ph)))
-    pos.append((0.0, -1.0, 0.0))
-    south = len(pos) - 1
-    ring = lambda i, j: 1 + (i - 1) * slices + (j % slices)
-    tri = [(0, ring(1, j + 1), ring(1, j)) for j in range(slices)]
-    for i in range(1, stacks - 1):
-        for j in range(slices):
-            tri.append((ring(i, j), ring(i, j + 1), ring(i + 1, j + 1)))
-            tri.append((ring(i, j), ring(i + 1, j + 1), ring(i + 1, j)))
-    tri += [(ring(stacks - 1, j), ring(stacks - 1, j + 1), south) for j in range(slices)]
-    return np.asarray(pos, np.float32), np.asarray(tri, np.uint32)
 
 
 # Open3D ray casting -------------------------------------------------------------------------------------

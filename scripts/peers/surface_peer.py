@@ -8,6 +8,9 @@ POINTS.bin: raw little-endian float32 [n, 3]. Prints JSON:
   numpy: the distance from each point to the mesh by scanning every triangle (numpy, written independently:
          the point's projection onto the triangle's plane if it falls inside, else the nearest of the three
          edge segments), in float64;
+  trimesh: trimesh.proximity.closest_point's distance for each point (candidate triangles from an r-tree of
+         their boxes, then each candidate's closest point), in float64, when trimesh and rtree import
+         (scripts/requirements-test.txt; else trimesh_error);
   open3d: Open3D's RaycastingScene.compute_distance for each point, when open3d imports (else open3d_error);
   with --bench R: open3d_seconds, the median time of compute_distance over R runs on all threads and on one.
 Exit status 2 with a message on stderr when numpy is missing.
@@ -69,6 +72,13 @@ def main():
     doc = {}
     if not args.skip_numpy:
         doc["numpy"] = numpy_distances(vertices, triangles, points).tolist()
+    try:
+        import trimesh
+        import rtree  # noqa: F401  (trimesh's proximity queries need it; import it here to name it if missing)
+        mesh = trimesh.Trimesh(vertices=vertices.astype(np.float64), faces=triangles.astype(np.int64), process=False)
+        doc["trimesh"] = trimesh.proximity.closest_point(mesh, points.astype(np.float64))[1].astype(float).tolist()
+    except ImportError as error:
+        doc["trimesh_error"] = f"trimesh or rtree not installed (scripts/requirements-test.txt): {error}"
     try:
         import open3d as o3d
         scene = o3d.t.geometry.RaycastingScene()

@@ -192,8 +192,3 @@ def ray_directions(k: np.ndarray, width: int, height: int) -> np.ndarray:
     d = np.stack([x, y, np.ones_like(x)], axis=-1)
     return (d / np.linalg.norm(d, axis=-1, keepdims=True)).astype(np.float32)
 
-
-def patch_grid(width: int, height: int, patch: int = PATCH_SIZE) -> Tuple[int, int]:
-    """(rows, cols) of the model's patch grid for a W' x H' image."""
-    return height // patch, width // patch
-
