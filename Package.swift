@@ -50,7 +50,7 @@ let package = Package(
         .testTarget(name: "MetricsTests", dependencies: ["Support", "Geometry", "Metrics"]),
         .testTarget(name: "ReconstructionTests", dependencies: ["Support", "Geometry", "Scenes", "Rendering", "WireFormat", "Reconstruction", "Environment"]),
         .testTarget(name: "EnvironmentTests", dependencies: ["Support", "Geometry", "Scenes", "Rendering", "Metrics", "Reconstruction", "Environment"]),
-        .testTarget(name: "WireTests", dependencies: ["Support", "Environment", "WireFormat", "Wire", "CZeroMQ"]),
+        .testTarget(name: "WireTests", dependencies: ["Support", "Scenes", "Environment", "WireFormat", "Wire", "CZeroMQ"]),
         .testTarget(name: "LearningTests", dependencies: ["Support", "Learning"]),
         .testTarget(name: "AgentsTests", dependencies: ["Support", "Geometry", "Scenes", "Environment", "Learning", "Agents"]),
     ]

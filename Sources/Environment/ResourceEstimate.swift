@@ -1,6 +1,9 @@
-/// What one environment of a definition will hold in memory and send per reply, computed from the
-/// definition alone, before anything is allocated: what a server checks against its limits
-/// (docs/PROTOCOL.md, "Resource limits") before it builds an environment for a client.
+import Scenes
+
+/// What one environment of a definition will hold in memory and send per reply (and, in `time`, how
+/// long its requests take: `TimeEstimate`), computed from the definition alone, before anything is
+/// allocated: what a server checks against its limits (docs/PROTOCOL.md, "Resource limits") before it
+/// builds an environment for a client.
 ///
 /// The figures are upper bounds of the environment's own arrays, per member:
 ///   views        = B * W * H * 128 B    every view's render (rgb, depth, normals, mask: 20 B/pixel), its
@@ -8,12 +11,19 @@
 ///                                       points: 45 B) and the reconstruction cloud with its index (<= 56 B)
 ///   patch tokens = B * P * T * 4 B * 2  each view's P patch tokens of width T (kept per view, plus the
 ///                                       pooling's working copy)
-///   scenes       = min(C, S * (G * 96 B + M))  the prepared-scene cache, shared by the members of a
-///                                       session (`SceneLibrary`), bounded by C bytes
-///                                       (`SceneLibrary.defaultCacheBytes`): S meshes (unbounded for
-///                                       files whose count is unknown), each with G ground-truth samples
-///                                       (points, k-d tree, SIMD leaf lanes) and a mesh allowance M
-///                                       (1 MiB procedural, 16 MiB a file)
+///   scenes       = max(P, min(C, S * P)) + D   the prepared-scene cache, shared by the members of a
+///                                       session (`SceneLibrary`), bounded by C bytes (counted by
+///                                       `PreparedScene.bytes`; `SceneLibrary.defaultCacheBytes`; the
+///                                       newest scene always stays): S meshes (unbounded for files whose
+///                                       count is unknown), each P = G * 96 B + M with G ground-truth
+///                                       samples (points, k-d tree, SIMD leaf lanes) and its mesh,
+///                                       M = `MeshMemory.preparedBytes` of the family's largest counts
+///                                       (procedural) or `maxMeshBytes` (a file: the server's
+///                                       --max-mesh-bytes, which the child parser enforces before a mesh
+///                                       reaches the server); D = the dataset's cache of loaded meshes,
+///                                       at most min(`MeshDataset.cacheBytes`, S * A), A a mesh's arrays
+///                                       (`MeshMemory.arrayBytes` of the family's largest counts, or
+///                                       M / 4 for a file)
 ///   observation  = sum over observation keys of the space's bytes, held three times while a reply is
 ///                  built (the arrays, the stacked tensor, the encoded frame)
 /// with B the budget, W x H the image, P = ceil(W/p) * ceil(H/p) for patch size p, T the token width,
@@ -27,15 +37,17 @@ public struct ResourceEstimate: Sendable, Equatable {
     public var observationBytes: Int
     /// Bytes of a `render` reply (rgb and depth of one view).
     public var renderBytes: Int
+    /// The CPU seconds of each request of one environment (nil: not estimated).
+    public var time: TimeEstimate?
 
-    public init(memberParts: [(key: String, bytes: Int)], sceneBytes: Int, observationBytes: Int, renderBytes: Int) {
+    public init(memberParts: [(key: String, bytes: Int)], sceneBytes: Int, observationBytes: Int, renderBytes: Int, time: TimeEstimate? = nil) {
         self.memberParts = memberParts; self.sceneBytes = sceneBytes
-        self.observationBytes = observationBytes; self.renderBytes = renderBytes
+        self.observationBytes = observationBytes; self.renderBytes = renderBytes; self.time = time
     }
 
     public static func == (a: ResourceEstimate, b: ResourceEstimate) -> Bool {
         a.memberParts.map(\.key) == b.memberParts.map(\.key) && a.memberParts.map(\.bytes) == b.memberParts.map(\.bytes)
-            && a.sceneBytes == b.sceneBytes && a.observationBytes == b.observationBytes && a.renderBytes == b.renderBytes
+            && a.sceneBytes == b.sceneBytes && a.observationBytes == b.observationBytes && a.renderBytes == b.renderBytes && a.time == b.time
     }
 
     /// Bytes of one environment (every part, saturating instead of overflowing).
@@ -58,11 +70,12 @@ public struct ResourceEstimate: Sendable, Equatable {
 }
 
 extension EnvironmentDefinition {
-    /// The memory and reply sizes of one environment of this definition (see `ResourceEstimate`).
-    /// `meshes` is the number of meshes episodes may draw (nil: unknown, counted as many as the cache
-    /// holds); `sceneCacheBytes` the bound of the prepared-scene cache (default
-    /// `SceneLibrary.defaultCacheBytes()`, 2 GiB when that cannot be read).
-    public func resourceEstimate(meshes: Int? = nil, sceneCacheBytes: Int? = nil) -> ResourceEstimate {
+    /// The memory and reply sizes of one environment of this definition, and the time of its requests
+    /// (see `ResourceEstimate`, `TimeEstimate`). `meshes` is the number of meshes episodes may draw
+    /// (nil: unknown, counted as many as the cache holds); `sceneCacheBytes` the bound of the
+    /// prepared-scene cache (default `SceneLibrary.defaultCacheBytes()`, 2 GiB when that cannot be
+    /// read); a file mesh takes at most `maxMeshBytes` (`MeshMemory`).
+    public func resourceEstimate(meshes: Int? = nil, sceneCacheBytes: Int? = nil, maxMeshBytes: Int = MeshMemory.defaultLimit) -> ResourceEstimate {
         let b = budget, w = imageWidth, h = imageHeight
         let patchSize: Int
         if case .geometric(let o) = backbone { patchSize = max(1, o.patchSize) } else { patchSize = 14 }
@@ -71,10 +84,17 @@ extension EnvironmentDefinition {
         let pixels = w.multipliedSaturating(by: h)
         let views = b.multipliedSaturating(by: pixels).multipliedSaturating(by: 128)
         let patchTokens = b.multipliedSaturating(by: patches).multipliedSaturating(by: t).multipliedSaturating(by: 8)
-        let procedural = meshSources.allSatisfy { $0.hasPrefix("procedural:") }
-        let sceneCount = meshes ?? (procedural ? meshCount.multipliedSaturating(by: meshSources.count) : .max)
+        let families = meshSources.compactMap { $0.hasPrefix("procedural:") ? ProceduralFamily(rawValue: String($0.dropFirst("procedural:".count))) : nil }
+        let procedural = families.count == meshSources.count
+        // A procedural scene's mesh as prepared (nothing is read from a file); its arrays: 40 B per vertex, 18 per triangle.
+        let vertices = families.map(\.largestVertexCount).max() ?? 0, triangles = families.map(\.largestTriangleCount).max() ?? 0
+        let meshBytes = procedural ? MeshMemory.preparedBytes(vertices: vertices, triangles: triangles, texels: 0) : max(0, maxMeshBytes)
+        let arrayBytes = procedural ? 40 * vertices + 18 * triangles : meshBytes / 4
+        let listed = meshes ?? (procedural ? meshCount.multipliedSaturating(by: meshSources.count) : .max)
+        let perScene = groundTruthSamples.multipliedSaturating(by: 96).addingSaturating(meshBytes)
         let cacheBytes = sceneCacheBytes ?? (try? SceneLibrary.defaultCacheBytes()) ?? 2 << 30
-        let scenes = min(cacheBytes, sceneCount.multipliedSaturating(by: groundTruthSamples.multipliedSaturating(by: 96).addingSaturating(procedural ? 1 << 20 : 16 << 20)))
+        let datasetCache = min(MeshDataset.cacheBytes, listed.multipliedSaturating(by: arrayBytes))
+        let scenes = max(perScene, min(cacheBytes, listed.multipliedSaturating(by: perScene))).addingSaturating(datasetCache)
         var observation = 0
         for key in observationKeys {
             let floats: Int
@@ -92,7 +112,8 @@ extension EnvironmentDefinition {
         let parts: [(key: String, bytes: Int)] = [
             ("image.width", views), ("backbone.patch_size", patchTokens), ("observation.keys", observation.multipliedSaturating(by: 3)),
         ].sorted { $0.bytes > $1.bytes }
-        return ResourceEstimate(memberParts: parts, sceneBytes: scenes, observationBytes: observation, renderBytes: pixels.multipliedSaturating(by: 7))
+        return ResourceEstimate(memberParts: parts, sceneBytes: scenes, observationBytes: observation, renderBytes: pixels.multipliedSaturating(by: 7),
+                                time: timeEstimate(meshes: meshes ?? (procedural ? listed : nil), maxMeshBytes: maxMeshBytes))
     }
 }
 

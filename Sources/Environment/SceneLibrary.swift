@@ -18,13 +18,14 @@ public final class PreparedScene: @unchecked Sendable {
 
     /// Bytes this scene holds, an upper estimate from its counts (what `SceneLibrary`'s cache is bounded by):
     ///   96 B per ground-truth sample G (point, nearest-neighbour tree, SIMD leaf lanes, sample triangle),
-    ///   400 B per triangle T (mesh, rasteriser, surface hierarchy and grid with doubles for exact distances),
-    ///   100 B per vertex V (mesh and rasteriser copies of positions, colours, texture coordinates),
-    ///   2 B per texture byte X (the mesh's and the rasteriser's atlas), and 4 KiB of fixed overhead.
+    ///   and its mesh's `MeshMemory.preparedBytes`: 400 B per triangle T (mesh, rasteriser, surface
+    ///   hierarchy and grid with doubles for exact distances), 100 B per vertex V (mesh and rasteriser
+    ///   copies of positions, colours, texture coordinates), 6 B per texel (the mesh's and the rasteriser's
+    ///   atlas), and 4 KiB of fixed overhead.
     /// Checked against the resident memory of all objects-v0 scenes in docs/PERFORMANCE.md.
     public var bytes: Int {
-        let textureBytes = mesh.materials.reduce(0) { $0 + ($1.texture?.pixels.count ?? 0) }
-        return 96 * groundTruth.count + 400 * mesh.triangles.count + 100 * mesh.positions.count + 2 * textureBytes + 4096
+        let texels = mesh.materials.reduce(0) { $0 + ($1.texture?.pixels.count ?? 0) } / 3
+        return 96 * groundTruth.count + MeshMemory.preparedBytes(vertices: mesh.positions.count, triangles: mesh.triangles.count, texels: texels)
     }
 
     init(name: String, mesh: TriangleMesh, sampleCount: Int) {
@@ -123,7 +124,9 @@ public final class SceneLibrary: @unchecked Sendable {
     public func scene(named name: String) throws -> PreparedScene {
         if let hit = lock.withLock({ touch(name) }) { return hit }
         let mesh: TriangleMesh
-        do { mesh = try dataset.mesh(named: name) } catch { throw EnvironmentError(field: "mesh \(name)", "\(error)") }
+        do { mesh = try dataset.mesh(named: name) } catch let error as MeshTooLargeError {
+            throw EnvironmentError(field: "meshes.source", "\(error)", overLimit: true)
+        } catch { throw EnvironmentError(field: "mesh \(name)", "\(error)") }
         let scene = PreparedScene(name: name, mesh: mesh, sampleCount: sampleCount)
         return lock.withLock {
             if let hit = touch(name) { return hit }   // another thread prepared it meanwhile

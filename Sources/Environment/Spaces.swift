@@ -54,7 +54,10 @@ public struct ResetOptions: Equatable, Sendable {
 public struct EnvironmentError: Error, CustomStringConvertible, Equatable, Sendable {
     public var field: String
     public var message: String
-    public init(field: String, _ message: String) { self.field = field; self.message = message }
+    /// The input is valid but needs more than a resource limit of this process allows (a mesh over
+    /// `--max-mesh-bytes`): a server answers `resource_limit` rather than `environment_error`.
+    public var overLimit: Bool
+    public init(field: String, _ message: String, overLimit: Bool = false) { self.field = field; self.message = message; self.overLimit = overLimit }
     public var description: String { "\(field): \(message)" }
 }
 

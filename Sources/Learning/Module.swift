@@ -12,9 +12,6 @@ public protocol Module: AnyObject {
 extension Module {
     public func parameters() -> [(String, Tensor)] { reflectedParameters(of: self) }
 
-    /// The parameters without names, in the same order.
-    public var parameterTensors: [Tensor] { parameters().map(\.1) }
-
     /// Total number of scalar parameters.
     public var parameterCount: Int { parameters().reduce(0) { $0 + $1.1.count } }
 

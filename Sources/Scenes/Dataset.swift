@@ -37,13 +37,46 @@ public enum ProceduralFamily: String, Sendable, CaseIterable {
     }
 }
 
+extension ProceduralFamily {
+    /// Upper bounds of the triangles and vertices of the family's meshes: the largest counts over seeds
+    /// 0..<64 times 1.25 (`MeshMemoryTests` checks those seeds). Resource estimates count on them.
+    public var largestVertexCount: Int {
+        switch self {
+        case .blob: return 3203
+        case .union: return 2885
+        case .primitives: return 1923
+        case .cup: return 460
+        case .bowl: return 2163
+        case .table: return 60
+        case .chair: return 80
+        case .bracket: return 20
+        case .arch: return 115
+        }
+    }
+
+    public var largestTriangleCount: Int {
+        switch self {
+        case .blob: return 6400
+        case .union: return 5760
+        case .primitives: return 3840
+        case .cup: return 910
+        case .bowl: return 4320
+        case .table: return 90
+        case .chair: return 120
+        case .bracket: return 35
+        case .arch: return 225
+        }
+    }
+}
+
 /// Where one mesh of a dataset comes from.
 public enum MeshSource: Equatable, Sendable {
     case file(path: String)
     case procedural(ProceduralFamily, seed: UInt64)
 }
 
-/// A named list of meshes with a deterministic train/test split and lazy, cached loading.
+/// A named list of meshes with a deterministic train/test split and lazy, cached loading (the meshes
+/// loaded last, up to `cacheBytes` of their arrays, `MeshMemory.arrayBytes`).
 ///
 /// Mesh names: a folder's files by their path relative to the folder, a glob's files by their path as
 /// matched, explicit files by the path given, procedural meshes as "<family>-<seed>". A mesh is in the
@@ -60,6 +93,17 @@ public final class MeshDataset: @unchecked Sendable {
     private let indexByName: [String: Int]
     private let lock = NSLock()
     private var cache: [String: TriangleMesh] = [:]
+    private var cacheOrder: [String] = []
+    private var cachedBytes = 0
+
+    /// Bytes of mesh arrays the cache holds at most by default (oldest out first): 256 MiB, where the
+    /// 1,026 objects of objects-v0 take 19 MiB. A bound the server's memory estimate counts on
+    /// (`ResourceEstimate`).
+    public static let cacheBytes = 256 << 20
+    /// This dataset's bound of its cache (`MeshMemory.arrayBytes` of the meshes held); set it before loading.
+    public var cacheByteLimit = MeshDataset.cacheBytes
+    /// `MeshMemory.arrayBytes` of the meshes the cache holds.
+    public var cachedMeshBytes: Int { lock.withLock { cachedBytes } }
 
     /// From named sources. Duplicate names keep the first source.
     public init(entries: [(name: String, source: MeshSource)], origin: String,
@@ -186,7 +230,16 @@ public final class MeshDataset: @unchecked Sendable {
             mesh.name = name
             if options.normalize { mesh = mesh.normalized().mesh }
         }
-        lock.withLock { cache[name] = mesh }
+        lock.withLock {
+            guard cache[name] == nil else { return }
+            cache[name] = mesh
+            cacheOrder.append(name)
+            cachedBytes += MeshMemory.arrayBytes(of: mesh)
+            while cachedBytes > cacheByteLimit, cacheOrder.count > 1 {
+                let oldest = cacheOrder.removeFirst()
+                if let dropped = cache.removeValue(forKey: oldest) { cachedBytes -= MeshMemory.arrayBytes(of: dropped) }
+            }
+        }
         return mesh
     }
 

@@ -27,14 +27,15 @@ public struct MeshLoadOptions: Equatable, Sendable {
 ///
 /// Throws `SceneError` naming the file for: a missing path or folder, an empty file, a file assimp
 /// cannot read, a scene without triangles, out-of-range indices, non-finite vertices, or zero total area;
-/// with `MeshParsing.current` a child process, also for a parser that crashed, ran out of memory or time.
+/// with `MeshParsing.current` a child process, also for a parser that crashed, ran out of memory or time;
+/// `MeshTooLargeError` for a mesh over the child's `maxMeshBytes`.
 public func loadMesh(path: String, options: MeshLoadOptions = .normalized) throws -> TriangleMesh {
     try checkReadableFile(path)
     let mesh: TriangleMesh
     switch MeshParsing.current {
     case .inProcess: mesh = try parseMeshFile(path: path)
-    case .childProcess(let executable, let arguments, _, let seconds):
-        mesh = try loadMeshInChild(path: path, executable: executable, arguments: arguments, seconds: seconds)
+    case .childProcess(let executable, let arguments, _, let seconds, let maxMeshBytes):
+        mesh = try loadMeshInChild(path: path, executable: executable, arguments: arguments, seconds: seconds, maxMeshBytes: maxMeshBytes)
     }
     try validateGeometry(mesh, path: path)
     return options.normalize ? mesh.normalized().mesh : mesh

@@ -16,7 +16,13 @@ public enum MeshParsing: Sendable, Equatable {
     /// `executable arguments... FILE` writes the mesh (`MeshWireFormat`) to its stdout, or an error to
     /// its stderr and exits non-zero; it must limit itself to `memoryBytes` of address space and
     /// `seconds` of CPU (`limitThisProcess`); the parent also kills it after `seconds` of wall time.
-    case childProcess(executable: String, arguments: [String], memoryBytes: Int, seconds: Double)
+    /// With `maxMeshBytes`, the child refuses a mesh larger than that (`MeshMemory`) with exit status
+    /// `meshTooLargeStatus` and its reason on stderr, so the mesh never reaches the parent; the parent
+    /// reads no more than that many bytes from it.
+    case childProcess(executable: String, arguments: [String], memoryBytes: Int, seconds: Double, maxMeshBytes: Int? = nil)
+
+    /// The exit status of a child parser that refused a mesh larger than `maxMeshBytes`.
+    public static let meshTooLargeStatus: Int32 = 3
 
     /// How this process parses meshes (in-process until set).
     public static var current: MeshParsing {
@@ -39,8 +45,9 @@ public enum MeshParsing: Sendable, Equatable {
 private let currentLock = NSLock()
 nonisolated(unsafe) private var currentValue = MeshParsing.inProcess
 
-/// Parses `path` in a child process; errors name the file and say how the child failed.
-func loadMeshInChild(path: String, executable: String, arguments: [String], seconds: Double) throws -> TriangleMesh {
+/// Parses `path` in a child process; errors name the file and say how the child failed. A mesh over
+/// `maxMeshBytes` is a `MeshTooLargeError` (the child's refusal, or more output than such a mesh needs).
+func loadMeshInChild(path: String, executable: String, arguments: [String], seconds: Double, maxMeshBytes: Int? = nil) throws -> TriangleMesh {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments + [path]
@@ -61,11 +68,26 @@ func loadMeshInChild(path: String, executable: String, arguments: [String], seco
     timer.setEventHandler { timedOut.raise(); process.terminate(); kill(process.processIdentifier, SIGKILL) }
     timer.resume()
     let errorData = ErrorCollector(errors.fileHandleForReading)
-    let data = output.fileHandleForReading.readDataToEndOfFile()
+    // The wire form of a mesh is smaller than its `MeshMemory` bytes, so a child that sends more than
+    // the limit (plus the header's strings) is stopped.
+    let readLimit = maxMeshBytes.map { $0 > Int.max - (1 << 20) ? Int.max : $0 + (1 << 20) } ?? .max
+    var data = Data()
+    let reader = output.fileHandleForReading
+    while let chunk = try? reader.read(upToCount: 1 << 20), !chunk.isEmpty {
+        data.append(chunk)
+        if data.count > readLimit { kill(process.processIdentifier, SIGKILL); break }
+    }
     process.waitUntilExit()
     timer.cancel()
     let message = errorData.text().trimmingCharacters(in: .whitespacesAndNewlines)
     if timedOut.isRaised { throw SceneError(path, "parsing took longer than \(seconds) s; the mesh parser was stopped") }
+    if let maxMeshBytes, data.count > readLimit {
+        throw MeshTooLargeError(path: path, problem: "the mesh parser sent more than \(MeshTooLargeError.mib(readLimit)); this server allows \(MeshTooLargeError.mib(maxMeshBytes)) per mesh (nbv serve --max-mesh-bytes)")
+    }
+    if process.terminationReason == .exit, process.terminationStatus == MeshParsing.meshTooLargeStatus {
+        let problem = message.hasPrefix(path + ": ") ? String(message.dropFirst(path.count + 2)) : message
+        throw MeshTooLargeError(path: path, problem: problem)
+    }
     switch process.terminationReason {
     case .uncaughtSignal:
         throw SceneError(path, "the mesh parser crashed on this file (signal \(process.terminationStatus)\(process.terminationStatus == SIGXCPU ? ": CPU time limit" : "")); it is malformed or too large")

@@ -205,7 +205,7 @@ public final class ProtocolHandler: @unchecked Sendable {
         do { reply = try body(found) } catch let error as WireError {
             reply = Self.errorReply(error, requestID: requestID)
         } catch let error as EnvironmentError {
-            reply = Self.errorReply(WireError(.environment, field: error.field, error.message), requestID: requestID)
+            reply = Self.errorReply(WireError(error.overLimit ? .resourceLimit : .environment, field: error.field, error.message), requestID: requestID)
         } catch {
             remove(found, reason: "closed after an internal error")
             reply = Self.errorReply(WireError(.internal, field: "environment", "\(error); the session is closed", fatal: true), requestID: requestID)
@@ -320,17 +320,21 @@ public final class ProtocolHandler: @unchecked Sendable {
             throw WireError(.tooManySessions, field: "make", "the server holds its maximum of \(configuration.maxSessions) sessions; close one or wait for idle reaping")
         }
         // What the session will cost, from its definition, before anything is built: refused when over a
-        // limit, else reserved (the make's own share while the factory runs, the session's afterwards).
+        // memory or time limit, else reserved (the make's own share while the factory runs, the session's
+        // afterwards).
         var reservation = 0
+        var time: TimeEstimate?
         if let estimator {
             let estimate: ResourceEstimate
             do { estimate = try estimator(makeRequest) } catch let error as EnvironmentError {
                 throw WireError(.makeFailed, field: error.field, error.message)
             }
+            time = estimate.time
             reservation = try reserve(estimate, members: makeRequest.vectorSize)
         }
         var reserved = reservation
         defer { if reserved > 0 { locked { reservedBytes -= reserved } } }
+        if let time { try checkTime(time, members: makeRequest.vectorSize) }
         var environments: [GymEnvironment] = []
         for index in 0..<makeRequest.vectorSize {
             var memberRequest = makeRequest
@@ -353,6 +357,7 @@ public final class ProtocolHandler: @unchecked Sendable {
         let sessionID = "s-" + idBytes.map { String(format: "%02x", $0) }.joined()
         let session = Session(id: sessionID, owner: owner, environments: environments, isVector: isVector)
         session.reservedBytes = reservation
+        session.time = time
         // The factory ran unlocked (it may load meshes); the table may have filled meanwhile.
         let added = locked { () -> Bool in
             if let cacheKey, makeReplies[cacheKey] != nil { return false }
@@ -403,6 +408,32 @@ public final class ProtocolHandler: @unchecked Sendable {
             reservedBytes += session
             return session
         }
+    }
+
+    /// Checks the estimated time of every request of a session of `members` environments (its make,
+    /// a reset with the definition's initial views, a step, a render) against `max_request_seconds`;
+    /// throws `resource_limit` naming the key that drives the first request over it.
+    func checkTime(_ time: TimeEstimate, members: Int) throws {
+        let requests: [(String, [TimeEstimate.Part], Int)] = [
+            ("make", [.init("num_envs", time.make * Double(members))], 1),
+            ("reset", time.resetParts(), members), ("step", time.stepParts, members), ("render", [.init("image.width", time.render)], 1),
+        ]
+        for (op, parts, n) in requests { try checkTime(op: op, parts: parts, members: n, field: nil) }
+    }
+
+    /// Throws `resource_limit` when a request of `members` environments, each taking the seconds of
+    /// `parts`, would take longer than `max_request_seconds`; the error names `field`, or the key of
+    /// the largest part.
+    func checkTime(op: String, parts: [TimeEstimate.Part], members: Int, field: String?) throws {
+        let limits = configuration.resources
+        let perMember = parts.reduce(0) { $0 + $1.seconds }
+        let seconds = TimeEstimate.wallSeconds(perMember: perMember, members: members, cores: limits.cores)
+        guard seconds > limits.maxRequestSeconds else { return }
+        let key = TimeEstimate.dominantKey(parts)
+        let share = members > 1 ? " (\(members) members on \(min(members, limits.cores)) cores)" : ""
+        throw WireError(.resourceLimit, field: field ?? key,
+                        String(format: "a %@ of this session would take about %.3g s%@, estimated from its definition (mostly %@); the server's max_request_seconds is %g (--max-request-seconds)",
+                               op, seconds, share, key, limits.maxRequestSeconds))
     }
 
     /// The dotted path of the first non-finite number inside a JSON value, if any.
@@ -460,6 +491,10 @@ public final class ProtocolHandler: @unchecked Sendable {
     func reset(_ session: Session, _ request: WireMessage, requestID: InfoValue) throws -> [[UInt8]] {
         let seeds = try parseSeeds(request.header["seed"], count: session.count)
         let options = try parseResetOptions(request.header["options"])
+        // More initial views than the definition's (checked at make) cost more: checked before any member resets.
+        if let time = session.time, let views = options.initialViews, views > time.initialViews {
+            try checkTime(op: "reset", parts: time.resetParts(initialViews: views), members: session.count, field: "options.initial_views")
+        }
         let results = session.forEachMember { i, env in
             Result { try env.reset(seed: seeds[i], options: options) }
         }
@@ -581,7 +616,9 @@ public final class ProtocolHandler: @unchecked Sendable {
 
     func prefixed(_ error: Error, member: Int?) -> Error {
         guard let member else { return error }
-        if let e = error as? EnvironmentError { return EnvironmentError(field: "env[\(member)].\(e.field)", e.message + " (every member needs a reset)") }
+        if let e = error as? EnvironmentError {
+            return EnvironmentError(field: "env[\(member)].\(e.field)", e.message + " (every member needs a reset)", overLimit: e.overLimit)
+        }
         return error
     }
 }

@@ -25,6 +25,8 @@ final class Session {
     var busy = false
     /// Bytes the handler reserved for this session (its estimate), released when it is removed.
     var reservedBytes = 0
+    /// The estimated time of the session's requests (nil without an estimator), for checks per request.
+    var time: TimeEstimate?
 
     init(id: String, owner: String = "", environments: [GymEnvironment], isVector: Bool) {
         self.id = id

@@ -18,14 +18,21 @@ struct ParseMesh: ParsableCommand {
     @Option(help: ArgumentHelp("CPU seconds this process may use.", valueName: "seconds"))
     var seconds = MeshParsingDefaults.seconds
 
+    @Option(help: ArgumentHelp("Refuse a mesh that would take more than this many bytes once prepared (docs/PROTOCOL.md, Mesh files), with exit status 3.", valueName: "bytes"))
+    var maxMeshBytes: Int?
+
     @Argument(help: "The mesh file.")
     var file: String
 
     func run() throws {
         MeshParsing.limitThisProcess(memoryBytes: memoryBytes, seconds: seconds)
         do {
-            let bytes = MeshWireFormat.encode(try parseMeshFile(path: file))
-            FileHandle.standardOutput.write(Data(bytes))
+            let mesh = try parseMeshFile(path: file)
+            if let maxMeshBytes { try MeshTooLargeError.check(mesh, path: file, limit: maxMeshBytes) }
+            FileHandle.standardOutput.write(Data(MeshWireFormat.encode(mesh)))
+        } catch let error as MeshTooLargeError {
+            FileHandle.standardError.write(Data("\(error)\n".utf8))
+            throw ExitCode(MeshParsing.meshTooLargeStatus)
         } catch {
             FileHandle.standardError.write(Data("\(error)\n".utf8))
             throw ExitCode(1)
@@ -38,11 +45,13 @@ enum MeshParsingDefaults {
     static let memoryBytes = 4 << 30
     static let seconds = 120.0
 
-    /// Makes every mesh file of this process parse in a `nbv parse-mesh` child (called at startup).
-    static func useChildProcesses() {
+    /// Makes every mesh file of this process parse in a `nbv parse-mesh` child (called at startup; `nbv
+    /// serve` calls it again with its `--max-mesh-bytes`).
+    static func useChildProcesses(maxMeshBytes: Int? = nil) {
         let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
         MeshParsing.current = .childProcess(executable: executable,
-                                            arguments: ["parse-mesh", "--memory-bytes", "\(memoryBytes)", "--seconds", "\(seconds)"],
-                                            memoryBytes: memoryBytes, seconds: seconds)
+                                            arguments: ["parse-mesh", "--memory-bytes", "\(memoryBytes)", "--seconds", "\(seconds)"]
+                                                + (maxMeshBytes.map { ["--max-mesh-bytes", "\($0)"] } ?? []),
+                                            memoryBytes: memoryBytes, seconds: seconds, maxMeshBytes: maxMeshBytes)
     }
 }

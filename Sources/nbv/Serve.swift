@@ -2,6 +2,7 @@ import ArgumentParser
 import Dispatch
 import Environment
 import Foundation
+import Scenes
 import Wire
 import WireFormat
 
@@ -17,8 +18,11 @@ struct Serve: ParsableCommand {
         Every bad request gets a structured error reply; no client input stops the server.
 
         Limits: each `make` is priced from its definition before anything is built (memory of its \
-        environments, size of its replies) and refused with resource_limit when over --max-request-bytes, \
-        --max-session-bytes or, with the sessions already held, --max-total-bytes.
+        environments, size of its replies, time of its make, reset, step and render) and refused with \
+        resource_limit when over --max-request-bytes, --max-session-bytes, --max-request-seconds or, with \
+        the sessions already held, --max-total-bytes; a reset asking for more initial views is priced \
+        again. A mesh file whose mesh would take more than --max-mesh-bytes is refused by the child \
+        parser before it reaches the server (resource_limit at reset).
 
         What clients may name: a served environment connects only to the backbones given with --backbone \
         (clients pick one by name). With --allow-remote, definition files and meshes come only from the \
@@ -69,6 +73,12 @@ struct Serve: ParsableCommand {
     @Option(help: ArgumentHelp("Largest estimated memory of all sessions together (default: three quarters of this machine's memory).", valueName: "bytes"))
     var maxTotalBytes = ResourceLimits().maxTotalBytes
 
+    @Option(help: ArgumentHelp("Longest estimated time of one request (make, reset, step, render): its members' CPU seconds shared among the cores, from the cost model of docs/PROTOCOL.md (Resource limits); beyond it the request gets resource_limit.", valueName: "seconds"))
+    var maxRequestSeconds = ResourceLimits().maxRequestSeconds
+
+    @Option(help: ArgumentHelp("Largest memory one mesh file may take once prepared (164 B per vertex, 428 B per triangle, 12 B per texel; docs/PROTOCOL.md, Mesh files), checked by the child parser before the mesh reaches the server; a larger one makes its reset fail with resource_limit. Also each file mesh's allowance in the memory estimate.", valueName: "bytes"))
+    var maxMeshBytes = MeshMemory.defaultLimit
+
     @Option(name: .customLong("data-root"), help: ArgumentHelp("With --allow-remote: a folder whose definition files and meshes clients may name (relative to it). Repeatable. Without any, remote clients get the shipped definitions and procedural meshes only.", valueName: "dir"))
     var dataRoots: [String] = []
 
@@ -95,6 +105,8 @@ struct Serve: ParsableCommand {
         guard maxRequestBytes >= 1 << 20 else { throw ValidationError("--max-request-bytes must be at least 1 MiB (1048576)") }
         guard maxSessionBytes >= 1 << 20 else { throw ValidationError("--max-session-bytes must be at least 1 MiB (1048576)") }
         guard maxTotalBytes >= maxSessionBytes else { throw ValidationError("--max-total-bytes must be at least --max-session-bytes (\(maxSessionBytes))") }
+        guard maxRequestSeconds > 0, maxRequestSeconds.isFinite else { throw ValidationError("--max-request-seconds must be a positive number of seconds") }
+        guard maxMeshBytes >= 1 << 20 else { throw ValidationError("--max-mesh-bytes must be at least 1 MiB (1048576)") }
         guard maxBackboneTimeout > 0, maxBackboneTimeout <= EnvironmentDefinition.maxBackboneTimeout else {
             throw ValidationError("--max-backbone-timeout must be in (0, \(EnvironmentDefinition.maxBackboneTimeout)] seconds")
         }
@@ -123,6 +135,7 @@ struct Serve: ParsableCommand {
         }
         policy.maxBackboneTimeout = maxBackboneTimeout
         policy.operatorDefinition = env
+        policy.maxMeshBytes = maxMeshBytes
         return policy
     }
 
@@ -142,6 +155,8 @@ struct Serve: ParsableCommand {
         configuration.protocolConfiguration.resources.maxRequestBytes = maxRequestBytes
         configuration.protocolConfiguration.resources.maxSessionBytes = maxSessionBytes
         configuration.protocolConfiguration.resources.maxTotalBytes = maxTotalBytes
+        configuration.protocolConfiguration.resources.maxRequestSeconds = maxRequestSeconds
+        MeshParsingDefaults.useChildProcesses(maxMeshBytes: maxMeshBytes)
         let policy = self.policy
 
         let server: Server

@@ -20,6 +20,8 @@ struct ServerPolicy: Sendable {
     /// Backbone endpoints by name; "default" is used when a definition names none.
     var backbones: [String: String] = [:]
     var maxBackboneTimeout: Double = 120
+    /// Memory one file mesh may take (`nbv serve --max-mesh-bytes`, enforced by the child parser).
+    var maxMeshBytes = MeshMemory.defaultLimit
     /// The operator's `--env` definition (any path; the client names none to get it).
     var operatorDefinition: String?
     /// Scene libraries shared by the environments of equal definitions (a vector's members).
@@ -39,9 +41,17 @@ struct ServerPolicy: Sendable {
         }
     }
 
-    /// What a session of `request` will cost per member, before anything is built.
+    /// What a session of `request` will cost per member, before anything is built. Mesh files are
+    /// counted (listed, not read), so a session of a few files is not priced as a full scene cache.
     func estimate(_ request: MakeRequest) throws -> ResourceEstimate {
-        try redactingPaths { try definition(request).resourceEstimate() }
+        try redactingPaths {
+            let definition = try definition(request)
+            var meshes: Int?
+            if !definition.meshSources.allSatisfy({ $0.hasPrefix("procedural:") }) {
+                meshes = try? definition.meshSources.reduce(0) { $0 + (try MeshDataset(spec: $1, count: definition.meshCount)).count }
+            }
+            return definition.resourceEstimate(meshes: meshes, maxMeshBytes: maxMeshBytes)
+        }
     }
 
     /// The definition a request asks for, with its files and backbone checked against the policy.
@@ -149,7 +159,7 @@ struct ServerPolicy: Sendable {
     /// relative to their data folder).
     func redactingPaths<T>(_ body: () throws -> T) throws -> T {
         do { return try body() } catch let error as EnvironmentError {
-            throw EnvironmentError(field: redact(error.field), redact(error.message))
+            throw EnvironmentError(field: redact(error.field), redact(error.message), overLimit: error.overLimit)
         }
     }
 

@@ -1,5 +1,6 @@
 import XCTest
 import Learning
+import Support
 @testable import Agents
 
 /// The `nbv` executable beside the test bundle (built by `swift build --build-tests`), or a skip.
@@ -92,45 +93,66 @@ final class KillResumeTests: XCTestCase {
         }
     }
 
-    /// `nbv train` (PPO) killed with SIGKILL while it writes checkpoints, then `--resume`d: it continues
-    /// from the newest complete checkpoint, the log has each step once, in order, and the final
-    /// checkpoint equals, bit for bit, that of an uninterrupted `nbv train` to the same step.
+    /// `nbv train` killed with SIGKILL at a random moment (usually inside an iteration: rolling out,
+    /// updating or writing a checkpoint), then `--resume`d, for every agent: it continues from the newest
+    /// complete checkpoint, the log has each step once, in order, and the final checkpoint equals, bit
+    /// for bit, that of an uninterrupted `nbv train` to the same step. The moment is drawn from a seeded
+    /// generator (a delay after the first checkpoint) and named in failures.
     func testKillNineThenResumeEqualsUninterrupted() throws {
-        let run = temporaryRun("kill9"), reference = temporaryRun("kill9-reference")
-        func arguments(_ out: RunDirectory, steps: Int) -> [String] {
-            ["train", "--agent", "ppo", "--env", environmentFile, "--out", out.url.path, "--checkpoint-every", "32", "--seed", "3",
-             "--arg", "num_steps=8", "--arg", "update_epochs=1", "--arg", "anneal_lr=false", "--policy-net", "mlp", "--hidden", "16",
-             "--curriculum", "range:1-2", "--steps", "\(steps)"] + tinyOverrides.flatMap { ["--set", $0] }
+        // Per agent: its arguments and a checkpoint interval of a few iterations (PPO: 16 steps per
+        // iteration; REINFORCE: 2 episodes of 1-3 steps; supervised: 2 single steps, or 2 episodes).
+        let cases: [(AgentKind, arguments: [String], every: Int)] = [
+            (.ppo, ["num_steps=8", "update_epochs=1", "anneal_lr=false"], 32),
+            (.reinforce, ["episodes_per_update=2"], 8),
+            (.supervised, ["episodes_per_update=2"], 4),
+            (.supervised, ["episodes_per_update=2", "mode=episode"], 8),
+        ]
+        var generator = SplitMix64(seed: 0x4B49_4C4C)
+        for (index, (agent, agentArguments, every)) in cases.enumerated() {
+            let name = "\(agent) \(agentArguments)"
+            let run = temporaryRun("kill9-\(index)"), reference = temporaryRun("kill9-\(index)-reference")
+            func arguments(_ out: RunDirectory, steps: Int) -> [String] {
+                ["train", "--agent", agent.rawValue, "--env", environmentFile, "--out", out.url.path, "--checkpoint-every", "\(every)",
+                 "--seed", "3", "--policy-net", "mlp", "--hidden", "16", "--curriculum", "range:1-2", "--steps", "\(steps)"]
+                    + agentArguments.flatMap { ["--arg", $0] } + tinyOverrides.flatMap { ["--set", $0] }
+            }
+            // --steps only sets PPO's annealing schedule, which is off, so the killed run may aim further.
+            let first = try startChild(arguments(run, steps: 1_000_000), errorURL: run.url.appendingPathExtension("stderr"))
+            let deadline = Date().addingTimeInterval(60)
+            while run.checkpoints().isEmpty && Date() < deadline { usleep(5_000) }
+            let delay = UInt32(generator.next() % 400_000)
+            usleep(delay)
+            kill(first.process.processIdentifier, SIGKILL)
+            first.process.waitUntilExit()
+            let moment = "\(name): killed \(delay / 1000) ms after the first checkpoint"
+            XCTAssertEqual(first.process.terminationReason, .uncaughtSignal, moment + ": " + first.errorText)
+            XCTAssertGreaterThanOrEqual(run.checkpoints().count, 1, "\(moment): no checkpoint within 60 s")
+
+            let model = ActorCritic(actor: try run.readConfig().network, seed: 0)
+            let (state, _) = try run.loadLatest(into: model, optimizer: nil)
+            let target = state.step + 3 * every / 2
+            let second = try startChild(arguments(run, steps: target) + ["--resume"], errorURL: run.url.appendingPathExtension("stderr2"))
+            XCTAssertTrue(second.wait(seconds: 120), moment)
+            XCTAssertEqual(second.process.terminationStatus, 0, "\(moment): \(second.errorText)")
+            let whole = try startChild(arguments(reference, steps: target), errorURL: reference.url.appendingPathExtension("stderr"))
+            XCTAssertTrue(whole.wait(seconds: 120), moment)
+            XCTAssertEqual(whole.process.terminationStatus, 0, "\(moment): \(whole.errorText)")
+
+            let steps = try run.readLog().map { $0["step"]! }
+            XCTAssertEqual(steps, steps.sorted(), moment)
+            XCTAssertEqual(Set(steps).count, steps.count, "\(moment): each step once")
+            XCTAssertTrue(steps.contains(Double(state.step)), "\(moment): the log keeps the lines up to the resumed checkpoint")
+            XCTAssertGreaterThan(steps.last ?? 0, Double(state.step), "\(moment): the resumed run trained on")
+            XCTAssertEqual(try deterministicLog(run), try deterministicLog(reference), moment)
+            let expected = try newestCheckpointTensors(reference), actual = try newestCheckpointTensors(run)
+            XCTAssertEqual(run.checkpoints().first?.lastPathComponent, reference.checkpoints().first?.lastPathComponent, moment)
+            XCTAssertEqual(Set(actual.keys), Set(expected.keys), moment)
+            XCTAssertTrue(expected.keys.contains { $0.hasPrefix("optimizer.") }, moment)
+            XCTAssertEqual(expected.keys.sorted().filter { actual[$0] != expected[$0] }, [], "\(moment): tensors that differ from the uninterrupted run")
+            // No temporary files of interrupted atomic writes are mistaken for checkpoints.
+            for url in run.checkpoints() { XCTAssertTrue(url.lastPathComponent.hasPrefix("step-"), moment) }
+            print("\(moment): resumed from step \(state.step), trained to \(Int(steps.last ?? 0)); final tensors equal the uninterrupted run's")
         }
-        // --steps only sets the annealing schedule, which is off, so the killed run may aim further.
-        let first = try startChild(arguments(run, steps: 1_000_000), errorURL: run.url.appendingPathExtension("stderr"))
-        let deadline = Date().addingTimeInterval(60)
-        while run.checkpoints().count < 2 && Date() < deadline { usleep(20_000) }
-        kill(first.process.processIdentifier, SIGKILL)
-        first.process.waitUntilExit()
-        XCTAssertEqual(first.process.terminationReason, .uncaughtSignal)
-        XCTAssertGreaterThanOrEqual(run.checkpoints().count, 1, "no checkpoint within 60 s")
-
-        let model = ActorCritic(actor: try run.readConfig().network, seed: 0)
-        let (state, _) = try run.loadLatest(into: model, optimizer: nil)
-        let target = state.step + 48
-        let second = try startChild(arguments(run, steps: target) + ["--resume"], errorURL: run.url.appendingPathExtension("stderr2"))
-        XCTAssertTrue(second.wait(seconds: 120))
-        XCTAssertEqual(second.process.terminationStatus, 0, second.errorText)
-        let whole = try startChild(arguments(reference, steps: target), errorURL: reference.url.appendingPathExtension("stderr"))
-        XCTAssertTrue(whole.wait(seconds: 120))
-        XCTAssertEqual(whole.process.terminationStatus, 0, whole.errorText)
-
-        let steps = try run.readLog().map { $0["step"]! }
-        XCTAssertEqual(steps, steps.sorted())
-        XCTAssertEqual(Set(steps).count, steps.count, "each step once")
-        XCTAssertTrue(steps.contains(Double(state.step)), "the log keeps the lines up to the resumed checkpoint")
-        XCTAssertEqual(try deterministicLog(run), try deterministicLog(reference))
-        let expected = try newestCheckpointTensors(reference), actual = try newestCheckpointTensors(run)
-        XCTAssertEqual(run.checkpoints().first?.lastPathComponent, reference.checkpoints().first?.lastPathComponent)
-        XCTAssertEqual(expected.keys.sorted().filter { actual[$0] != expected[$0] }, [], "tensors that differ from the uninterrupted run")
-        // No temporary files of interrupted atomic writes are mistaken for checkpoints.
-        for url in run.checkpoints() { XCTAssertTrue(url.lastPathComponent.hasPrefix("step-")) }
     }
 }
 

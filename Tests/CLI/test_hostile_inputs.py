@@ -181,6 +181,59 @@ def test_server_refuses_the_68_gigabyte_reset_and_numbers_beyond_range(local_ser
     assert local_server.alive()
 
 
+def grid_obj(path, n):
+    """An n x n grid (2 n^2 triangles, (n + 1)^2 vertices) as an OBJ file."""
+    lines = [f"v {i / n} {j / n} {0.1 * ((i * j) % 7) / 7}" for i in range(n + 1) for j in range(n + 1)]
+    for i in range(n):
+        for j in range(n):
+            a = i * (n + 1) + j + 1
+            lines += [f"f {a} {a + n + 1} {a + 1}", f"f {a + 1} {a + n + 1} {a + n + 2}"]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_a_mesh_over_max_mesh_bytes_is_refused_before_it_reaches_the_server(tmp_path):
+    limit = 4 << 20
+    # 20,000 triangles and 10,201 vertices: 160 B x 10,201 + 400 B x 20,000 = 9.6 MB once prepared.
+    big = grid_obj(tmp_path / "big.obj", 100)
+    small = grid_obj(tmp_path / "small.obj", 10)
+    refused = nbv("parse-mesh", "--max-mesh-bytes", str(limit), str(big))
+    assert refused.returncode == 3 and refused.stdout == "", refused
+    assert str(big) in refused.stderr and "20000 triangles" in refused.stderr and "4.0 MiB" in refused.stderr, refused.stderr
+    accepted = subprocess.run([NBV, "parse-mesh", "--max-mesh-bytes", str(limit), str(small)], capture_output=True, timeout=60)
+    assert accepted.returncode == 0 and accepted.stdout.startswith(b"NBVMESH1"), accepted.stderr
+    server = Server("--max-mesh-bytes", str(limit))
+    try:
+        made = server.call({"op": "make", "overrides": {"meshes.source": str(big), "image.width": 32, "image.height": 32,
+                                                         "ground_truth_samples": 500, "meshes.split": "all"}})
+        assert made["ok"], made
+        reset = server.call({"op": "reset", "session": made["session"], "seed": 0})
+        assert reset["error"]["code"] == "resource_limit" and reset["error"]["field"] == "meshes.source", reset
+        assert "big.obj" in reset["error"]["message"] and "--max-mesh-bytes" in reset["error"]["message"], reset
+        again = server.call({"op": "reset", "session": made["session"], "seed": 1})
+        assert again["error"]["code"] == "resource_limit", again
+        reply = make_and_reset(server, {"meshes.source": str(small)})
+        assert reply["ok"], reply
+        assert server.alive()
+    finally:
+        server.stop()
+
+
+def test_a_make_whose_requests_take_too_long_is_refused_naming_the_key(local_server):
+    # The issue's 10^7 ground-truth samples: the outer-surface pass alone is estimated at over 60 s (the default).
+    overrides = {"ground_truth_samples": 10000000, "meshes.count": 1}
+    made = local_server.call({"op": "make", "overrides": overrides})
+    assert made["error"]["code"] == "resource_limit" and made["error"]["field"] == "ground_truth_samples", made
+    assert "--max-request-seconds" in made["error"]["message"], made
+    handshake = local_server.call({"op": "handshake"})
+    assert handshake["resource_limits"]["max_request_seconds"] == 60, handshake
+    patient = Server("--max-request-seconds", "100000")
+    try:
+        assert patient.call({"op": "make", "overrides": overrides})["ok"]
+    finally:
+        patient.stop()
+
+
 def test_served_environments_connect_only_to_the_operators_backbones():
     # A listener the client names: the server must never connect to it, on loopback too.
     trap = zmq.Context.instance().socket(zmq.ROUTER)

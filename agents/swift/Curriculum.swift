@@ -85,7 +85,4 @@ public struct Curriculum: Codable, Equatable, Sendable {
         recentReturns = []
         return true
     }
-
-    /// Moving average of the recent returns (nan before any).
-    public var averageReturn: Double { recentReturns.isEmpty ? .nan : recentReturns.reduce(0, +) / Double(recentReturns.count) }
 }
