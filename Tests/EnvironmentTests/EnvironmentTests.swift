@@ -117,7 +117,9 @@ final class EnvironmentTests: XCTestCase {
                 let full = ChamferDistance(reconstruction: env.worldCloud, groundTruth: env.groundTruth!, options: options).value
                 let incremental = r.info["chamfer_after"]!.doubleValue!
                 XCTAssertEqual(incremental, full, accuracy: 1e-6 * full, "\(options) after step \(i)")
-                let fullCoverage = coverage(of: env.worldCloud, groundTruth: env.groundTruthSamples, eps: d.coverageEpsilon)
+                let e = try XCTUnwrap(env.episode)
+                let views = zip(e.reconstruction, e.views).map { (points: $0.points.transformed(by: e.view0), viewpoint: $1.camera.pose.translation.float) }
+                let fullCoverage = coverage(views: views, groundTruth: env.groundTruth!, eps: d.coverageEpsilon)
                 XCTAssertEqual(r.info["coverage"]!.doubleValue!, fullCoverage, accuracy: 1e-12)
             }
         }
