@@ -192,15 +192,24 @@ public final class NBVEnvironment: GymEnvironment {
         case .added(let out, let tokens):
             e.reconstruction.append(out)
             e.patchTokens.append(tokens)
-            e.chamfer.add(points: out.points.transformed(by: e.view0), triangleHints: Self.triangleHints(out, view))
+            e.chamfer.add(points: out.points.transformed(by: e.view0), from: view.camera.pose.translation.float,
+                          triangleHints: Self.triangleHints(out, view))
         case .all(let r):
             e.reconstruction = r.views
             e.patchTokens = r.tokens.perView
-            e.chamfer.reset()
-            e.chamfer.add(points: r.fusedPoints.transformed(by: e.view0))
+            Self.replaceAll(&e.chamfer, with: r, views: e.views, view0: e.view0)
         }
         e.coverageHistory.append(e.chamfer.coverage())
         e.chamferHistory.append(chamfer(e.chamfer))
+    }
+
+    /// Restarts `tracker` with every view of a backbone that re-predicts all views: view k's points (mapped
+    /// to the world frame by view 0's true pose) are added from view k's true camera centre.
+    static func replaceAll(_ tracker: inout IncrementalChamfer, with r: Reconstruction, views: [View], view0: RigidTransform) {
+        tracker.reset()
+        for (out, view) in zip(r.views, views) {
+            tracker.add(points: out.points.transformed(by: view0), from: view.camera.pose.translation.float)
+        }
     }
 
     /// The mesh triangle each reconstructed point's pixel showed: the exact accuracy queries start from the
@@ -383,10 +392,10 @@ public final class NBVEnvironment: GymEnvironment {
         var tracker = e.chamfer
         switch addition {
         case .added(let out, _):
-            tracker.add(points: out.points.transformed(by: e.view0), triangleHints: Self.triangleHints(out, view))
+            tracker.add(points: out.points.transformed(by: e.view0), from: view.camera.pose.translation.float,
+                        triangleHints: Self.triangleHints(out, view))
         case .all(let r):
-            tracker.reset()
-            tracker.add(points: r.fusedPoints.transformed(by: e.view0))
+            Self.replaceAll(&tracker, with: r, views: e.views + [view], view0: e.view0)
         }
         return tracker
     }

@@ -15,7 +15,7 @@ import Scenes
 ///                                       session (`SceneLibrary`), bounded by C bytes (counted by
 ///                                       `PreparedScene.bytes`; `SceneLibrary.defaultCacheBytes`; the
 ///                                       newest scene always stays): S meshes (unbounded for files whose
-///                                       count is unknown), each P = G * 96 B + M with G ground-truth
+///                                       count is unknown), each P = G * 113 B + M with G ground-truth
 ///                                       samples (points, k-d tree, SIMD leaf lanes) and its mesh,
 ///                                       M = `MeshMemory.preparedBytes` of the family's largest counts
 ///                                       (procedural) or `maxMeshBytes` (a file: the server's
@@ -91,7 +91,7 @@ extension EnvironmentDefinition {
         let meshBytes = procedural ? MeshMemory.preparedBytes(vertices: vertices, triangles: triangles, texels: 0) : max(0, maxMeshBytes)
         let arrayBytes = procedural ? 40 * vertices + 18 * triangles : meshBytes / 4
         let listed = meshes ?? (procedural ? meshCount.multipliedSaturating(by: meshSources.count) : .max)
-        let perScene = groundTruthSamples.multipliedSaturating(by: 96).addingSaturating(meshBytes)
+        let perScene = groundTruthSamples.multipliedSaturating(by: 113).addingSaturating(meshBytes)
         let cacheBytes = sceneCacheBytes ?? (try? SceneLibrary.defaultCacheBytes()) ?? 2 << 30
         let datasetCache = min(MeshDataset.cacheBytes, listed.multipliedSaturating(by: arrayBytes))
         let scenes = max(perScene, min(cacheBytes, listed.multipliedSaturating(by: perScene))).addingSaturating(datasetCache)

@@ -17,7 +17,8 @@ public final class PreparedScene: @unchecked Sendable {
     public let groundTruth: GroundTruth
 
     /// Bytes this scene holds, an upper estimate from its counts (what `SceneLibrary`'s cache is bounded by):
-    ///   96 B per ground-truth sample G (point, nearest-neighbour tree, SIMD leaf lanes, sample triangle),
+    ///   113 B per ground-truth sample G (point, nearest-neighbour tree, SIMD leaf lanes, sample triangle,
+    ///   visible sides and outer normal),
     ///   and its mesh's `MeshMemory.preparedBytes`: 400 B per triangle T (mesh, rasteriser, surface
     ///   hierarchy and grid with doubles for exact distances), 100 B per vertex V (mesh and rasteriser
     ///   copies of positions, colours, texture coordinates), 6 B per texel (the mesh's and the rasteriser's
@@ -25,7 +26,7 @@ public final class PreparedScene: @unchecked Sendable {
     /// Checked against the resident memory of all objects-v0 scenes in docs/PERFORMANCE.md.
     public var bytes: Int {
         let texels = mesh.materials.reduce(0) { $0 + ($1.texture?.pixels.count ?? 0) } / 3
-        return 96 * groundTruth.count + MeshMemory.preparedBytes(vertices: mesh.positions.count, triangles: mesh.triangles.count, texels: texels)
+        return 113 * groundTruth.count + MeshMemory.preparedBytes(vertices: mesh.positions.count, triangles: mesh.triangles.count, texels: texels)
     }
 
     init(name: String, mesh: TriangleMesh, sampleCount: Int) {

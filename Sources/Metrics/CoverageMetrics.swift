@@ -82,3 +82,21 @@ public func relativeReconstructionImprovement(before: Double, after: Double) -> 
     guard before != 0 else { return 0 }
     return (before - after) / before
 }
+
+/// Coverage@eps of a reconstruction taken view by view, under the facing rule of `CoverageState`
+/// (docs/EVALUATION.md, "Coverage@eps"): the fraction of samples q of `groundTruth` for which some view
+/// (P_v, c_v) has  n_q . (c_v - q) >= 0  and  min_{p in P_v} |p - q| <= eps. A full recomputation, one
+/// search tree per view; `IncrementalChamfer.coverage()` keeps the same value view by view. With a
+/// point-cloud ground truth (no sides known) it equals `coverage(of:groundTruth:eps:)` of all the points.
+public func coverage(views: [(points: PointCloud, viewpoint: Vec3f)], groundTruth: GroundTruth, eps: Double) -> Double {
+    guard groundTruth.count > 0 else { return 0 }
+    var covered = [Bool](repeating: false, count: groundTruth.count)
+    let q = groundTruth.index.treePoints, normals = groundTruth.slotNormals
+    for view in views where !view.points.isEmpty {
+        let index = NearestNeighborIndex(view.points)
+        for s in covered.indices where !covered[s] && (normals[s] * (view.viewpoint - Vec3f(q[3 * s], q[3 * s + 1], q[3 * s + 2]))).sum() >= 0 {
+            covered[s] = isWithin(index.nearest(to: Vec3f(q[3 * s], q[3 * s + 1], q[3 * s + 2])).squaredDistance, radius: eps)
+        }
+    }
+    return Double(covered.filter { $0 }.count) / Double(groundTruth.count)
+}

@@ -20,6 +20,13 @@ public struct GroundTruth: Sendable {
     public let candidates: Int
     /// The mesh triangle each sample lies on (empty for a point-cloud ground truth).
     public let sampleTriangles: [Int32]
+    /// The sides of its triangle each sample is seen from outside (`OuterSurface.visibleSides`; empty for a
+    /// point-cloud ground truth).
+    public let sampleSides: [OuterSurface.Sides]
+    /// Per slot of `index` (tree order): the unit normal n_q of the side its sample is seen from, or zero
+    /// when it is seen from both sides (and for a point-cloud ground truth). A camera at c is on a side q is
+    /// seen from when n_q . (c - q) >= 0: coverage's facing rule (`CoverageState`).
+    let slotNormals: [SIMD3<Float>]
     /// The index's leaf buckets in SIMD lanes (the incremental reward's stage 1 scans them).
     let leafLanes: LeafLanes
 
@@ -38,6 +45,8 @@ public struct GroundTruth: Sendable {
         self.surface = nil
         self.candidates = samples.count
         self.sampleTriangles = []
+        self.sampleSides = []
+        self.slotNormals = [SIMD3<Float>](repeating: .zero, count: samples.count)
     }
 
     /// A mesh's ground truth: `sampleCount` samples of its outer surface (`OuterSurface.sample`, seeded by
@@ -63,6 +72,13 @@ public struct GroundTruth: Sendable {
         self.surface = surface
         self.candidates = outer.candidates
         self.sampleTriangles = outer.triangles
+        self.sampleSides = outer.sides
+        self.slotNormals = index.treeOrder.map { i in
+            let sides = outer.sides[Int(i)]
+            guard sides != .both else { return .zero }
+            let n = surface.unitNormal(ofTriangle: outer.triangles[Int(i)])
+            return sides == .front ? n : -n
+        }
     }
 
     public var count: Int { samples.count }

@@ -7,9 +7,11 @@ import Support
 ///
 /// State, with d(x, S) = min_{s in S} |x - s|:
 /// - for every q in Q, b(q) = d(q, P)^2 (+inf while P is empty), kept in the ground-truth tree's order;
-/// - the P side's sums  sum_p d(p, S)^2  and  sum_p d(p, S), and the counts of p within tau and eps, with
+/// - the P side's sums  sum_p d(p, S)^2  and  sum_p d(p, S), and the count of p within tau, with
 ///   d(p, S) the exact distance to the mesh surface (`GroundTruth.surface`; d(p, Q) without a mesh);
-/// - the Q side's sums  sum_q b(q)  and  sum_q sqrt(b(q)), and the counts of q within tau and eps.
+/// - the Q side's sums  sum_q b(q)  and  sum_q sqrt(b(q)), and the count of q within tau;
+/// - which q are covered: reached within eps by a view whose camera is on a side q is seen from
+///   (`CoverageState`, updated from b and the view's camera centre).
 ///
 /// `add(points:)` with new points N, in two stages around a radius R (about a sample spacing):
 /// 1. one walk of Q's tree per group of up to four consecutive points of N (`RangeWalk`; neighbouring
@@ -31,7 +33,7 @@ import Support
 /// A value type: copying it forks an episode; `reset()` restarts one and keeps the ground truth's tree.
 public struct IncrementalChamfer: Sendable {
     public let groundTruth: GroundTruth
-    /// The eps of `coverage()` and of `fScore()`'s fixed-radius counts: see `MetricThresholds.coverage`.
+    /// The eps of `coverage()`: see `MetricThresholds.coverage`.
     public let coverageRadius: Double
     /// The tau of `fScore()`: see `MetricThresholds.fScore`.
     public let fScoreRadius: Double
@@ -50,25 +52,25 @@ public struct IncrementalChamfer: Sendable {
     let truthSpacingSquared: Float
     /// Scratch: slots of Q that need a forward query (reused across updates).
     var pending: [Int32] = []
+    /// The covered samples (per slot of Q's tree).
+    var coverageState: CoverageState
 
     /// Sums and threshold counts of one side's nearest distances.
     struct SideSums: Sendable {
         var sumOfSquares = 0.0
         var sumOfDistances = 0.0
-        var withinCoverage = 0
         var withinFScore = 0
 
         static func + (a: SideSums, b: SideSums) -> SideSums {
             SideSums(sumOfSquares: a.sumOfSquares + b.sumOfSquares, sumOfDistances: a.sumOfDistances + b.sumOfDistances,
-                     withinCoverage: a.withinCoverage + b.withinCoverage, withinFScore: a.withinFScore + b.withinFScore)
+                     withinFScore: a.withinFScore + b.withinFScore)
         }
 
         /// Adds a new squared distance d (one more term).
-        @inline(__always) mutating func add(_ d: Float, coverage2: Double, fScore2: Double) {
+        @inline(__always) mutating func add(_ d: Float, fScore2: Double) {
             let v = Double(d)
             sumOfSquares += v
             sumOfDistances += v.squareRoot()
-            if v <= coverage2 { withinCoverage += 1 }
             if v <= fScore2 { withinFScore += 1 }
         }
     }
@@ -81,6 +83,7 @@ public struct IncrementalChamfer: Sendable {
         self.fScoreRadius = fScoreRadius
         state = TruthState(sampleCount: groundTruth.count, nodeCount: groundTruth.index.nodes.count)
         truthSpacingSquared = Self.typicalSpacingSquared(groundTruth.index)
+        coverageState = CoverageState(sampleCount: groundTruth.count)
     }
 
     /// Number of reconstructed points added so far, |P|.
@@ -101,15 +104,18 @@ public struct IncrementalChamfer: Sendable {
         reconstructionSquaredDistances.removeAll(keepingCapacity: true)
         accuracy = SideSums()
         completeness = SideSums()
+        coverageState.reset()
     }
 
-    /// Adds a view's points to P and updates every metric. `triangleHints` (optional, one mesh triangle per
-    /// point, -1 for none: the triangle the point's pixel showed) only speed up the P side's exact
-    /// point-to-surface queries: the point's distance to that triangle bounds the search.
-    public mutating func add(points: PointCloud, triangleHints: [Int32]? = nil) {
+    /// Adds a view's points to P and updates every metric. `viewpoint` is the centre of the camera that took
+    /// the view (world frame): the view covers only samples seen from its side (`CoverageState`).
+    /// `triangleHints` (optional, one mesh triangle per point, -1 for none: the triangle the point's pixel
+    /// showed) only speed up the P side's exact point-to-surface queries: the point's distance to that
+    /// triangle bounds the search.
+    public mutating func add(points: PointCloud, from viewpoint: Vec3f, triangleHints: [Int32]? = nil) {
         guard !points.isEmpty else { return }
         let n = points.count
-        let radii = (coverage: coverageRadius * coverageRadius, fScore: fScoreRadius * fScoreRadius)
+        let fScore2 = fScoreRadius * fScoreRadius
         let first = reconstructionSquaredDistances.count
         reconstructionSquaredDistances.append(contentsOf: repeatElement(.infinity, count: n))
         guard groundTruth.count > 0 else {
@@ -141,27 +147,33 @@ public struct IncrementalChamfer: Sendable {
         }
         // The P side: the new points' terms, four lanes at a time.
         accuracy = accuracy + reconstructionSquaredDistances.withUnsafeBufferPointer {
-            Self.sums(UnsafeBufferPointer(rebasing: $0[first...]), coverage2: radii.coverage, fScore2: radii.fScore)
+            Self.sums(UnsafeBufferPointer(rebasing: $0[first...]), fScore2: fScore2)
         }
         // Stage 2: forward queries for the samples still farther than R from everything.
         let far = collectFarSamples(beyond: r2, points: points)
+        var newIndex: NearestNeighborIndex?
         if far > 0 {
-            let newIndex = NearestNeighborIndex(points, parallel: false, searchOnly: true)
+            let index = NearestNeighborIndex(points, parallel: false, searchOnly: true)
+            newIndex = index
             pending.withUnsafeBufferPointer { slots in
                 Self.forwardUpdate(groundTruth.index, state: state, slots: slots.baseAddress!, count: far,
-                                   against: newIndex, parallel: parallel)
+                                   against: index, parallel: parallel)
             }
             for k in 0..<far { state.changed[Int(groundTruth.index.leafOfSlot[Int(pending[k])])] = true }
         }
+        // Coverage, from the lowered b and the leaves whose b fell (before the refresh clears their marks).
+        coverageState.update(truth: groundTruth, best: state.best, changedLeaves: state.changed, radius: coverageRadius,
+                             viewpoint: viewpoint) { newIndex ?? NearestNeighborIndex(points, parallel: false, searchOnly: true) }
         refreshTruthSide()
     }
 
     /// The Chamfer distance P ∪ N would have, without changing anything: `add(points:)` on a copy. For
     /// evaluating candidate views (greedy oracle).
-    public func previewAdd(points: PointCloud, triangleHints: [Int32]? = nil, options: ChamferOptions = ChamferOptions()) -> Double {
+    public func previewAdd(points: PointCloud, from viewpoint: Vec3f, triangleHints: [Int32]? = nil,
+                           options: ChamferOptions = ChamferOptions()) -> Double {
         guard !points.isEmpty else { return chamfer(options) }
         var copy = self
-        copy.add(points: points, triangleHints: triangleHints)
+        copy.add(points: points, from: viewpoint, triangleHints: triangleHints)
         return copy.chamfer(options)
     }
 
@@ -188,21 +200,17 @@ public struct IncrementalChamfer: Sendable {
             + options.reduce(sumOfSquares: completeness.sumOfSquares, sumOfDistances: completeness.sumOfDistances, count: truthCount)
     }
 
-    /// Coverage@eps at the construction's eps, O(1).
+    /// Coverage@eps at the construction's eps (`CoverageState`'s rule), O(1).
     public func coverage() -> Double {
-        groundTruth.count > 0 ? Double(completeness.withinCoverage) / Double(groundTruth.count) : 0
+        groundTruth.count > 0 ? Double(coverageState.count) / Double(groundTruth.count) : 0
     }
 
-    /// Which ground-truth samples count as covered: squared distance to the reconstruction at most
-    /// coverageRadius^2 (the samples `coverage()` counts), O(|Q|).
+    /// Per ground-truth sample, in the order of `groundTruth.samples`: whether it is covered (the samples
+    /// `coverage()` counts), O(|Q|).
     public var coveredTruthSamples: [Bool] {
-        let radius2 = coverageRadius * coverageRadius
-        return UnsafeBufferPointer(start: state.best, count: state.sampleCount).map { Double($0) <= radius2 }
-    }
-
-    /// Coverage at any radius, O(|Q|).
-    public func coverage(eps: Double) -> Double {
-        eps == coverageRadius ? coverage() : fractionWithin(truthSquaredDistances, radius: eps)
+        var out = [Bool](repeating: false, count: groundTruth.count)
+        for (slot, sample) in groundTruth.index.treeOrder.enumerated() { out[Int(sample)] = coverageState.covered[slot] }
+        return out
     }
 
     /// F-score at the construction's tau, O(1).
@@ -226,7 +234,7 @@ public struct IncrementalChamfer: Sendable {
 
     func sums(of squaredDistances: [Float]) -> SideSums {
         squaredDistances.withUnsafeBufferPointer {
-            Self.sums($0, coverage2: coverageRadius * coverageRadius, fScore2: fScoreRadius * fScoreRadius)
+            Self.sums($0, fScore2: fScoreRadius * fScoreRadius)
         }
     }
 
@@ -284,7 +292,7 @@ public struct IncrementalChamfer: Sendable {
     /// whose b fell: O(|Q's tree nodes| + changed samples), and a sum over every sample's term like a full
     /// recomputation's (up to summation order).
     mutating func refreshTruthSide() {
-        let coverage2 = coverageRadius * coverageRadius, fScore2 = fScoreRadius * fScoreRadius
+        let fScore2 = fScoreRadius * fScoreRadius
         let state = uniqueState()
         let best = state.best, maxima = state.maxima, sums = state.leafSums, changed = state.changed
         var total = SideSums()
@@ -296,7 +304,7 @@ public struct IncrementalChamfer: Sendable {
                 if end >= 0 {
                     if changed[k] {
                         maxima[k] = UnsafeBufferPointer(start: best + first, count: end - first).reduce(0, greater)
-                        sums[k] = Self.sums(UnsafeBufferPointer(start: best + first, count: end - first), coverage2: coverage2, fScore2: fScore2)
+                        sums[k] = Self.sums(UnsafeBufferPointer(start: best + first, count: end - first), fScore2: fScore2)
                         changed[k] = false
                     }
                     total = total + sums[k]
@@ -309,22 +317,20 @@ public struct IncrementalChamfer: Sendable {
     }
 
     /// Sums and threshold counts of squared distances, four lanes at a time in Double.
-    static func sums(_ d: UnsafeBufferPointer<Float>, coverage2: Double, fScore2: Double) -> SideSums {
+    static func sums(_ d: UnsafeBufferPointer<Float>, fScore2: Double) -> SideSums {
         var squares = SIMD4<Double>(), distances = SIMD4<Double>()
-        var covered = SIMD4<Int64>(), withinF = SIMD4<Int64>()
+        var withinF = SIMD4<Int64>()
         let lanes = d.count / 4 * 4
         var i = 0
         while i < lanes {
             let v = SIMD4<Double>(Double(d[i]), Double(d[i + 1]), Double(d[i + 2]), Double(d[i + 3]))
             squares += v
             distances += v.squareRoot()
-            covered &+= SIMD4<Int64>(repeating: 0).replacing(with: 1, where: v .<= SIMD4(repeating: coverage2))
             withinF &+= SIMD4<Int64>(repeating: 0).replacing(with: 1, where: v .<= SIMD4(repeating: fScore2))
             i += 4
         }
-        var s = SideSums(sumOfSquares: squares.sum(), sumOfDistances: distances.sum(),
-                         withinCoverage: Int(covered.wrappedSum()), withinFScore: Int(withinF.wrappedSum()))
-        while i < d.count { s.add(d[i], coverage2: coverage2, fScore2: fScore2); i += 1 }
+        var s = SideSums(sumOfSquares: squares.sum(), sumOfDistances: distances.sum(), withinFScore: Int(withinF.wrappedSum()))
+        while i < d.count { s.add(d[i], fScore2: fScore2); i += 1 }
         return s
     }
 

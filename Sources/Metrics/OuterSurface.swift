@@ -25,25 +25,41 @@ public enum OuterSurface {
         }
     }
 
-    /// Whether `point`, on mesh triangle `triangle`, is visible from outside along one of `directions`.
-    public static func isVisible(_ point: Vec3f, triangle: Int32, surface: SurfaceIndex, directions: [Vec3f]) -> Bool {
-        guard !directions.isEmpty else { return false }
+    /// The faces of a triangle from which a surface point is seen from outside: `front` on the side its
+    /// normal n = (b - a) x (c - a) points to, `back` on the other.
+    public struct Sides: OptionSet, Sendable, Hashable {
+        public let rawValue: UInt8
+        public init(rawValue: UInt8) { self.rawValue = rawValue }
+        public static let front = Sides(rawValue: 1)
+        public static let back = Sides(rawValue: 2)
+        public static let both: Sides = [.front, .back]
+    }
+
+    /// The sides from which `point`, on mesh triangle `triangle`, is visible from outside along one of
+    /// `directions` (empty when it is hidden). The directions nearest to +n and -n are tried first, and the
+    /// sides whose nearest direction escapes are returned; when neither does, the side of the first direction
+    /// that escapes. So a point of a closed mesh gets its outward side only (rays into the solid always hit
+    /// it), and a point of an open sheet gets both sides when both normal directions are free (a sheet seen
+    /// from its back side only obliquely keeps one side).
+    public static func visibleSides(_ point: Vec3f, triangle: Int32, surface: SurfaceIndex, directions: [Vec3f]) -> Sides {
+        guard !directions.isEmpty else { return [] }
         let slot = Int(surface.slotOfTriangle[Int(triangle)])
         let n = cross(surface.fe1[slot], surface.fe2[slot])
         let tMin = Float(1e-6 * (1 + surface.extent))
-        // The directions nearest to either face's normal first.
         var front = 0, back = 0, best = -Float.infinity, worst = Float.infinity
         for (i, d) in directions.enumerated() {
             let c = dot(d, n)
             if c > best { best = c; front = i }
             if c < worst { worst = c; back = i }
         }
-        if !surface.isOccluded(origin: point, direction: directions[front], tMin: tMin, ignoring: triangle) { return true }
-        if !surface.isOccluded(origin: point, direction: directions[back], tMin: tMin, ignoring: triangle) { return true }
+        var sides: Sides = []
+        if !surface.isOccluded(origin: point, direction: directions[front], tMin: tMin, ignoring: triangle) { sides.insert(.front) }
+        if !surface.isOccluded(origin: point, direction: directions[back], tMin: tMin, ignoring: triangle) { sides.insert(.back) }
+        if !sides.isEmpty { return sides }
         for (i, d) in directions.enumerated() where i != front && i != back {
-            if !surface.isOccluded(origin: point, direction: d, tMin: tMin, ignoring: triangle) { return true }
+            if !surface.isOccluded(origin: point, direction: d, tMin: tMin, ignoring: triangle) { return dot(d, n) >= 0 ? .front : .back }
         }
-        return false
+        return []
     }
 
     /// What `sample` drew: the samples, and how many area-uniform candidates it tested to find them.
@@ -51,6 +67,8 @@ public enum OuterSurface {
         public var points: PointCloud
         /// The mesh triangle each sample lies on.
         public var triangles: [Int32]
+        /// The sides of its triangle each sample is seen from (never empty).
+        public var sides: [Sides]
         /// Candidates drawn (outer and hidden): points.count / candidates estimates the outer surface's
         /// share of the mesh's area.
         public var candidates: Int
@@ -63,7 +81,7 @@ public enum OuterSurface {
     /// visibility tests run on all cores when `parallel`; the result does not depend on it.
     public static func sample(_ surface: SurfaceIndex, count: Int, seed: UInt64,
                               directionCount: Int = defaultDirectionCount, parallel: Bool = true) -> Samples {
-        var result = Samples(points: PointCloud(), triangles: [], candidates: 0)
+        var result = Samples(points: PointCloud(), triangles: [], sides: [], candidates: 0)
         let triangleCount = surface.triangleCount
         guard count > 0, triangleCount > 0 else { return result }
         let table = AreaWeightedTriangles(areas: (0..<triangleCount).lazy.map { t in
@@ -85,20 +103,20 @@ public enum OuterSurface {
                 let p = AreaWeightedTriangles.drawPoint(surface.a[s], surface.b[s], surface.c[s], &rng)
                 points.append(p.float); triangles.append(Int32(t))
             }
-            var visible = [Bool](repeating: false, count: batch)
+            var visible = [Sides](repeating: [], count: batch)
             visible.withUnsafeMutableBufferPointer { out in
                 forEachChunk(count: batch, parallel: parallel, minimumChunk: 256) { range in
                     for i in range {
-                        out[i] = isVisible(points[i], triangle: triangles[i], surface: surface, directions: directions)
+                        out[i] = visibleSides(points[i], triangle: triangles[i], surface: surface, directions: directions)
                     }
                 }
             }
             var found = 0
             for i in 0..<batch where result.points.count < count {
                 result.candidates += 1
-                guard visible[i] else { continue }
+                guard !visible[i].isEmpty else { continue }
                 found += 1
-                result.points.append(points[i]); result.triangles.append(triangles[i])
+                result.points.append(points[i]); result.triangles.append(triangles[i]); result.sides.append(visible[i])
             }
             visibleShare = Double(found) / Double(batch)
         }

@@ -7,12 +7,13 @@ import Support
 /// 0.05-0.6 s a mesh: docs/EVALUATION.md, "Ground truth").
 ///
 /// The file name is a hash of everything the samples depend on: the mesh's vertex and triangle bytes,
-/// the sample count, the seed, the number of directions and this format's version. A file is used only
+/// the sample count, the seed, the number of directions and this format's magic (which names its version,
+/// so processes of different versions sharing the folder use different files). A file is used only
 /// when its header repeats that key and its size matches its counts; anything else (a torn, foreign or
 /// corrupt file) is ignored and rewritten. Writes are atomic (`AtomicFile`).
 ///
-/// Layout, little-endian: "NBVOUT1\n", key (u64), count n (u64), candidates (u64),
-/// points [n, 3] f32, triangles [n] i32.
+/// Layout, little-endian: "NBVOUT2\n", key (u64), count n (u64), candidates (u64),
+/// points [n, 3] f32, triangles [n] i32, sides [n] u8 (`OuterSurface.Sides`: 1 front, 2 back, 3 both).
 public struct OuterSurfaceCache: Sendable {
     /// The folder of the cache files.
     public let folder: URL
@@ -30,7 +31,7 @@ public struct OuterSurfaceCache: Sendable {
         return OuterSurfaceCache(folder: home.appendingPathComponent(".cache/nbvgym/ground-truth"))
     }
 
-    static let magic = Array("NBVOUT1\n".utf8)
+    static let magic = Array("NBVOUT2\n".utf8)
 
     /// FNV-1a 64 over the mesh's bytes and the sampling parameters.
     public static func key(positions: [Vec3f], triangles: [SIMD3<UInt32>], count: Int, seed: UInt64, directionCount: Int) -> UInt64 {
@@ -40,7 +41,8 @@ public struct OuterSurfaceCache: Sendable {
         }
         mix(positions.map { [$0.x, $0.y, $0.z] }.flatMap { $0 })
         mix(triangles.map { [$0.x, $0.y, $0.z] }.flatMap { $0 })
-        mix([UInt64(count), seed, UInt64(directionCount), UInt64(magic.count)])
+        mix([UInt64(count), seed, UInt64(directionCount)])
+        mix(magic)
         return h
     }
 
@@ -58,8 +60,9 @@ public struct OuterSurfaceCache: Sendable {
             }
             guard word() == key else { return nil }
             let n = Int(clamping: word()), candidates = Int(clamping: word())
-            guard n <= (raw.count - offset) / 16, raw.count - offset == 16 * n, candidates >= n else { return nil }
+            guard n <= (raw.count - offset) / 17, raw.count - offset == 17 * n, candidates >= n else { return nil }
             var coordinates = [Float](repeating: 0, count: 3 * n), triangles = [Int32](repeating: 0, count: n)
+            var sides = [OuterSurface.Sides](repeating: [], count: n)
             for i in 0..<(3 * n) {
                 coordinates[i] = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: offset + 4 * i, as: UInt32.self)))
             }
@@ -67,7 +70,12 @@ public struct OuterSurfaceCache: Sendable {
             for i in 0..<n {
                 triangles[i] = Int32(littleEndian: raw.loadUnaligned(fromByteOffset: offset + 4 * i, as: Int32.self))
             }
-            return OuterSurface.Samples(points: PointCloud(coordinates: coordinates), triangles: triangles, candidates: candidates)
+            offset += 4 * n
+            for i in 0..<n {
+                sides[i] = OuterSurface.Sides(rawValue: raw[offset + i])
+                guard !sides[i].isEmpty, OuterSurface.Sides.both.isSuperset(of: sides[i]) else { return nil }
+            }
+            return OuterSurface.Samples(points: PointCloud(coordinates: coordinates), triangles: triangles, sides: sides, candidates: candidates)
         }
     }
 
@@ -78,6 +86,7 @@ public struct OuterSurfaceCache: Sendable {
         append(key); append(UInt64(samples.points.count)); append(UInt64(samples.candidates))
         for c in samples.points.coordinates { append(c.bitPattern) }
         for t in samples.triangles { append(t) }
+        data.append(contentsOf: samples.sides.map(\.rawValue))
         try? AtomicFile.write(data, to: url(key), creatingFolder: true)
     }
 }

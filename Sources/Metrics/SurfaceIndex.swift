@@ -343,6 +343,12 @@ public struct SurfaceIndex: Sendable {
         return (d * d).sum()
     }
 
+    /// The unit normal (b - a) x (c - a) / |...| of mesh triangle `triangle` (zero for a degenerate one).
+    public func unitNormal(ofTriangle triangle: Int32) -> SIMD3<Float> {
+        let p = planes[Int(slotOfTriangle[Int(triangle)])]
+        return SIMD3<Float>(Float(p.x), Float(p.y), Float(p.z))
+    }
+
     /// Whether the ray origin + t d, t in (tMin, tMax), hits a triangle other than `ignoring` (a mesh
     /// triangle index, or -1). Möller-Trumbore in Float; both faces count.
     public func isOccluded(origin: SIMD3<Float>, direction: SIMD3<Float>, tMin: Float, tMax: Float = .infinity, ignoring: Int32 = -1) -> Bool {

@@ -5,7 +5,7 @@ import Foundation
 ///     prepared = 100 V + 400 Tri + 6 X + 4 KiB          what a prepared scene holds for its mesh
 ///     bytes    = prepared + 64 V + 28 Tri + 6 X         with the buffers of reading it from a file
 ///
-/// Prepared (`PreparedScene.bytes` adds 96 B per ground-truth sample): per vertex the mesh's and the
+/// Prepared (`PreparedScene.bytes` adds 113 B per ground-truth sample): per vertex the mesh's and the
 /// rasteriser's positions, colours and texture coordinates; per triangle the mesh's indices and
 /// material, the rasteriser's indices, face normals and colours, the surface hierarchy with its corners
 /// in double, edges, bounds, planes, grid and nodes; per texel the mesh's and the atlas's RGB. Reading:

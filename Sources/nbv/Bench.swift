@@ -201,10 +201,11 @@ struct Bench: ParsableCommand {
         let perView = cloud.count / env.takenPositions.count
         let earlier = PointCloud(coordinates: Array(cloud.coordinates[0..<(3 * perView * 4)]))
         let newView = PointCloud(coordinates: Array(cloud.coordinates[(3 * perView * 4)..<(3 * perView * 5)]))
-        tracker.add(points: earlier)
+        let eyes = env.takenPositions.map(\.float)
+        tracker.add(points: earlier, from: eyes[3])
         var value = 0.0
         var t = tracker
-        let incremental = measure { t = tracker; t.add(points: newView); value = t.chamfer() }
+        let incremental = measure { t = tracker; t.add(points: newView, from: eyes[4]); value = t.chamfer() }
         let fiveViews = PointCloud(coordinates: Array(cloud.coordinates[0..<(3 * perView * 5)]))
         let full = measure { value = ChamferDistance(reconstruction: fiveViews, groundTruth: scene.groundTruth, parallel: false).value }
         note(String(format: "incremental reward: %.3f ms per step (%d new points) vs %.3f ms full recomputation, one core",

@@ -55,11 +55,21 @@ final class GroundTruthCoverageTests: XCTestCase {
         return Double(visible) / Double(truth.count)
     }
 
+    /// Largest |one view's coverage - visible fraction| allowed per definition: 0.02 (issue 14's bound),
+    /// except where a view sees large faces at grazing angles (cos < 0.4 between the normal and the ray), whose
+    /// samples the z-buffer counts but the pixels' points, spread 1 / cos footprints apart along the slope,
+    /// reach only in part, and where concave folds hide samples within eps of seen points (Wuson). Figures
+    /// measured over 4 meshes per family at 112, 224 and 448 px: docs/EVALUATION.md, "Coverage@eps".
+    static let visibleFractionTolerance: [String: Double] = [
+        "procedural-bracket": 0.12, "procedural-table": 0.05, "procedural-cup": 0.05, "procedural-arch": 0.04,
+        "occluders-v0": 0.05, "assimp-v0": 0.04,
+    ]
+
     /// One view's coverage at the default eps equals the fraction of the outer surface visible in it (the
-    /// z-buffer count), within 0.02, at every shipped resolution (and at 224 and 448 px), on the geometric
-    /// backbone.
+    /// z-buffer count), within 0.02 (`visibleFractionTolerance` lists the exceptions), at every shipped
+    /// resolution (and at 224 and 448 px), on the geometric backbone.
     func testOneViewCoverageIsTheVisibleFraction() throws {
-        var worst = 0.0
+        var worst: [String: Double] = [:]
         for base in try shippedDefinitions() {
             let widths = Set([base.imageWidth, 224, 448]).sorted()
             for width in widths {
@@ -73,18 +83,12 @@ final class GroundTruthCoverageTests: XCTestCase {
                     let view = env.episode!.views[0]
                     let expected = visibleFraction(env.groundTruth!, view: view)
                     let got = info["coverage"]!.doubleValue!
-                    // 0.02 holds on the families the multiple was calibrated on (blob, union, primitives, assimp-v0:
-                    // largest difference 0.011). Families with thin parts (legs, plates, walls: objects-v0,
-                    // occluders-v0, cup, bowl, table, chair, bracket, arch) differ by up to 0.11 (hidden samples
-                    // within eps of a thin part's seen side at 112 px; grazing legs and plates at every resolution): a known gap
-                    // (docs/EVALUATION.md, "Coverage@eps"), held here to 0.12.
-                    let calibrated = ["procedural-v0", "assimp-v0", "procedural-union", "procedural-primitives"].contains(d.name)
-                    XCTAssertEqual(got, expected, accuracy: calibrated ? 0.02 : 0.12, "\(d.name) \(width) px \(name): coverage vs visible fraction")
-                    if calibrated { worst = max(worst, abs(got - expected)) }
+                    XCTAssertEqual(got, expected, accuracy: Self.visibleFractionTolerance[d.name] ?? 0.02, "\(d.name) \(width) px \(name): coverage vs visible fraction")
+                    worst[d.name] = max(worst[d.name] ?? 0, abs(got - expected))
                 }
             }
         }
-        print("one view's coverage vs visible fraction: largest difference \(worst) on the calibrated families")
+        print("one view's coverage vs visible fraction, largest difference: " + worst.sorted { $0.key < $1.key }.map { String(format: "%@ %.4f", $0.key, $0.value) }.joined(separator: ", "))
     }
 
     /// A dense set of views from every direction (256 on a Fibonacci lattice of the full sphere at the shell's
@@ -104,7 +108,7 @@ final class GroundTruthCoverageTests: XCTestCase {
                     let input = ReconstructionInput(view: view)
                     reference = reference ?? input.pose!
                     let out = geometric.reconstructView(input, index: 0, reference: reference!).view
-                    tracker.add(points: out.points.transformed(by: reference!))
+                    tracker.add(points: out.points.transformed(by: reference!), from: view.camera.pose.translation.float)
                 }
                 XCTAssertGreaterThanOrEqual(tracker.coverage(), 0.99, "\(d.name) \(name): 256 views from every direction")
                 print("\(d.name) \(name): coverage after 256 views \(tracker.coverage()), outer share of the area \(Double(scene.groundTruth.count) / Double(scene.groundTruth.candidates))")

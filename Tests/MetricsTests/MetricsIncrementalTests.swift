@@ -28,8 +28,8 @@ final class MetricsIncrementalTests: XCTestCase {
             assertRelativelyEqual(sides.accuracy, full.accuracy, 1e-6, "\(context) accuracy \(options)", file: file, line: line)
             assertRelativelyEqual(sides.completeness, full.completeness, 1e-6, "\(context) completeness \(options)", file: file, line: line)
         }
+        // A point-cloud ground truth has no sides: coverage is the distance rule.
         XCTAssertEqual(state.coverage(), coverage(of: all, groundTruth: truth.samples), "\(context)", file: file, line: line)
-        XCTAssertEqual(state.coverage(eps: 0.03), coverage(of: all, groundTruth: truth.samples, eps: 0.03), "\(context)", file: file, line: line)
         XCTAssertEqual(state.fScore(), FScore(reconstruction: all, groundTruth: truth), "\(context)", file: file, line: line)
         XCTAssertEqual(state.fScore(tau: 0.04), FScore(reconstruction: all, groundTruth: truth, tau: 0.04), "\(context)", file: file, line: line)
     }
@@ -39,7 +39,7 @@ final class MetricsIncrementalTests: XCTestCase {
             var state = IncrementalChamfer(groundTruth: truth)
             var all = PointCloud()
             for (k, view) in views(seed: seed).enumerated() {
-                state.add(points: view)
+                state.add(points: view, from: .zero)
                 all.append(contentsOf: view)
                 assertMatchesFullRecomputation(state, all, "seed \(seed) view \(k)")
             }
@@ -55,7 +55,7 @@ final class MetricsIncrementalTests: XCTestCase {
         var split = IncrementalChamfer(groundTruth: big, parallel: true), serial = IncrementalChamfer(groundTruth: big, parallel: false)
         var all = PointCloud()
         for (k, view) in views(seed: 70).enumerated() {
-            split.add(points: view); serial.add(points: view); all.append(contentsOf: view)
+            split.add(points: view, from: .zero); serial.add(points: view, from: .zero); all.append(contentsOf: view)
             XCTAssertEqual(split.truthSquaredDistances, serial.truthSquaredDistances, "view \(k)")
             XCTAssertEqual(split.chamfer(), serial.chamfer(), "view \(k)")
             assertRelativelyEqual(serial.chamfer(), ChamferDistance(reconstruction: all, groundTruth: big).value, 1e-6, "view \(k)")
@@ -81,7 +81,7 @@ final class MetricsIncrementalTests: XCTestCase {
                 }
             }
             for (k, view) in shell.enumerated() {
-                state.add(points: view); all.append(contentsOf: view)
+                state.add(points: view, from: .zero); all.append(contentsOf: view)
                 let treePoints = truth.index.treePoints
                 for slot in 0..<truth.count {
                     let q = Vec3f(treePoints[3 * slot], treePoints[3 * slot + 1], treePoints[3 * slot + 2])
@@ -102,7 +102,7 @@ final class MetricsIncrementalTests: XCTestCase {
         var state = IncrementalChamfer(groundTruth: truth)
         var all = PointCloud()
         for view in views(seed: 5).prefix(4) {
-            state.add(points: view); all.append(contentsOf: view)
+            state.add(points: view, from: .zero); all.append(contentsOf: view)
         }
         for options in ChamferOptions.all {
             assertRelativelyEqual(state.chamfer(options), MetricsFixtures.bruteChamfer(all, truth.samples, options), 1e-5, "\(options)")
@@ -114,28 +114,28 @@ final class MetricsIncrementalTests: XCTestCase {
         var state = IncrementalChamfer(groundTruth: truth)
         for (k, view) in views(seed: 40).enumerated() {
             let before = state
-            let previews = ChamferOptions.all.map { state.previewAdd(points: view, options: $0) }
+            let previews = ChamferOptions.all.map { state.previewAdd(points: view, from: .zero, options: $0) }
             // Nothing changed.
             XCTAssertEqual(state.truthSquaredDistances, before.truthSquaredDistances, "view \(k)")
             XCTAssertEqual(state.reconstructionSquaredDistances, before.reconstructionSquaredDistances)
             for options in ChamferOptions.all { XCTAssertEqual(state.chamfer(options), before.chamfer(options)) }
             XCTAssertEqual(state.coverage(), before.coverage())
             XCTAssertEqual(state.fScore(), before.fScore())
-            state.add(points: view)
+            state.add(points: view, from: .zero)
             for (options, preview) in zip(ChamferOptions.all, previews) {
                 assertRelativelyEqual(preview, state.chamfer(options), 1e-12, "view \(k) \(options)")
             }
         }
-        XCTAssertEqual(state.previewAdd(points: PointCloud()), state.chamfer())
+        XCTAssertEqual(state.previewAdd(points: PointCloud(), from: .zero), state.chamfer())
     }
 
     func testResetAndValueSemantics() {
         let sequence = views(seed: 50)
         var state = IncrementalChamfer(groundTruth: truth)
-        for view in sequence.prefix(5) { state.add(points: view) }
+        for view in sequence.prefix(5) { state.add(points: view, from: .zero) }
         let snapshot = state
         var fork = state
-        fork.add(points: sequence[5])
+        fork.add(points: sequence[5], from: .zero)
         XCTAssertEqual(state.chamfer(), snapshot.chamfer(), "a copy's add must not change the original")
         XCTAssertNotEqual(fork.chamfer(), state.chamfer())
 
@@ -145,7 +145,7 @@ final class MetricsIncrementalTests: XCTestCase {
         XCTAssertEqual(state.coverage(), 0)
         XCTAssertEqual(state.fScore().value, 0)
         var fresh = IncrementalChamfer(groundTruth: truth)
-        for view in sequence.prefix(3) { state.add(points: view); fresh.add(points: view) }
+        for view in sequence.prefix(3) { state.add(points: view, from: .zero); fresh.add(points: view, from: .zero) }
         for options in ChamferOptions.all { XCTAssertEqual(state.chamfer(options), fresh.chamfer(options)) }
         XCTAssertEqual(state.coverage(), fresh.coverage())
         XCTAssertEqual(state.truthSquaredDistances, fresh.truthSquaredDistances)
@@ -155,20 +155,19 @@ final class MetricsIncrementalTests: XCTestCase {
         var state = IncrementalChamfer(groundTruth: truth)
         for options in ChamferOptions.all {
             XCTAssertEqual(state.chamfer(options), .infinity)
-            XCTAssertEqual(state.previewAdd(points: PointCloud(), options: options), .infinity)
+            XCTAssertEqual(state.previewAdd(points: PointCloud(), from: .zero, options: options), .infinity)
         }
-        state.add(points: PointCloud())
+        state.add(points: PointCloud(), from: .zero)
         XCTAssertEqual(state.chamfer(), .infinity)
         XCTAssertEqual(state.coverage(), 0)
-        XCTAssertEqual(state.coverage(eps: 0.1), 0)
         XCTAssertEqual(state.fScore(tau: 0.1).value, 0)
         XCTAssertEqual(state.chamferGradient(points: PointCloud()), [])
 
         // Empty ground truth: everything reported, nothing crashes.
         var noTruth = IncrementalChamfer(groundTruth: GroundTruth(samples: PointCloud()))
-        noTruth.add(points: MetricsFixtures.cube(100, seed: 3))
+        noTruth.add(points: MetricsFixtures.cube(100, seed: 3), from: .zero)
         XCTAssertEqual(noTruth.chamfer(), .infinity)
-        XCTAssertEqual(noTruth.previewAdd(points: MetricsFixtures.cube(10, seed: 4)), .infinity)
+        XCTAssertEqual(noTruth.previewAdd(points: MetricsFixtures.cube(10, seed: 4), from: .zero), .infinity)
         XCTAssertEqual(noTruth.coverage(), 0)
         XCTAssertEqual(noTruth.fScore().value, 0)
     }

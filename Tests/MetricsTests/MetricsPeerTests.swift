@@ -77,7 +77,7 @@ final class MetricsPeerTests: XCTestCase {
         let chamfers = try XCTUnwrap(peer["chamfer"] as? [String: Any])
         let truth = GroundTruth(samples: q)
         var incremental = IncrementalChamfer(groundTruth: truth)
-        incremental.add(points: p)
+        incremental.add(points: p, from: .zero)
         for options in ChamferOptions.all {
             let expected = try XCTUnwrap(ChamferPeer.number(chamfers["\(options.reduction)/\(options.norm)"]), "\(options)")
             assertRelativelyEqual(chamferDistance(p, q, options: options), expected, 1e-5, "\(context) \(options)")

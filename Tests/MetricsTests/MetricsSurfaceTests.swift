@@ -150,8 +150,8 @@ final class MetricsSurfaceTests: XCTestCase {
                 i % 7 == 0 ? Int32(rng.next() % UInt64(sphere.triangles.count))
                     : truth.surface!.triangleOfSlot[Int(truth.surface!.nearest(to: view[i]).slot)]
             }
-            hinted.add(points: view, triangleHints: hints)
-            plain.add(points: view)
+            hinted.add(points: view, from: (direction * 3).float, triangleHints: hints)
+            plain.add(points: view, from: (direction * 3).float)
             all.append(contentsOf: view)
             XCTAssertEqual(hinted.reconstructionSquaredDistances, plain.reconstructionSquaredDistances, "view \(k)")
             XCTAssertEqual(plain.reconstructionSquaredDistances, truth.accuracySquaredDistances(of: all), "view \(k)")

@@ -30,9 +30,11 @@ final class OuterSurfaceCacheTests: XCTestCase {
         for truth in [first, second] {
             XCTAssertEqual(truth.samples, computed.samples)
             XCTAssertEqual(truth.sampleTriangles, computed.sampleTriangles)
+            XCTAssertEqual(truth.sampleSides, computed.sampleSides)
             XCTAssertEqual(truth.candidates, computed.candidates)
         }
         XCTAssertEqual(stored.points, computed.samples)
+        XCTAssertEqual(stored.sides, computed.sampleSides)
 
         // Any other setting is another key; a torn or foreign file is never used.
         XCTAssertNotEqual(key, OuterSurfaceCache.key(positions: mesh.positions, triangles: mesh.triangles, count: 2000, seed: 8,
@@ -44,7 +46,7 @@ final class OuterSurfaceCacheTests: XCTestCase {
         try bytes.prefix(bytes.count - 5).write(to: file)
         XCTAssertNil(cache.load(key), "a truncated file is ignored")
         var wrongKey = bytes
-        wrongKey[Array("NBVOUT1\n".utf8).count] ^= 1
+        wrongKey[OuterSurfaceCache.magic.count] ^= 1
         try wrongKey.write(to: file)
         XCTAssertNil(cache.load(key), "a file whose header names another key is ignored")
         let third = GroundTruth(positions: mesh.positions, triangles: mesh.triangles, sampleCount: 2000, seed: 7, cache: cache)
