@@ -4,14 +4,16 @@ import Geometry
 /// Maps actions in [-1, 1]^3 to camera positions on the shell, and back (docs/ARCHITECTURE.md data flow:
 /// action -> camera position -> look-at pose).
 ///
-/// With R_f the action frame's axes (view 0's camera rotation for `view0`, I for `world`) and r_max the
-/// shell's largest radius:
+/// With R_f the action frame's axes (view 0's camera rotation for `view0`, I for `world`, the turn
+/// R_y(φ_0) about the vertical by view 0's azimuth φ_0 for `heading`) and r_max the shell's largest radius:
 ///
 ///     cartesian:  p = project_shell(R_f (r_max a))
 ///     spherical:  azimuth = pi a_0 + azimuth_f,  elevation = lerp(e_min, e_max, (a_1 + 1)/2),
 ///                 radius = lerp(r_min, r_max, (a_2 + 1)/2)
 ///
-/// where azimuth_f is view 0's azimuth (frame view0) or 0 (world). `project_shell` clamps radius and
+/// where azimuth_f is view 0's azimuth (frames view0 and heading) or 0 (world). Azimuth φ = atan2(x, z)
+/// and R_y(φ) = [[cos φ, 0, sin φ], [0, 1, 0], [-sin φ, 0, cos φ]] (rows), which takes +Z to the
+/// horizontal direction of azimuth φ: in the heading frame view 0 lies in the y-z half-plane z > 0. `project_shell` clamps radius and
 /// elevation to the shell; the zero action maps to view 0's own position.
 public struct ActionMapping: Sendable {
     public var mode: ActionMode
@@ -20,8 +22,16 @@ public struct ActionMapping: Sendable {
 
     public init(mode: ActionMode, frame: ActionFrame, shell: CameraShell) { self.mode = mode; self.frame = frame; self.shell = shell }
 
-    func frameRotation(view0: RigidTransform) -> Matrix3 { frame == .view0 ? view0.rotation : .identity }
-    func frameAzimuth(view0: RigidTransform) -> Double { frame == .view0 ? SphericalPosition(view0.translation).azimuth : 0 }
+    func frameRotation(view0: RigidTransform) -> Matrix3 {
+        switch frame {
+        case .view0: return view0.rotation
+        case .world: return .identity
+        case .heading:
+            let phi = SphericalPosition(view0.translation).azimuth
+            return Matrix3(columns: Vec3(cos(phi), 0, -sin(phi)), Vec3(0, 1, 0), Vec3(sin(phi), 0, cos(phi)))
+        }
+    }
+    func frameAzimuth(view0: RigidTransform) -> Double { frame == .world ? 0 : SphericalPosition(view0.translation).azimuth }
 
     /// World camera position of an action (3 finite numbers in [-1, 1]).
     public func position(for a: Vec3, view0: RigidTransform) -> Vec3 {

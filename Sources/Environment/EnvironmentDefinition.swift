@@ -59,7 +59,10 @@ public enum ActionMode: String, Sendable, CaseIterable { case cartesian, spheric
 
 /// The frame of actions and of the `positions` observation: view 0's camera axes or the world axes
 /// (both centred on the object).
-public enum ActionFrame: String, Sendable, CaseIterable { case view0, world }
+/// Axes of actions and of the `positions` and `cloud` observations (ActionMapping gives the rotations):
+/// view 0's camera axes (`view0`), the world's (`world`), or the world's turned about the vertical
+/// (+Y) to view 0's azimuth (`heading`: "up" stays known, azimuths are relative to view 0).
+public enum ActionFrame: String, Sendable, CaseIterable { case view0, world, heading }
 
 /// Which reconstruction backbone the environment uses.
 public enum BackboneKind: Sendable, Equatable {

@@ -166,6 +166,36 @@ final class EnvironmentTests: XCTestCase {
         XCTAssertEqual(counts, [1, 2, 3, 4])
     }
 
+    /// The heading frame against spherical coordinates computed by hand: a position observed in it has
+    /// the world elevation and the azimuth relative to view 0's (atan2(x, z) - φ_0, wrapped), so view 0
+    /// itself is observed at relative azimuth 0; a spherical action's azimuth is relative to view 0's too.
+    func testHeadingFrameKeepsElevationAndMeasuresAzimuthFromViewZero() {
+        let shell = CameraShell(minRadius: 2.5, maxRadius: 2.5, minElevationDegrees: 10, maxElevationDegrees: 80)
+        var rng = SeededGenerator(seed: 5)
+        for _ in 0..<50 {
+            let eye0 = shell.randomPosition(using: &rng)
+            let view0 = lookAtPose(eye: eye0)
+            let phi0 = atan2(eye0.x, eye0.z), el0 = asin(eye0.y / length(eye0))
+            let m = ActionMapping(mode: .cartesian, frame: .heading, shell: shell)
+            let q0 = m.observedPosition(eye0, view0: view0)
+            XCTAssertEqual(q0.x, 0, accuracy: 1e-12)
+            XCTAssertEqual(q0.y, sin(el0), accuracy: 1e-12)
+            XCTAssertEqual(q0.z, cos(el0), accuracy: 1e-12)
+            let target = shell.randomPosition(using: &rng)
+            let q = m.observedPosition(target, view0: view0) * 2.5
+            var relative = atan2(target.x, target.z) - phi0
+            relative -= 2 * .pi * (relative / (2 * .pi)).rounded()
+            XCTAssertEqual(atan2(q.x, q.z), relative, accuracy: 1e-9)
+            XCTAssertEqual(q.y, target.y, accuracy: 1e-12)
+            let s = ActionMapping(mode: .spherical, frame: .heading, shell: shell)
+            let ahead = s.position(for: Vec3(0.5, 0, 1), view0: view0)
+            var turned = atan2(ahead.x, ahead.z) - phi0
+            turned -= 2 * .pi * (turned / (2 * .pi)).rounded()
+            XCTAssertEqual(turned, .pi / 2, accuracy: 1e-9)
+            XCTAssertEqual(asin(ahead.y / length(ahead)), 45 * .pi / 180, accuracy: 1e-9)
+        }
+    }
+
     func testActionMappingRoundTripsOnTheShell() {
         let shell = CameraShell(minRadius: 2, maxRadius: 3, minElevationDegrees: -50, maxElevationDegrees: 70)
         var rng = SeededGenerator(seed: 2)

@@ -5,8 +5,10 @@ import Support
 
 /// A batch of observations as the policy networks read them.
 ///
-/// - `features` `[N, B, F]`: per view, the backbone's pooled tokens `[W]` then the camera position
-///   `[3]` (F = W + 3), normalised by the encoder's running statistics; zero for views not taken.
+/// - `features` `[N, B, F]`: per view, the backbone's pooled tokens `[W]`, the camera position `[3]`
+///   and, with the `cloud` observation, the cloud's shape histogram `[2M]` (`ShapeHistogram`, the same
+///   for every view; F = W + 3 + 2M), normalised by the encoder's running statistics; zero for views
+///   not taken.
 /// - `viewMask` `[N, B]`: 1 for views taken, 0 for padding.
 public struct PolicyInput {
     public var features: Tensor
@@ -80,43 +82,71 @@ public struct RunningMeanStd: Codable, Equatable, Sendable {
     }
 }
 
-/// From the observation dictionary (`tokens [B, W]`, `positions [B, 3]`, `view_mask [B]`) to policy
-/// inputs, with per-feature observation normalisation over the views taken:
+/// From the observation dictionary (`tokens [B, W]`, `positions [B, 3]`, `view_mask [B]`, and with
+/// shape bins `cloud [K, 3]`, `cloud_mask [K]`) to policy inputs (W = 0: positions only, for
+/// definitions whose `observation.keys` leave out `tokens`; a `tokens` key is then ignored), with per-feature observation normalisation over the views taken:
 /// x̂ = clip((x - μ) / √(σ² + 1e-8), -10, 10) (CleanRL's `NormalizeObservation` + clip). The statistics
 /// are updated during training only and saved with the checkpoint; evaluation freezes them.
 public struct ObservationEncoder: Codable, Equatable, Sendable {
     public var tokenWidth: Int
+    /// Bins M of the shape histogram of the `cloud` observation appended to every view (nil or 0: none).
+    public var shapeBins: Int?
     public var statistics: RunningMeanStd
     /// Whether to normalise at all (statistics are still kept).
     public var normalizes: Bool
     public static let clipRange = 10.0
 
-    public init(tokenWidth: Int, normalizes: Bool = true) {
+    public init(tokenWidth: Int, shapeBins: Int = 0, normalizes: Bool = true) {
         self.tokenWidth = tokenWidth
-        statistics = RunningMeanStd(width: tokenWidth + 3)
+        self.shapeBins = shapeBins > 0 ? shapeBins : nil
+        statistics = RunningMeanStd(width: tokenWidth + 3 + 2 * shapeBins)
         self.normalizes = normalizes
     }
 
-    public var featureWidth: Int { tokenWidth + 3 }
+    /// The encoder of what an environment observes: tokens when `observation.keys` has `tokens` (else
+    /// W = 0), the shape histogram (`ShapeHistogram.defaultBins` bins) when it has `cloud`.
+    public init(for environment: NBVEnvironment, normalizes: Bool = true) {
+        let keys = environment.definition.observationKeys
+        self.init(tokenWidth: keys.contains("tokens") ? environment.tokenWidth : 0,
+                  shapeBins: keys.contains("cloud") ? ShapeHistogram.defaultBins : 0, normalizes: normalizes)
+    }
+
+    public var featureWidth: Int { tokenWidth + 3 + 2 * (shapeBins ?? 0) }
 
     /// Raw per-view features `[B * F]`, the mask `[B]`, and B, checking the observation's shapes.
     public func rawFeatures(_ observation: [String: ArrayValue]) throws -> (features: [Float], mask: [Float], views: Int) {
-        guard let tokens = observation["tokens"], let positions = observation["positions"], let mask = observation["view_mask"] else {
-            throw AgentError("observation: expected keys tokens, positions and view_mask (observation.keys), got \(observation.keys.sorted())")
+        let tokens = tokenWidth > 0 ? observation["tokens"] : nil
+        guard let positions = observation["positions"], let mask = observation["view_mask"], tokenWidth == 0 || tokens != nil else {
+            throw AgentError("observation: expected keys \(tokenWidth > 0 ? "tokens, " : "")positions and view_mask (observation.keys), got \(observation.keys.sorted())")
         }
-        guard tokens.shape.count == 2, tokens.shape[1] == tokenWidth else {
-            throw AgentError("observation tokens: expected [B, \(tokenWidth)] (the policy's token width), got \(tokens.shape)")
+        let b = positions.shape.first ?? 0
+        if let tokens {
+            guard tokens.shape == [b, tokenWidth] else {
+                throw AgentError("observation tokens: expected [\(b), \(tokenWidth)] (views, the policy's token width), got \(tokens.shape)")
+            }
         }
-        let b = tokens.shape[0]
         guard positions.shape == [b, 3], mask.shape == [b] else {
             throw AgentError("observation: expected positions [\(b), 3] and view_mask [\(b)], got \(positions.shape) and \(mask.shape)")
         }
         guard b <= PolicyNetworkConfig.maxViews else { throw AgentError("observation: \(b) views exceed the policy's \(PolicyNetworkConfig.maxViews)") }
-        let t = tokens.floats, p = positions.floats
+        let t = tokens?.floats ?? [], p = positions.floats
+        var shape: [Float] = []
+        if let bins = shapeBins, bins > 0 {
+            guard let cloud = observation["cloud"], cloud.shape.count == 2, cloud.shape[1] == 3 else {
+                throw AgentError("observation cloud: expected [K, 3] (the policy reads its shape histogram; add cloud to observation.keys), got \(observation["cloud"].map { "\($0.shape)" } ?? "no cloud key")")
+            }
+            let cloudMask = observation["cloud_mask"]
+            if let cloudMask, cloudMask.shape != [cloud.shape[0]] {
+                throw AgentError("observation cloud_mask: expected [\(cloud.shape[0])] (one per cloud point), got \(cloudMask.shape)")
+            }
+            shape = ShapeHistogram(bins: bins).features(cloud: cloud.floats, mask: cloudMask?.floats)
+        }
+        let s = tokenWidth + 3
         var f = [Float](repeating: 0, count: b * featureWidth)
         for v in 0..<b {
             for c in 0..<tokenWidth { f[v * featureWidth + c] = t[v * tokenWidth + c] }
             for c in 0..<3 { f[v * featureWidth + tokenWidth + c] = p[v * 3 + c] }
+            for c in shape.indices { f[v * featureWidth + s + c] = shape[c] }
         }
         return (f, mask.floats, b)
     }

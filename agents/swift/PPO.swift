@@ -186,7 +186,7 @@ public final class PPOTrainer: Trainer {
         model = ActorCritic(actor: c.network, initialLogStd: args.initialLogStd, orthogonal: true, seed: config.seed)
         optimizer = Adam(parameters: model.parameters(), learningRate: args.learningRate, epsilon: 1e-5)
         state = TrainerState(random: SplitMix64(seed: config.seed ^ 0x5050_4F00),
-                             encoder: ObservationEncoder(tokenWidth: c.network.inputWidth - 3, normalizes: args.normalizeObservations),
+                             encoder: ObservationEncoder(for: vector.environments[0], normalizes: args.normalizeObservations),
                              rewardScaler: RewardScaler(gamma: args.gamma, environments: args.numEnvs), curriculum: curriculum, config: c)
     }
 

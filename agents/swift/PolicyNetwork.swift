@@ -14,7 +14,7 @@ public enum PolicyArchitecture: String, Codable, Sendable, CaseIterable {
 /// Sizes of a policy or critic network.
 public struct PolicyNetworkConfig: Codable, Equatable, Sendable {
     public var architecture: PolicyArchitecture = .attention
-    /// Per-view input width F (token width + 3).
+    /// Per-view input width F (`ObservationEncoder.featureWidth`: token width + 3 + shape histogram).
     public var inputWidth: Int
     /// Hidden width D.
     public var hidden: Int = 64

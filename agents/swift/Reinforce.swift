@@ -70,7 +70,7 @@ public final class ReinforceTrainer: Trainer {
         model = ActorCritic(actor: c.network, initialLogStd: args.initialLogStd, orthogonal: true, seed: config.seed)
         optimizer = Adam(parameters: model.parameters(), learningRate: args.learningRate)
         state = TrainerState(random: SplitMix64(seed: config.seed ^ 0x5245_494E),
-                             encoder: ObservationEncoder(tokenWidth: c.network.inputWidth - 3, normalizes: args.normalizeObservations),
+                             encoder: ObservationEncoder(for: vector.environments[0], normalizes: args.normalizeObservations),
                              rewardScaler: nil, curriculum: curriculum, config: c)
     }
 

@@ -127,7 +127,7 @@ public final class SupervisedTrainer: Trainer {
         initializeOrthogonally(model.actor, outputGain: args.actorOutputGain, using: &generator)
         optimizer = Adam(parameters: model.actorParameters, learningRate: args.learningRate)
         state = TrainerState(random: SplitMix64(seed: config.seed ^ 0x5355_5052),
-                             encoder: ObservationEncoder(tokenWidth: c.network.inputWidth - 3, normalizes: args.normalizeObservations),
+                             encoder: ObservationEncoder(for: vector.environments[0], normalizes: args.normalizeObservations),
                              rewardScaler: nil, curriculum: curriculum, config: c)
     }
 

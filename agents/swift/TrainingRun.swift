@@ -102,12 +102,13 @@ public struct RunConfig: Codable, Equatable, Sendable {
 }
 
 extension RunConfig {
-    /// The config with the policy network sized for the environment: per-view input width F = W + 3
-    /// (each view's features are its pooled token, width W, and its camera position) and one output per
+    /// The config with the policy network sized for the environment: per-view input width F
+    /// (each view's features are its pooled token, width W, its camera position and, with `cloud`
+    /// observed, the shape histogram of 2M numbers: `ObservationEncoder(for:)`) and one output per
     /// dimension of the action space.
     func sized(for environment: NBVEnvironment) -> RunConfig {
         var c = self
-        c.network.inputWidth = environment.tokenWidth + 3
+        c.network.inputWidth = ObservationEncoder(for: environment).featureWidth
         c.network.outputs = environment.actionSpace.shape.reduce(1, *)
         return c
     }
