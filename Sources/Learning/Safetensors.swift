@@ -142,7 +142,7 @@ public enum Safetensors {
                 throw fail("tensor '\(name)' of shape \(entry.shape) needs \(count * 4) bytes but data_offsets span \(end - start)")
             }
             var values = [Float](repeating: 0, count: count)
-            values.withUnsafeMutableBytes { target in
+            _ = values.withUnsafeMutableBytes { target in
                 data.copyBytes(to: target, from: (headerEnd + start)..<(headerEnd + end))
             }
             #if _endian(big)
