@@ -4,7 +4,8 @@ import Environment
 import Support
 @testable import Agents
 
-/// The supervised agent's variants: the unit and log cotangents, the exploration noise, the uniform prior
+/// The supervised agent's variants: the unit and log cotangents, the exploration noise, the pull towards
+/// uniform's action, the uniform prior
 /// (a learned correction of the uniform baseline's action), and the loading of runs saved before these
 /// arguments existed.
 final class SupervisedVariantTests: XCTestCase {
@@ -81,6 +82,36 @@ final class SupervisedVariantTests: XCTestCase {
         XCTAssertGreaterThan(rms, 0.25, "noise of σ = 0.5 (fewer than \(differences.count) unclipped components)")
         XCTAssertLessThan(rms, 0.75)
         XCTAssertGreaterThan(differences.count + clipped, 20)
+    }
+
+    /// With `uniform_weight` λ a step's cotangent adds λ (tanh(actor(x)) - a_u): from the same seed and a zero
+    /// learning rate (the same rollouts), the cotangents with λ = 2 and λ = 4 differ from λ = 0's by d and 2d, and
+    /// tanh(actor(x)) - d / λ, uniform's action, is a point of the camera shell (norm 1 in the cartesian mapping).
+    func testUniformWeightPullsTowardsUniformsAction() throws {
+        func firstIteration(_ lambda: String) throws -> SupervisedTrainer {
+            let config = try tinyConfig(.supervised, steps: 4, arguments: ["uniform_weight=\(lambda)", "learning_rate=0"])
+            guard let supervised = try openRun(temporaryRun("supervised-uniform-\(lambda)"), config: config, resume: false) as? SupervisedTrainer else {
+                throw AgentError("not a SupervisedTrainer")
+            }
+            _ = try supervised.iterate()
+            return supervised
+        }
+        let none = try firstIteration("0"), two = try firstIteration("2"), four = try firstIteration("4")
+        XCTAssertEqual(none.storage.actions, two.storage.actions)
+        let entries = none.storage.filled.indices.filter { none.storage.filled[$0] }
+        XCTAssertGreaterThan(entries.count, 0)
+        let mean = two.model.meanAction(two.storage.input(entries)).data
+        for (i, e) in entries.enumerated() {
+            let d2 = (0..<3).map { two.cotangents[3 * e + $0] - none.cotangents[3 * e + $0] }
+            let d4 = (0..<3).map { four.cotangents[3 * e + $0] - none.cotangents[3 * e + $0] }
+            for c in 0..<3 { XCTAssertEqual(d4[c], 2 * d2[c], accuracy: 1e-5) }
+            let target = (0..<3).map { mean[3 * i + $0] - d2[$0] / 2 }
+            XCTAssertEqual(target.reduce(0) { $0 + $1 * $1 }.squareRoot(), 1, accuracy: 1e-4, "uniform's action lies on the shell")
+        }
+        let withPrior = try tinyConfig(.supervised, steps: 4, arguments: ["uniform_weight=1", "prior=\"uniform\""])
+        XCTAssertThrowsError(try openRun(temporaryRun("supervised-uniform-prior"), config: withPrior, resume: false)) {
+            XCTAssertTrue("\($0)".contains("uniform_weight"), "\($0)")
+        }
     }
 
     /// A negative exploration σ is refused by name.
