@@ -126,12 +126,19 @@ public struct IncrementalChamfer: Sendable {
         let state = uniqueState(), groundTruth = self.groundTruth
         // Stage 1: one traversal of Q's tree per group of up to four neighbouring new points, for their nearest
         // samples and the samples they improve.
+        // With a mesh and hints, the surface query below finds each point's distance from its hinted
+        // triangle, so the walks only lower b (the nearest samples would bound nothing).
+        let rangeOnly = groundTruth.surface != nil && triangleHints != nil
         points.coordinates.withUnsafeBufferPointer { c in
             reconstructionSquaredDistances.withUnsafeMutableBufferPointer { out in
                 groundTruth.index.withSearcher { tree in
                     withUnsafeTemporaryAllocation(of: SearchStackEntry.self, capacity: searchStackCapacity) { stack in
-                        RangeWalk(tree: tree, lanes: groundTruth.leafLanes, state: state, stack: stack.baseAddress!, radiusSquared: r2)
-                            .nearestSamples(of: c.baseAddress!, count: n, into: out.baseAddress! + first)
+                        let walk = RangeWalk(tree: tree, lanes: groundTruth.leafLanes, state: state, stack: stack.baseAddress!, radiusSquared: r2)
+                        if rangeOnly {
+                            walk.lowerSamples(near: c.baseAddress!, count: n)
+                        } else {
+                            walk.nearestSamples(of: c.baseAddress!, count: n, into: out.baseAddress! + first)
+                        }
                     }
                 }
             }
@@ -501,13 +508,30 @@ struct RangeWalk {
     }
 
     /// Stage 1 for the n points at `c` ([n, 3]): writes each point's squared distance to its nearest sample
-    /// to `out[i]` and lowers b where a point improves it. Groups of up to four consecutive points
-    /// (neighbouring pixels) within 4R of the group's first point share a walk (a row's end starts a new
-    /// group); lanes past the group's end repeat its last point, which changes nothing. Each group's walk
-    /// starts at the bucket of the previous group's nearest sample.
+    /// to `out[i]` and lowers b where a point improves it. Each group's walk starts at the bucket of the
+    /// previous group's nearest sample.
     func nearestSamples(of c: UnsafePointer<Float>, count n: Int, into out: UnsafeMutablePointer<Float>) {
-        let spread = 16 * radiusSquared
         var hint: Int32 = -1
+        forEachGroup(of: c, count: n) { x, y, z, i, count in
+            let nearest = visit(x, y, z, hint: &hint)
+            for lane in 0..<count { out[i + lane] = nearest[lane] }
+        }
+    }
+
+    /// Stage 1 without the nearest samples (when the P side comes from elsewhere): lowers b where one of
+    /// the n points at `c` ([n, 3]) improves it within R, by range walks only (`visitRange`).
+    func lowerSamples(near c: UnsafePointer<Float>, count n: Int) {
+        var hint: Int32 = -1
+        forEachGroup(of: c, count: n) { x, y, z, _, _ in visitRange(x, y, z, hint: &hint) }
+    }
+
+    /// Calls `body(x, y, z, i, count)` for the groups of up to four consecutive points of the n at `c`
+    /// (neighbouring pixels) within 4R of the group's first point i (a row's end starts a new group), their
+    /// coordinates in lanes; lanes past the group's end repeat its last point, which changes nothing.
+    @inline(__always)
+    func forEachGroup(of c: UnsafePointer<Float>, count n: Int,
+                      _ body: (SIMD4<Float>, SIMD4<Float>, SIMD4<Float>, Int, Int) -> Void) {
+        let spread = 16 * radiusSquared
         var i = 0
         while i < n {
             var x = SIMD4<Float>(repeating: c[3 * i]), y = SIMD4<Float>(repeating: c[3 * i + 1]), z = SIMD4<Float>(repeating: c[3 * i + 2])
@@ -519,8 +543,7 @@ struct RangeWalk {
                 for lane in count..<4 { x[lane] = c[j]; y[lane] = c[j + 1]; z[lane] = c[j + 2] }
                 count += 1
             }
-            let nearest = visit(x, y, z, hint: &hint)
-            for lane in 0..<count { out[i + lane] = nearest[lane] }
+            body(x, y, z, i, count)
             i += count
         }
     }
@@ -643,5 +666,49 @@ struct RangeWalk {
         }
         hint = nearestLeaf
         return nearest
+    }
+
+    /// The range part of `visit` alone: a walk that enters a subtree when its box lies within R of the
+    /// group's box and closer than the subtree's largest b, scanning its buckets to lower b. It starts
+    /// at the lowest ancestor of `hint` (a leaf, -1 for none: the root) whose box holds the group's box
+    /// grown by R with a margin (nothing outside it lies within R), and `hint` becomes the last bucket it
+    /// scanned (unchanged if none).
+    @inline(__always)
+    func visitRange(_ px: SIMD4<Float>, _ py: SIMD4<Float>, _ pz: SIMD4<Float>, hint: inout Int32) {
+        let p = Points(px, py, pz)
+        let lower = SIMD3<Float>(smallestLane(px), smallestLane(py), smallestLane(pz))
+        let upper = SIMD3<Float>(largestLane(px), largestLane(py), largestLane(pz))
+        var node = 0, top = 0
+        if hint >= 0 {
+            var k = Int(hint)
+            while k != 0 {
+                let c = nodes[k]
+                let margin = lesser(lesser(lesser(lower.x - c.lowerX, c.upperX - upper.x), lesser(lower.y - c.lowerY, c.upperY - upper.y)),
+                                    lesser(lower.z - c.lowerZ, c.upperZ - upper.z))
+                if margin > 0 && margin * margin > radiusSquared { break }
+                k = Int(parents[k])
+            }
+            node = k
+        }
+        guard wanted(node, GroupWalk.boxDistance(nodes[node], lower, upper), bound: 0) else { return }
+        while true {
+            let n = nodes[node]
+            if n.end >= 0 {
+                _ = scan(node, p)
+                hint = Int32(node)
+            } else {
+                let a = Int(n.first), b = a + 1
+                let da = GroupWalk.boxDistance(nodes[a], lower, upper), db = GroupWalk.boxDistance(nodes[b], lower, upper)
+                let goA = wanted(a, da, bound: 0), goB = wanted(b, db, bound: 0)
+                if goA {
+                    if goB { stack[top] = SearchStackEntry(node: Int32(b), squaredDistance: db); top += 1 }
+                    node = a; continue
+                }
+                if goB { node = b; continue }
+            }
+            guard top > 0 else { return }
+            top -= 1
+            node = Int(stack[top].node)
+        }
     }
 }
