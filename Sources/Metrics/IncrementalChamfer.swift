@@ -263,8 +263,7 @@ public struct IncrementalChamfer: Sendable {
                 i += stride
             }
         }
-        gaps.sort()
-        let viewSpacing = gaps[gaps.count / 2]
+        let viewSpacing = selectRank(gaps.count / 2, of: &gaps)
         let r2 = max(truthSpacingSquared, viewSpacing.isFinite ? viewSpacing : 0)
         return r2 > 0 ? r2 : .leastNormalMagnitude
     }
@@ -291,8 +290,7 @@ public struct IncrementalChamfer: Sendable {
             }
         }
         guard !spacings.isEmpty else { return 0 }
-        spacings.sort()
-        return spacings[spacings.count / 2]
+        return selectRank(spacings.count / 2, of: &spacings)
     }
 
     /// Recomputes the Q side's sums and counts and `subtreeMaxima` from b, re-summing only the leaves
@@ -565,8 +563,9 @@ struct RangeWalk {
     }
 
     /// Scans leaf `node`: lowers b(q) to min_i |p_i - q|^2 where smaller (marking the leaf), and returns
-    /// each point's smallest squared distance to the bucket, min_q |p_i - q|^2, as lane i.
-    @inline(__always) func scan(_ node: Int, _ p: Points) -> SIMD4<Float> {
+    /// each point's smallest squared distance to the bucket, min_q |p_i - q|^2, as lane i (with `nearest`;
+    /// +inf without).
+    @inline(__always) func scan(_ node: Int, _ p: Points, nearest: Bool = true) -> SIMD4<Float> {
         let n = nodes[node]
         var s = Int(n.first)
         let end = Int(n.end)
@@ -585,7 +584,7 @@ struct RangeWalk {
             let d2 = dx * dx + dy * dy + dz * dz
             dx = qx - p.x3; dy = qy - p.y3; dz = qz - p.z3
             let d3 = dx * dx + dy * dy + dz * dz
-            m0 = lesser(m0, d0); m1 = lesser(m1, d1); m2 = lesser(m2, d2); m3 = lesser(m3, d3)
+            if nearest { m0 = lesser(m0, d0); m1 = lesser(m1, d1); m2 = lesser(m2, d2); m3 = lesser(m3, d3) }
             let closest = lesser(lesser(d0, d1), lesser(d2, d3))
             if end - s >= 4 {
                 let b = UnsafeRawPointer(best + s).loadUnaligned(as: SIMD4<Float>.self)
@@ -600,6 +599,7 @@ struct RangeWalk {
             s += 4; c += 3
         }
         if any(fell) { changed[node] = true }
+        guard nearest else { return infinity }
         // Lane i <- the smallest lane of m_i, by two rounds of pairing halves.
         let a = lesser(SIMD4(lowHalf: m0.lowHalf, highHalf: m1.lowHalf), SIMD4(lowHalf: m0.highHalf, highHalf: m1.highHalf))
         let b = lesser(SIMD4(lowHalf: m2.lowHalf, highHalf: m3.lowHalf), SIMD4(lowHalf: m2.highHalf, highHalf: m3.highHalf))
@@ -694,7 +694,7 @@ struct RangeWalk {
         while true {
             let n = nodes[node]
             if n.end >= 0 {
-                _ = scan(node, p)
+                _ = scan(node, p, nearest: false)
                 hint = Int32(node)
             } else {
                 let a = Int(n.first), b = a + 1
