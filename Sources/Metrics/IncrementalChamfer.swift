@@ -21,7 +21,9 @@ import Support
 ///    a bucket's scan takes four samples against the four points at a time (`LeafLanes`).
 ///    Every q whose new nearest point lies within R is now exact. With a mesh, each new point's distance
 ///    to the surface is then found in its hierarchy, bounded by the nearest sample's distance (samples lie
-///    on the surface) and by the distance to the triangle its pixel showed (`triangleHints`);
+///    on the surface) and by the distance to the triangle its pixel showed (`triangleHints`). With both a
+///    mesh and hints the walks skip the nearest-sample search (`RangeWalk.lowerSamples`): the hinted
+///    triangle bounds the surface query at least as tightly, and b comes out the same;
 /// 2. forward queries only for the q still farther than R from P ∪ N (b(q) > R^2: nothing was found
 ///    within R, so a closer new point lies beyond R) and closer to N's bounding box than b(q): a small
 ///    tree is built on N and searched once per leaf of Q's tree for its pending samples (`GroupWalk`).
