@@ -60,9 +60,9 @@ def test_agents_table_rounds_signs_intervals_and_headroom_shares(tmp_path):
     # 0.0105 / 0.0375 = 28%; -0.08832 / 0.0375 = -235.52% -> -236%; the interval is Δ ± CI.
     assert rows["agent-a"] == ("| agent-a | 0.6433 ± 0.0086 | **+0.0105 ± 0.0033** | yes (0.0072 to 0.0138) "
                                "| 28% | 0.00137 |")
-    assert rows["random"] == ("| random | 0.5445 ± 0.0091 | **-0.0883 ± 0.0067** | yes, below (-0.0950 to -0.0816) "
+    assert rows["random"] == ("| random | 0.5445 ± 0.0091 | -0.0883 ± 0.0067 | yes, below (-0.0950 to -0.0816) "
                               "| -236% | 0.00454 |")
-    assert rows["agent-b"].split(" | ")[3:5] == ["no", "-3%"]
+    assert rows["agent-b"].split(" | ")[2:5] == ["-0.0010 ± 0.0041", "no", "-3%"]
     assert rows["coverage oracle (the headroom)"].split(" | ")[4] == "100%"
     assert rows["uniform"] == "| uniform | 0.6328 ± 0.0094 | - | - | - | 0.00144 |"
     assert out.read_text() == done.stdout
