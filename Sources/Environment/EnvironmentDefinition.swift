@@ -22,21 +22,26 @@ public enum RewardMode: String, Sendable, CaseIterable {
 }
 
 /// The coverage radius eps of `metrics.coverage_eps` (EVALUATION.md, "Coverage@eps").
-/// - camera (the default): eps = 1.25 x the pixel footprint at the shell's largest radius,
-///   2 r_max tan(fov / 2) / width (0.0260 at 112 px, 50 degrees, r = 2.5; 0.0130 at 224 px), so that one
-///   view's coverage is the fraction of the outer surface visible in it (a z-buffer count) at every
-///   resolution, within 0.02 on the geometric backbone (EnvironmentTests' `GroundTruthCoverageTests`;
-///   docs/EVALUATION.md gives the measurement the multiple comes from).
+/// - camera (the default): eps = 2 pixel footprints at the shell's largest radius,
+///   2 x 2 r_max tan(fov / 2) / width (0.0416 at 112 px, 50 degrees, r = 2.5; 0.0208 at 224 px), under the
+///   pixel rule (`CoverageRule.pixel`: the point of the pixel a sample falls in must lie within eps), so
+///   that one view's coverage is the fraction of the outer surface visible in it (a z-buffer count) at
+///   every resolution, within 0.02 on the geometric backbone (EnvironmentTests' `GroundTruthCoverageTests`;
+///   docs/EVALUATION.md gives the measurements the rule and the multiple come from).
 /// - pcnbv: PC-NBV's and SCONE's 0.00707 (squared 5e-5). It measures what was seen only where a pixel
 ///   is several times smaller than eps: at radius 1 with 640x480 renders (their setting, pixel footprint
 ///   about 0.0015 at 1 unit), or here at about 640 px and above (footprint 0.0036 at 640 px, r = 2.5); at
 ///   112 px it counts pixel density, not what was seen.
 /// - a number: that radius.
+/// pcnbv and a number use the nearest rule (`CoverageRule.nearest`: some point of the view within eps).
 public enum CoverageEpsilon: Equatable, Sendable {
     case camera, pcnbv, value(Double)
 
     /// The multiple of the pixel footprint that `camera` uses.
-    public static let footprintMultiple = 1.25
+    public static let footprintMultiple = 2.0
+
+    /// How a view reaches a sample: the pixel rule for `camera`, the nearest rule for the fixed radii.
+    public var rule: CoverageRule { self == .camera ? .pixel : .nearest }
 
     /// The radius for images `width` pixels wide with horizontal field of view `fovDegrees`, cameras at
     /// most `maxRadius` from the object's centre.
@@ -105,6 +110,8 @@ public struct EnvironmentDefinition: Sendable {
     public var coverageEpsilon: Double {
         coverageEpsilonSetting.radius(width: imageWidth, fovDegrees: fieldOfViewDegrees, maxRadius: shell.maxRadius)
     }
+    /// How a view's points reach a sample within `coverageEpsilon` (see `CoverageEpsilon.rule`).
+    public var coverageRule: CoverageRule { coverageEpsilonSetting.rule }
     public var fScoreTau = 0.01
     /// Initial views of an episode: a count, or a range drawn uniformly per episode.
     public var initialViews: ClosedRange<Int> = 1...1

@@ -193,7 +193,7 @@ public final class NBVEnvironment: GymEnvironment {
             e.reconstruction.append(out)
             e.patchTokens.append(tokens)
             e.chamfer.add(points: out.points.transformed(by: e.view0), from: view.camera.pose.translation.float,
-                          triangleHints: Self.triangleHints(out, view))
+                          triangleHints: Self.triangleHints(out, view), pixels: ViewPixels(camera: view.camera, pixels: out.pointPixels))
         case .all(let r):
             e.reconstruction = r.views
             e.patchTokens = r.tokens.perView
@@ -204,11 +204,12 @@ public final class NBVEnvironment: GymEnvironment {
     }
 
     /// Restarts `tracker` with every view of a backbone that re-predicts all views: view k's points (mapped
-    /// to the world frame by view 0's true pose) are added from view k's true camera centre.
+    /// to the world frame by view 0's true pose) are added from view k's true camera (centre and pixels).
     static func replaceAll(_ tracker: inout IncrementalChamfer, with r: Reconstruction, views: [View], view0: RigidTransform) {
         tracker.reset()
         for (out, view) in zip(r.views, views) {
-            tracker.add(points: out.points.transformed(by: view0), from: view.camera.pose.translation.float)
+            tracker.add(points: out.points.transformed(by: view0), from: view.camera.pose.translation.float,
+                        pixels: ViewPixels(camera: view.camera, pixels: out.pointPixels))
         }
     }
 
@@ -393,7 +394,7 @@ public final class NBVEnvironment: GymEnvironment {
         switch addition {
         case .added(let out, _):
             tracker.add(points: out.points.transformed(by: e.view0), from: view.camera.pose.translation.float,
-                        triangleHints: Self.triangleHints(out, view))
+                        triangleHints: Self.triangleHints(out, view), pixels: ViewPixels(camera: view.camera, pixels: out.pointPixels))
         case .all(let r):
             Self.replaceAll(&tracker, with: r, views: e.views + [view], view0: e.view0)
         }

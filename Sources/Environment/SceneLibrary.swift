@@ -41,7 +41,7 @@ public final class PreparedScene: @unchecked Sendable {
 
     /// A fresh Chamfer tracker over this scene's ground truth, with the definition's thresholds.
     func makeChamferTracker(_ d: EnvironmentDefinition) -> IncrementalChamfer {
-        IncrementalChamfer(groundTruth: groundTruth, coverageRadius: d.coverageEpsilon, fScoreRadius: d.fScoreTau)
+        IncrementalChamfer(groundTruth: groundTruth, coverageRadius: d.coverageEpsilon, coverageRule: d.coverageRule, fScoreRadius: d.fScoreTau)
     }
 }
 

@@ -100,3 +100,17 @@ public func coverage(views: [(points: PointCloud, viewpoint: Vec3f)], groundTrut
     }
     return Double(covered.filter { $0 }.count) / Double(groundTruth.count)
 }
+
+/// Coverage@eps under the pixel rule (`CoverageRule.pixel`): the fraction of samples q of `groundTruth` for
+/// which some view has  n_q . (c_v - q) >= 0  and a point p at the pixel q projects to (its camera, nearest
+/// pixel centre) with |p - q| <= eps. A full recomputation from every view, equal to
+/// `IncrementalChamfer(coverageRule: .pixel)` after the same views.
+public func coverage(views: [(points: PointCloud, pixels: ViewPixels)], groundTruth: GroundTruth, eps: Double) -> Double {
+    guard groundTruth.count > 0 else { return 0 }
+    var covered = [Bool](repeating: false, count: groundTruth.count)
+    var count = 0
+    for view in views where !view.points.isEmpty {
+        count += covered.withUnsafeMutableBufferPointer { view.pixels.cover($0.baseAddress!, truth: groundTruth, points: view.points, eps: eps) }
+    }
+    return Double(count) / Double(groundTruth.count)
+}

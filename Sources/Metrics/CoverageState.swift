@@ -20,6 +20,8 @@ import Geometry
 ///    it: b(q) = d(q, N)^2. It is covered when it faces c and listed otherwise. Such samples lie in the
 ///    leaves whose b fell (`changedLeaves`), so only those are scanned.
 /// The result is the rule above exactly, as a recomputation from every view gives (`coverage(views:...)`).
+/// Under the pixel rule (`CoverageRule.pixel`) "within eps" reads "the point of q's pixel within eps" and
+/// `cover(pixels:...)` scans the samples not yet covered instead (`ViewPixels`); `listed` stays unused.
 struct CoverageState: Sendable {
     var covered: [Bool]
     var listed: [Bool]
@@ -36,6 +38,13 @@ struct CoverageState: Sendable {
         for i in covered.indices { covered[i] = false; listed[i] = false }
         near.removeAll(keepingCapacity: true)
         count = 0
+    }
+
+    /// The pixel rule's update for a view: covers the samples that face its camera and whose pixel's point
+    /// lies within eps (`ViewPixels.cover`).
+    mutating func cover(pixels: ViewPixels, points: PointCloud, truth: GroundTruth, radius eps: Double) {
+        let added = covered.withUnsafeMutableBufferPointer { pixels.cover($0.baseAddress!, truth: truth, points: points, eps: eps) }
+        count += added
     }
 
     /// Whether a camera at `viewpoint` is on a side the sample in `slot` is seen from: n_q . (c - q) >= 0

@@ -11,7 +11,8 @@ import Support
 ///   d(p, S) the exact distance to the mesh surface (`GroundTruth.surface`; d(p, Q) without a mesh);
 /// - the Q side's sums  sum_q b(q)  and  sum_q sqrt(b(q)), and the count of q within tau;
 /// - which q are covered: reached within eps by a view whose camera is on a side q is seen from
-///   (`CoverageState`, updated from b and the view's camera centre).
+///   (`CoverageState`, updated from b and the view's camera centre; under the pixel rule from the point
+///   of the pixel q falls in, `ViewPixels`).
 ///
 /// `add(points:)` with new points N, in two stages around a radius R (about a sample spacing):
 /// 1. one walk of Q's tree per group of up to four consecutive points of N (`RangeWalk`; neighbouring
@@ -37,6 +38,9 @@ public struct IncrementalChamfer: Sendable {
     public let groundTruth: GroundTruth
     /// The eps of `coverage()`: see `MetricThresholds.coverage`.
     public let coverageRadius: Double
+    /// How a view's points reach a sample within eps (`CoverageRule`): its nearest point, or the point of the
+    /// pixel the sample falls in (then every view is added with its `ViewPixels`).
+    public let coverageRule: CoverageRule
     /// The tau of `fScore()`: see `MetricThresholds.fScore`.
     public let fScoreRadius: Double
     /// Whether the forward queries of a large update are split over the cores (turn off when every core
@@ -77,11 +81,12 @@ public struct IncrementalChamfer: Sendable {
         }
     }
 
-    public init(groundTruth: GroundTruth, coverageRadius: Double = MetricThresholds.coverage,
+    public init(groundTruth: GroundTruth, coverageRadius: Double = MetricThresholds.coverage, coverageRule: CoverageRule = .nearest,
                 fScoreRadius: Double = MetricThresholds.fScore, parallel: Bool = true) {
         self.groundTruth = groundTruth
         self.parallel = parallel
         self.coverageRadius = coverageRadius
+        self.coverageRule = coverageRule
         self.fScoreRadius = fScoreRadius
         state = TruthState(sampleCount: groundTruth.count, nodeCount: groundTruth.index.nodes.count)
         truthSpacingSquared = Self.typicalSpacingSquared(groundTruth.index)
@@ -113,8 +118,10 @@ public struct IncrementalChamfer: Sendable {
     /// the view (world frame): the view covers only samples seen from its side (`CoverageState`).
     /// `triangleHints` (optional, one mesh triangle per point, -1 for none: the triangle the point's pixel
     /// showed) only speed up the P side's exact point-to-surface queries: the point's distance to that
-    /// triangle bounds the search.
-    public mutating func add(points: PointCloud, from viewpoint: Vec3f, triangleHints: [Int32]? = nil) {
+    /// triangle bounds the search. `pixels` (the view's camera and each point's pixel) are required under
+    /// the pixel rule (`coverageRule`) and unused under the nearest rule.
+    public mutating func add(points: PointCloud, from viewpoint: Vec3f, triangleHints: [Int32]? = nil, pixels: ViewPixels? = nil) {
+        precondition(coverageRule == .nearest || pixels != nil, "IncrementalChamfer.add: the pixel coverage rule needs the view's pixels")
         guard !points.isEmpty else { return }
         let n = points.count
         let fScore2 = fScoreRadius * fScoreRadius
@@ -171,18 +178,22 @@ public struct IncrementalChamfer: Sendable {
             for k in 0..<far { state.changed[Int(groundTruth.index.leafOfSlot[Int(pending[k])])] = true }
         }
         // Coverage, from the lowered b and the leaves whose b fell (before the refresh clears their marks).
-        coverageState.update(truth: groundTruth, best: state.best, changedLeaves: state.changed, radius: coverageRadius,
-                             viewpoint: viewpoint) { newIndex ?? NearestNeighborIndex(points, parallel: false, searchOnly: true) }
+        if let pixels, coverageRule == .pixel {
+            coverageState.cover(pixels: pixels, points: points, truth: groundTruth, radius: coverageRadius)
+        } else {
+            coverageState.update(truth: groundTruth, best: state.best, changedLeaves: state.changed, radius: coverageRadius,
+                                 viewpoint: viewpoint) { newIndex ?? NearestNeighborIndex(points, parallel: false, searchOnly: true) }
+        }
         refreshTruthSide()
     }
 
     /// The Chamfer distance P ∪ N would have, without changing anything: `add(points:)` on a copy. For
     /// evaluating candidate views (greedy oracle).
-    public func previewAdd(points: PointCloud, from viewpoint: Vec3f, triangleHints: [Int32]? = nil,
+    public func previewAdd(points: PointCloud, from viewpoint: Vec3f, triangleHints: [Int32]? = nil, pixels: ViewPixels? = nil,
                            options: ChamferOptions = ChamferOptions()) -> Double {
         guard !points.isEmpty else { return chamfer(options) }
         var copy = self
-        copy.add(points: points, from: viewpoint, triangleHints: triangleHints)
+        copy.add(points: points, from: viewpoint, triangleHints: triangleHints, pixels: pixels)
         return copy.chamfer(options)
     }
 

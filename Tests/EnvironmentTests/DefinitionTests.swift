@@ -31,19 +31,23 @@ final class DefinitionTests: XCTestCase {
         XCTAssertEqual(o.depthNoise, 0.02)
     }
 
-    /// metrics.coverage_eps: the camera's radius by default (1.25 pixel footprints at the shell's largest
-    /// radius), PC-NBV's by name, or a number; anything else is an error naming the key.
+    /// metrics.coverage_eps: the camera's radius by default (2 pixel footprints at the shell's largest
+    /// radius, under the pixel rule), PC-NBV's by name, or a number (both under the nearest rule); anything
+    /// else is an error naming the key.
     func testCoverageEpsilonFollowsTheCamera() throws {
         let d = try EnvironmentDefinition.load(path: repoRoot + "/envs/procedural-v0.json")
         XCTAssertEqual(d.coverageEpsilonSetting, .camera)
-        XCTAssertEqual(d.coverageEpsilon, 1.25 * 2 * 2.5 * tan(25 * Double.pi / 180) / 112, accuracy: 1e-12)
-        XCTAssertEqual(d.coverageEpsilon, 0.0260, accuracy: 1e-4)
+        XCTAssertEqual(d.coverageEpsilon, 2 * 2 * 2.5 * tan(25 * Double.pi / 180) / 112, accuracy: 1e-12)
+        XCTAssertEqual(d.coverageEpsilon, 0.0416, accuracy: 1e-4)
+        XCTAssertEqual(d.coverageRule, .pixel)
         let wide = try EnvironmentDefinition.load(path: repoRoot + "/envs/procedural-v0.json", overrides: ["image.width=224", "image.height=224"])
         XCTAssertEqual(wide.coverageEpsilon, d.coverageEpsilon / 2, accuracy: 1e-12)
         let pcnbv = try EnvironmentDefinition.load(path: repoRoot + "/envs/procedural-v0.json", overrides: ["metrics.coverage_eps=pcnbv"])
         XCTAssertEqual(pcnbv.coverageEpsilon, 5e-5.squareRoot(), accuracy: 1e-12)
+        XCTAssertEqual(pcnbv.coverageRule, .nearest)
         let fixed = try EnvironmentDefinition.load(path: repoRoot + "/envs/procedural-v0.json", overrides: ["metrics.coverage_eps=0.03"])
         XCTAssertEqual(fixed.coverageEpsilon, 0.03)
+        XCTAssertEqual(fixed.coverageRule, .nearest)
         assertRejects(["metrics.coverage_eps=pixels"], naming: "metrics.coverage_eps")
         assertRejects(["metrics.coverage_eps=0"], naming: "metrics.coverage_eps")
         assertRejects(["metrics.coverage_eps=true"], naming: "metrics.coverage_eps")

@@ -118,7 +118,8 @@ final class EnvironmentTests: XCTestCase {
                 let incremental = r.info["chamfer_after"]!.doubleValue!
                 XCTAssertEqual(incremental, full, accuracy: 1e-6 * full, "\(options) after step \(i)")
                 let e = try XCTUnwrap(env.episode)
-                let views = zip(e.reconstruction, e.views).map { (points: $0.points.transformed(by: e.view0), viewpoint: $1.camera.pose.translation.float) }
+                XCTAssertEqual(d.coverageRule, .pixel)
+                let views = zip(e.reconstruction, e.views).map { (points: $0.points.transformed(by: e.view0), pixels: ViewPixels(camera: $1.camera, pixels: $0.pointPixels)) }
                 let fullCoverage = coverage(views: views, groundTruth: env.groundTruth!, eps: d.coverageEpsilon)
                 XCTAssertEqual(r.info["coverage"]!.doubleValue!, fullCoverage, accuracy: 1e-12)
             }

@@ -55,18 +55,8 @@ final class GroundTruthCoverageTests: XCTestCase {
         return Double(visible) / Double(truth.count)
     }
 
-    /// Largest |one view's coverage - visible fraction| allowed per definition: 0.02 (issue 14's bound)
-    /// where it holds, else the largest difference measured over 8 meshes per definition at 112, 224 and
-    /// 448 px, rounded up: mostly views that see large faces at grazing angles (cos < 0.4 between the normal
-    /// and the ray), whose samples the z-buffer counts but the pixels' points, spread 1 / cos footprints
-    /// apart along the slope, reach only in part (docs/EVALUATION.md, "Coverage@eps", known gap).
-    static let visibleFractionTolerance: [String: Double] = [
-        "procedural-bracket": 0.13, "procedural-table": 0.1, "assimp-v0": 0.08, "procedural-chair": 0.06,
-        "procedural-cup": 0.04, "procedural-arch": 0.04, "objects-v0": 0.04, "occluders-v0": 0.04, "procedural-union": 0.03,
-    ]
-
-    /// One view's coverage at the default eps equals the fraction of the outer surface visible in it (the
-    /// z-buffer count), within 0.02 (`visibleFractionTolerance` lists the measured exceptions), at every shipped
+    /// One view's coverage at the default eps (the pixel rule, 2 footprints) equals the fraction of the outer
+    /// surface visible in it (the z-buffer count), within 0.02 on every definition, at every shipped
     /// resolution (and at 224 and 448 px), on the geometric backbone.
     func testOneViewCoverageIsTheVisibleFraction() throws {
         var worst: [String: Double] = [:]
@@ -83,7 +73,7 @@ final class GroundTruthCoverageTests: XCTestCase {
                     let view = env.episode!.views[0]
                     let expected = visibleFraction(env.groundTruth!, view: view)
                     let got = info["coverage"]!.doubleValue!
-                    XCTAssertEqual(got, expected, accuracy: Self.visibleFractionTolerance[d.name] ?? 0.02, "\(d.name) \(width) px \(name): coverage vs visible fraction")
+                    XCTAssertEqual(got, expected, accuracy: 0.02, "\(d.name) \(width) px \(name): coverage vs visible fraction")
                     worst[d.name] = max(worst[d.name] ?? 0, abs(got - expected))
                 }
             }
@@ -108,7 +98,8 @@ final class GroundTruthCoverageTests: XCTestCase {
                     let input = ReconstructionInput(view: view)
                     reference = reference ?? input.pose!
                     let out = geometric.reconstructView(input, index: 0, reference: reference!).view
-                    tracker.add(points: out.points.transformed(by: reference!), from: view.camera.pose.translation.float)
+                    tracker.add(points: out.points.transformed(by: reference!), from: view.camera.pose.translation.float,
+                                pixels: ViewPixels(camera: view.camera, pixels: out.pointPixels))
                 }
                 XCTAssertGreaterThanOrEqual(tracker.coverage(), 0.99, "\(d.name) \(name): 256 views from every direction")
                 print("\(d.name) \(name): coverage after 256 views \(tracker.coverage()), outer share of the area \(Double(scene.groundTruth.count) / Double(scene.groundTruth.candidates))")

@@ -134,4 +134,93 @@ final class MetricsCoverageTests: XCTestCase {
             XCTAssertLessThan(state.coverage(), coverage(of: all, groundTruth: truth.samples, eps: eps), "eps \(eps): the rule removes some samples")
         }
     }
+
+    /// A synthetic pointmap of the surface points in `pool` seen by `camera`: each point splatted to the pixel
+    /// it falls in, the nearest to the camera kept per pixel, then pushed along a random direction by up to
+    /// `jitter` (so that the eps test runs both ways). Returns the points (world frame) and their pixels.
+    func pointmap(_ pool: [Vec3f], camera: Camera, jitter: Double, rng: inout SeededGenerator) -> (PointCloud, [Int32]) {
+        let k = camera.intrinsics
+        var nearest = [Int: (z: Double, p: Vec3f)]()
+        for x in pool {
+            guard let (u, v, z) = k.project(camera.worldToCamera(x.double)) else { continue }
+            let pu = Int((u + 0.5).rounded(.down)), pv = Int((v + 0.5).rounded(.down))
+            guard pu >= 0, pu < k.width, pv >= 0, pv < k.height else { continue }
+            if z < nearest[pv * k.width + pu]?.z ?? .infinity { nearest[pv * k.width + pu] = (z, x) }
+        }
+        var points = PointCloud(), pixels: [Int32] = []
+        for pixel in nearest.keys.sorted() {
+            let offset = Vec3(rng.nextGaussian(), rng.nextGaussian(), rng.nextGaussian()) * (jitter * rng.nextUnit())
+            points.append((nearest[pixel]!.p.double + offset).float)
+            pixels.append(Int32(pixel))
+        }
+        return (points, pixels)
+    }
+
+    /// The pixel rule by brute force, independent of `ViewPixels` and the slots: per sample (input order) its
+    /// side from its triangle and `sampleSides` in Double, its pixel from `Camera.worldToCamera` and the
+    /// pinhole formulas, and that pixel's point found by scanning the view's pixel list.
+    func brutePixelCoverage(_ views: [(points: PointCloud, pixels: ViewPixels)], _ truth: GroundTruth, _ mesh: MeshFixtures.Mesh, eps: Double) -> Double {
+        var covered = 0
+        for i in 0..<truth.count {
+            let q = truth.samples[i]
+            let t = mesh.triangles[Int(truth.sampleTriangles[i])]
+            let a = mesh.positions[Int(t.x)].double, b = mesh.positions[Int(t.y)].double, c = mesh.positions[Int(t.z)].double
+            let normal = cross(b - a, c - a)
+            let sides = truth.sampleSides[i]
+            for view in views {
+                let camera = view.pixels.camera, k = camera.intrinsics
+                let toCamera = camera.pose.translation - q.double
+                guard (sides.contains(.front) && dot(normal, toCamera) >= 0) || (sides.contains(.back) && dot(normal, toCamera) <= 0) else { continue }
+                let x = camera.worldToCamera(q.double)
+                guard x.z > 0 else { continue }
+                let u = (k.fx * x.x / x.z + k.cx + 0.5).rounded(.down), v = (k.fy * x.y / x.z + k.cy + 0.5).rounded(.down)
+                guard u >= 0, v >= 0, u < Double(k.width), v < Double(k.height),
+                      let j = view.pixels.pixels.firstIndex(of: Int32(Int(v) * k.width + Int(u))) else { continue }
+                let d = view.points[j] - q
+                if Double(d.x * d.x + d.y * d.y + d.z * d.z) <= eps * eps { covered += 1; break }
+            }
+        }
+        return Double(covered) / Double(truth.count)
+    }
+
+    /// The pixel rule (`CoverageRule.pixel`) on the channel-and-plate mesh, with synthetic pointmaps from
+    /// cameras all around at 48 x 40 px: after every view the incremental coverage equals the full
+    /// recomputation and the brute force. A sample hidden behind a nearer surface is not covered even where
+    /// a point of the view lies within eps of it (the nearest rule counts it), and a sample whose pixel has
+    /// no point is not covered.
+    func testPixelRuleEqualsFullRecomputationAndBruteForce() {
+        let channel = MeshFixtures.merged(MeshFixtures.merged(MeshFixtures.box(Vec3f(-0.6, -0.6, -0.3), Vec3f(0.6, -0.5, 0.3)),
+                                                              MeshFixtures.box(Vec3f(-0.6, -0.5, -0.3), Vec3f(-0.5, 0.4, 0.3))),
+                                          MeshFixtures.box(Vec3f(0.5, -0.5, -0.3), Vec3f(0.6, 0.4, 0.3)))
+        let mesh = MeshFixtures.merged(channel, MeshFixtures.box(Vec3f(-0.9, 0.5, -0.9), Vec3f(0.9, 0.51, 0.9)))
+        let truth = GroundTruth(positions: mesh.positions, triangles: mesh.triangles, sampleCount: 3000, seed: 5)
+        let pool = OuterSurface.sample(truth.surface!, count: 30_000, seed: 8).points.points
+        var rng = SeededGenerator(seed: 9)
+        let intrinsics = Intrinsics(width: 48, height: 40, horizontalFOVDegrees: 50)
+        for eps in [0.03, 0.08] {
+            var state = IncrementalChamfer(groundTruth: truth, coverageRadius: eps, coverageRule: .pixel)
+            var nearest = IncrementalChamfer(groundTruth: truth, coverageRadius: eps)
+            var views: [(points: PointCloud, pixels: ViewPixels)] = []
+            for k in 0..<10 {
+                let eye = normalize(Vec3(rng.nextGaussian(), rng.nextGaussian(), rng.nextGaussian())) * 2.5
+                let camera = Camera(intrinsics: intrinsics, pose: lookAtPose(eye: eye))
+                let (points, pixels) = pointmap(pool, camera: camera, jitter: eps * 1.5, rng: &rng)
+                views.append((points, ViewPixels(camera: camera, pixels: pixels)))
+                state.add(points: points, from: eye.float, pixels: ViewPixels(camera: camera, pixels: pixels))
+                nearest.add(points: points, from: eye.float)
+                let full = coverage(views: views, groundTruth: truth, eps: eps)
+                XCTAssertEqual(state.coverage(), full, "eps \(eps) view \(k): incremental vs full recomputation")
+                XCTAssertEqual(full, brutePixelCoverage(views, truth, mesh, eps: eps), "eps \(eps) view \(k): full recomputation vs brute force")
+                XCTAssertEqual(state.coveredTruthSamples.filter { $0 }.count, Int((state.coverage() * Double(truth.count)).rounded()))
+                XCTAssertLessThanOrEqual(state.coverage(), nearest.coverage(), "eps \(eps) view \(k): the pixel's point is one of the view's points")
+            }
+            XCTAssertGreaterThan(state.coverage(), 0.3, "eps \(eps): the fixture covers much of the surface")
+            XCTAssertLessThan(state.coverage(), nearest.coverage(), "eps \(eps): some samples are near a point but not at their pixel's")
+        }
+        // No pixels, no coverage: a view whose pointmap is empty but for far corners covers nothing.
+        var empty = IncrementalChamfer(groundTruth: truth, coverageRadius: 0.05, coverageRule: .pixel)
+        let camera = Camera(intrinsics: intrinsics, pose: lookAtPose(eye: Vec3(0, 0, 2.5)))
+        empty.add(points: PointCloud([Vec3f(5, 5, 5)]), from: Vec3f(0, 0, 2.5), pixels: ViewPixels(camera: camera, pixels: [0]))
+        XCTAssertEqual(empty.coverage(), 0)
+    }
 }

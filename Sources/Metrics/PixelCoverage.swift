@@ -1,0 +1,64 @@
+import Geometry
+
+/// How a view's points reach a ground-truth sample q in Coverage@eps (docs/EVALUATION.md, "Coverage@eps"):
+/// - nearest: some point of the view lies within eps of q, min_{p in P_v} |p - q| <= eps (PC-NBV's rule);
+/// - pixel: the point of the pixel q falls in lies within eps of q. q is projected with the view's camera
+///   (pixel centres at integer coordinates, the nearest one taken) and that pixel's reconstructed point p
+///   (none where the pointmap has no valid point) must have |p - q| <= eps. It is the z-buffer test run on
+///   the reconstruction's own pointmap: a sample hidden behind a nearer surface falls in a pixel whose
+///   point is that surface, and at a grazing angle theta the point of q's pixel lies up to 1/2 pixel
+///   footprint / cos theta from q, so eps = 2 footprints admits q as far as a depth test with a tolerance of
+///   2 footprints does (about cos theta >= 0.25).
+/// Both rules also require the facing condition of `CoverageState`.
+public enum CoverageRule: String, Sendable, CaseIterable {
+    case nearest, pixel
+}
+
+/// One view's pointmap as the pixel rule reads it: the camera that took it (world frame, the frame of the
+/// points given with it) and the pixel (v * width + u) of each point, each pixel at most once.
+public struct ViewPixels: Sendable {
+    public var camera: Camera
+    public var pixels: [Int32]
+
+    public init(camera: Camera, pixels: [Int32]) {
+        self.camera = camera; self.pixels = pixels
+    }
+
+    /// Pixel -> index of its point (-1 where none), [height * width].
+    func pointOfPixel(count n: Int) -> [Int32] {
+        let k = camera.intrinsics
+        precondition(pixels.count == n, "ViewPixels: \(n) points but \(pixels.count) pixel indices")
+        var grid = [Int32](repeating: -1, count: k.width * k.height)
+        for (i, pixel) in pixels.enumerated() {
+            precondition(pixel >= 0 && Int(pixel) < grid.count, "ViewPixels: pixel \(pixel) outside \(k.width)x\(k.height)")
+            grid[Int(pixel)] = Int32(i)
+        }
+        return grid
+    }
+
+    /// Marks covered every slot of `truth` (`covered` per slot of its tree) that faces the camera and
+    /// whose pixel's point in `points` lies within eps; returns how many it newly covered.
+    func cover(_ covered: UnsafeMutablePointer<Bool>, truth: GroundTruth, points: PointCloud, eps: Double) -> Int {
+        let grid = pointOfPixel(count: points.count)
+        let k = camera.intrinsics, rotation = camera.pose.rotation.transposed, centre = camera.pose.translation
+        let viewpoint = centre.float, eps2 = eps * eps
+        var added = 0
+        truth.slotNormals.withUnsafeBufferPointer { normals in
+            truth.index.treePoints.withUnsafeBufferPointer { q in
+                points.coordinates.withUnsafeBufferPointer { p in
+                    for s in 0..<truth.count where !covered[s] && CoverageState.faces(normals.baseAddress!, q.baseAddress!, slot: s, viewpoint: viewpoint) {
+                        let x = Vec3f(q[3 * s], q[3 * s + 1], q[3 * s + 2])
+                        guard let (u, v, _) = k.project(rotation * (x.double - centre)) else { continue }
+                        let pu = (u + 0.5).rounded(.down), pv = (v + 0.5).rounded(.down)
+                        guard pu >= 0, pu < Double(k.width), pv >= 0, pv < Double(k.height) else { continue }
+                        let i = Int(grid[Int(pv) * k.width + Int(pu)])
+                        guard i >= 0 else { continue }
+                        let dx = p[3 * i] - x.x, dy = p[3 * i + 1] - x.y, dz = p[3 * i + 2] - x.z
+                        if Double(dx * dx + dy * dy + dz * dz) <= eps2 { covered[s] = true; added += 1 }
+                    }
+                }
+            }
+        }
+        return added
+    }
+}
