@@ -42,25 +42,12 @@ public struct SurfaceIndex: Sendable {
     var planes: [SIMD4<Double>] = []
     /// Diagonal of the mesh's bounding box.
     public private(set) var extent: Double = 0
-    /// A uniform grid of cubic cells over the mesh's box: cell (i, j, k) lists (in `cellBlocks`, from
-    /// `cellStart[cell]` to `cellStart[cell + 1]`) every slot whose grown box overlaps the cell, four to a
-    /// block with their boxes. A query whose search ball lies inside one cell needs only that cell's
-    /// triangles: any triangle closer than the ball's radius meets the ball, hence the cell.
+    /// A uniform grid of cubic cells over the mesh's box: cell (i, j, k) lists (in `cellSlots`, from
+    /// `cellStart[cell]` to `cellStart[cell + 1]`) every slot whose grown box overlaps the cell. A query
+    /// whose search ball lies inside one cell needs only that cell's triangles: any triangle closer than
+    /// the ball's radius meets the ball, hence the cell.
     var gridLower = SIMD3<Float>.zero, cellSize: Float = 1, gridCells = SIMD3<Int32>(1, 1, 1)
-    var cellStart: [Int32] = [], cellBlocks: [CellBlock] = []
-
-    /// Four entries of a grid cell's list: their slots and grown boxes in lanes (structure of arrays), so
-    /// one box test covers four triangles. A cell's last block is padded with slot -1 and an empty box
-    /// (lower +inf, upper -inf), whose distance is +inf.
-    struct CellBlock: Sendable {
-        var lowerX, lowerY, lowerZ, upperX, upperY, upperZ: SIMD4<Float>
-        var slots: SIMD4<Int32>
-
-        static let empty = CellBlock(lowerX: .init(repeating: .infinity), lowerY: .init(repeating: .infinity),
-                                     lowerZ: .init(repeating: .infinity), upperX: .init(repeating: -.infinity),
-                                     upperY: .init(repeating: -.infinity), upperZ: .init(repeating: -.infinity),
-                                     slots: .init(repeating: -1))
-    }
+    var cellStart: [Int32] = [], cellSlots: [Int32] = []
 
     public static let leafSize = 4
 
@@ -146,15 +133,13 @@ public struct SurfaceIndex: Sendable {
                                     Int32(min(Float(gridCells.z - 1), hi.z.rounded(.down))))
             return (first, last)
         }
-        // Two passes over the triangles: count each cell's entries, then place them (in slot order).
         var counts = [Int32](repeating: 0, count: cellCount + 1)
-        var cellSlots: [Int32] = [], listStart: [Int32] = []
         for pass in 0..<2 {
             if pass == 1 {
                 var total: Int32 = 0
                 for k in 0..<cellCount { let n = counts[k]; counts[k] = total; total += n }
                 counts[cellCount] = total
-                listStart = counts
+                cellStart = counts
                 cellSlots = [Int32](repeating: 0, count: Int(total))
             }
             for slot in 0..<triangleCount {
@@ -164,24 +149,6 @@ public struct SurfaceIndex: Sendable {
                     let cell = Int(x) + Int(gridCells.x) * (Int(y) + Int(gridCells.y) * Int(z))
                     if pass == 0 { counts[cell] += 1 } else { cellSlots[Int(counts[cell])] = Int32(slot); counts[cell] += 1 }
                 } } }
-            }
-        }
-        // Each cell's list in blocks of four.
-        cellStart = [Int32](repeating: 0, count: cellCount + 1)
-        var blocks = 0
-        for cell in 0..<cellCount {
-            cellStart[cell] = Int32(blocks)
-            blocks += (Int(listStart[cell + 1] - listStart[cell]) + 3) / 4
-        }
-        cellStart[cellCount] = Int32(blocks)
-        cellBlocks = [CellBlock](repeating: .empty, count: blocks)
-        for cell in 0..<cellCount {
-            for (i, k) in (Int(listStart[cell])..<Int(listStart[cell + 1])).enumerated() {
-                let slot = Int(cellSlots[k]), lower = triangleLower[slot], upper = triangleUpper[slot]
-                let b = Int(cellStart[cell]) + i / 4, lane = i % 4
-                cellBlocks[b].lowerX[lane] = lower.x; cellBlocks[b].lowerY[lane] = lower.y; cellBlocks[b].lowerZ[lane] = lower.z
-                cellBlocks[b].upperX[lane] = upper.x; cellBlocks[b].upperY[lane] = upper.y; cellBlocks[b].upperZ[lane] = upper.z
-                cellBlocks[b].slots[lane] = Int32(slot)
             }
         }
     }
@@ -248,11 +215,11 @@ public struct SurfaceIndex: Sendable {
         triangleLower.withUnsafeBufferPointer { lower in triangleUpper.withUnsafeBufferPointer { upper in
         planes.withUnsafeBufferPointer { planes in
         nodes.withUnsafeBufferPointer { nodes in slotOfTriangle.withUnsafeBufferPointer { slotOfTriangle in
-        cellStart.withUnsafeBufferPointer { cellStart in cellBlocks.withUnsafeBufferPointer { cellBlocks in
+        cellStart.withUnsafeBufferPointer { cellStart in cellSlots.withUnsafeBufferPointer { cellSlots in
             body(Query(triangles: Triangles(corners: corners.baseAddress!, lower: lower.baseAddress!, upper: upper.baseAddress!,
                                             planes: planes.baseAddress!, slack: 1e-12 * (1 + extent)),
                        nodes: nodes.baseAddress!, slotOfTriangle: slotOfTriangle, cellStart: cellStart.baseAddress!,
-                       cellBlocks: cellBlocks.baseAddress!, gridLower: gridLower, cellSize: cellSize, gridCells: gridCells,
+                       cellSlots: cellSlots.baseAddress!, gridLower: gridLower, cellSize: cellSize, gridCells: gridCells,
                        margin: Float(1e-6 * (1 + extent))))
         } } } } } } } }
     }
@@ -262,7 +229,7 @@ public struct SurfaceIndex: Sendable {
         let triangles: Triangles
         let nodes: UnsafePointer<Node>
         let slotOfTriangle: UnsafeBufferPointer<Int32>
-        let cellStart: UnsafePointer<Int32>, cellBlocks: UnsafePointer<CellBlock>
+        let cellStart: UnsafePointer<Int32>, cellSlots: UnsafePointer<Int32>
         let gridLower: SIMD3<Float>, cellSize: Float, gridCells: SIMD3<Int32>
         let margin: Float
 
@@ -279,20 +246,8 @@ public struct SurfaceIndex: Sendable {
             let slack = upperBound.isFinite ? Double(upperBound) * (1 + 1e-4) + 1e-12 : .infinity
             let limit = Swift.min(best, slack)
             if limit.isFinite, let cell = cell(containingBallAround: point, squaredRadius: limit) {
-                // Four boxes at a time against a Float bound at least min(limit, best) (a superset of the
-                // triangles `consider` keeps; it tests each again, exactly).
-                let x = SIMD4<Float>(repeating: point.x), y = SIMD4<Float>(repeating: point.y), z = SIMD4<Float>(repeating: point.z)
-                let zero = SIMD4<Float>(repeating: 0)
-                for k in Int(cellStart[cell])..<Int(cellStart[cell + 1]) {
-                    let e = cellBlocks[k]
-                    let gx = greater(greater(e.lowerX - x, x - e.upperX), zero)
-                    let gy = greater(greater(e.lowerY - y, y - e.upperY), zero)
-                    let gz = greater(greater(e.lowerZ - z, z - e.upperZ), zero)
-                    let near = gx * gx + gy * gy + gz * gz .<= SIMD4<Float>(repeating: Float(Swift.min(limit, best)).nextUp)
-                    guard any(near) else { continue }
-                    for lane in 0..<4 where near[lane] && e.slots[lane] >= 0 && e.slots[lane] != bestSlot {
-                        triangles.consider(p, point, Int(e.slots[lane]), bound: limit, best: &best, bestSlot: &bestSlot)
-                    }
+                for k in Int(cellStart[cell])..<Int(cellStart[cell + 1]) where cellSlots[k] != bestSlot {
+                    triangles.consider(p, point, Int(cellSlots[k]), bound: limit, best: &best, bestSlot: &bestSlot)
                 }
                 if best <= limit { return (Float(best), bestSlot) }
             }
