@@ -22,7 +22,9 @@ import Support
 ///    a bucket's scan takes four samples against the four points at a time (`LeafLanes`).
 ///    Every q whose new nearest point lies within R is now exact. With a mesh, each new point's distance
 ///    to the surface is then found in its hierarchy, bounded by the nearest sample's distance (samples lie
-///    on the surface) and by the distance to the triangle its pixel showed (`triangleHints`);
+///    on the surface) and by the distance to the triangle its pixel showed (`triangleHints`). With both a
+///    mesh and hints the walks skip the nearest-sample search (`RangeWalk.lowerSamples`): the hinted
+///    triangle bounds the surface query at least as tightly, and b comes out the same;
 /// 2. forward queries only for the q still farther than R from P ∪ N (b(q) > R^2: nothing was found
 ///    within R, so a closer new point lies beyond R) and closer to N's bounding box than b(q): a small
 ///    tree is built on N and searched once per leaf of Q's tree for its pending samples (`GroupWalk`).
@@ -133,12 +135,19 @@ public struct IncrementalChamfer: Sendable {
         let state = uniqueState(), groundTruth = self.groundTruth
         // Stage 1: one traversal of Q's tree per group of up to four neighbouring new points, for their nearest
         // samples and the samples they improve.
+        // With a mesh and hints, the surface query below finds each point's distance from its hinted
+        // triangle, so the walks only lower b (the nearest samples would bound nothing).
+        let rangeOnly = groundTruth.surface != nil && triangleHints != nil
         points.coordinates.withUnsafeBufferPointer { c in
             reconstructionSquaredDistances.withUnsafeMutableBufferPointer { out in
                 groundTruth.index.withSearcher { tree in
                     withUnsafeTemporaryAllocation(of: SearchStackEntry.self, capacity: searchStackCapacity) { stack in
-                        RangeWalk(tree: tree, lanes: groundTruth.leafLanes, state: state, stack: stack.baseAddress!, radiusSquared: r2)
-                            .nearestSamples(of: c.baseAddress!, count: n, into: out.baseAddress! + first)
+                        let walk = RangeWalk(tree: tree, lanes: groundTruth.leafLanes, state: state, stack: stack.baseAddress!, radiusSquared: r2)
+                        if rangeOnly {
+                            walk.lowerSamples(near: c.baseAddress!, count: n)
+                        } else {
+                            walk.nearestSamples(of: c.baseAddress!, count: n, into: out.baseAddress! + first)
+                        }
                     }
                 }
             }
@@ -267,8 +276,7 @@ public struct IncrementalChamfer: Sendable {
                 i += stride
             }
         }
-        gaps.sort()
-        let viewSpacing = gaps[gaps.count / 2]
+        let viewSpacing = selectRank(gaps.count / 2, of: &gaps)
         let r2 = max(truthSpacingSquared, viewSpacing.isFinite ? viewSpacing : 0)
         return r2 > 0 ? r2 : .leastNormalMagnitude
     }
@@ -295,8 +303,7 @@ public struct IncrementalChamfer: Sendable {
             }
         }
         guard !spacings.isEmpty else { return 0 }
-        spacings.sort()
-        return spacings[spacings.count / 2]
+        return selectRank(spacings.count / 2, of: &spacings)
     }
 
     /// Recomputes the Q side's sums and counts and `subtreeMaxima` from b, re-summing only the leaves
@@ -512,13 +519,30 @@ struct RangeWalk {
     }
 
     /// Stage 1 for the n points at `c` ([n, 3]): writes each point's squared distance to its nearest sample
-    /// to `out[i]` and lowers b where a point improves it. Groups of up to four consecutive points
-    /// (neighbouring pixels) within 4R of the group's first point share a walk (a row's end starts a new
-    /// group); lanes past the group's end repeat its last point, which changes nothing. Each group's walk
-    /// starts at the bucket of the previous group's nearest sample.
+    /// to `out[i]` and lowers b where a point improves it. Each group's walk starts at the bucket of the
+    /// previous group's nearest sample.
     func nearestSamples(of c: UnsafePointer<Float>, count n: Int, into out: UnsafeMutablePointer<Float>) {
-        let spread = 16 * radiusSquared
         var hint: Int32 = -1
+        forEachGroup(of: c, count: n) { x, y, z, i, count in
+            let nearest = visit(x, y, z, hint: &hint)
+            for lane in 0..<count { out[i + lane] = nearest[lane] }
+        }
+    }
+
+    /// Stage 1 without the nearest samples (when the P side comes from elsewhere): lowers b where one of
+    /// the n points at `c` ([n, 3]) improves it within R, by range walks only (`visitRange`).
+    func lowerSamples(near c: UnsafePointer<Float>, count n: Int) {
+        var hint: Int32 = -1
+        forEachGroup(of: c, count: n) { x, y, z, _, _ in visitRange(x, y, z, hint: &hint) }
+    }
+
+    /// Calls `body(x, y, z, i, count)` for the groups of up to four consecutive points of the n at `c`
+    /// (neighbouring pixels) within 4R of the group's first point i (a row's end starts a new group), their
+    /// coordinates in lanes; lanes past the group's end repeat its last point, which changes nothing.
+    @inline(__always)
+    func forEachGroup(of c: UnsafePointer<Float>, count n: Int,
+                      _ body: (SIMD4<Float>, SIMD4<Float>, SIMD4<Float>, Int, Int) -> Void) {
+        let spread = 16 * radiusSquared
         var i = 0
         while i < n {
             var x = SIMD4<Float>(repeating: c[3 * i]), y = SIMD4<Float>(repeating: c[3 * i + 1]), z = SIMD4<Float>(repeating: c[3 * i + 2])
@@ -530,8 +554,7 @@ struct RangeWalk {
                 for lane in count..<4 { x[lane] = c[j]; y[lane] = c[j + 1]; z[lane] = c[j + 2] }
                 count += 1
             }
-            let nearest = visit(x, y, z, hint: &hint)
-            for lane in 0..<count { out[i + lane] = nearest[lane] }
+            body(x, y, z, i, count)
             i += count
         }
     }
@@ -553,8 +576,9 @@ struct RangeWalk {
     }
 
     /// Scans leaf `node`: lowers b(q) to min_i |p_i - q|^2 where smaller (marking the leaf), and returns
-    /// each point's smallest squared distance to the bucket, min_q |p_i - q|^2, as lane i.
-    @inline(__always) func scan(_ node: Int, _ p: Points) -> SIMD4<Float> {
+    /// each point's smallest squared distance to the bucket, min_q |p_i - q|^2, as lane i (with `nearest`;
+    /// +inf without).
+    @inline(__always) func scan(_ node: Int, _ p: Points, nearest: Bool = true) -> SIMD4<Float> {
         let n = nodes[node]
         var s = Int(n.first)
         let end = Int(n.end)
@@ -573,7 +597,7 @@ struct RangeWalk {
             let d2 = dx * dx + dy * dy + dz * dz
             dx = qx - p.x3; dy = qy - p.y3; dz = qz - p.z3
             let d3 = dx * dx + dy * dy + dz * dz
-            m0 = lesser(m0, d0); m1 = lesser(m1, d1); m2 = lesser(m2, d2); m3 = lesser(m3, d3)
+            if nearest { m0 = lesser(m0, d0); m1 = lesser(m1, d1); m2 = lesser(m2, d2); m3 = lesser(m3, d3) }
             let closest = lesser(lesser(d0, d1), lesser(d2, d3))
             if end - s >= 4 {
                 let b = UnsafeRawPointer(best + s).loadUnaligned(as: SIMD4<Float>.self)
@@ -588,6 +612,7 @@ struct RangeWalk {
             s += 4; c += 3
         }
         if any(fell) { changed[node] = true }
+        guard nearest else { return infinity }
         // Lane i <- the smallest lane of m_i, by two rounds of pairing halves.
         let a = lesser(SIMD4(lowHalf: m0.lowHalf, highHalf: m1.lowHalf), SIMD4(lowHalf: m0.highHalf, highHalf: m1.highHalf))
         let b = lesser(SIMD4(lowHalf: m2.lowHalf, highHalf: m3.lowHalf), SIMD4(lowHalf: m2.highHalf, highHalf: m3.highHalf))
@@ -654,5 +679,49 @@ struct RangeWalk {
         }
         hint = nearestLeaf
         return nearest
+    }
+
+    /// The range part of `visit` alone: a walk that enters a subtree when its box lies within R of the
+    /// group's box and closer than the subtree's largest b, scanning its buckets to lower b. It starts
+    /// at the lowest ancestor of `hint` (a leaf, -1 for none: the root) whose box holds the group's box
+    /// grown by R with a margin (nothing outside it lies within R), and `hint` becomes the last bucket it
+    /// scanned (unchanged if none).
+    @inline(__always)
+    func visitRange(_ px: SIMD4<Float>, _ py: SIMD4<Float>, _ pz: SIMD4<Float>, hint: inout Int32) {
+        let p = Points(px, py, pz)
+        let lower = SIMD3<Float>(smallestLane(px), smallestLane(py), smallestLane(pz))
+        let upper = SIMD3<Float>(largestLane(px), largestLane(py), largestLane(pz))
+        var node = 0, top = 0
+        if hint >= 0 {
+            var k = Int(hint)
+            while k != 0 {
+                let c = nodes[k]
+                let margin = lesser(lesser(lesser(lower.x - c.lowerX, c.upperX - upper.x), lesser(lower.y - c.lowerY, c.upperY - upper.y)),
+                                    lesser(lower.z - c.lowerZ, c.upperZ - upper.z))
+                if margin > 0 && margin * margin > radiusSquared { break }
+                k = Int(parents[k])
+            }
+            node = k
+        }
+        guard wanted(node, GroupWalk.boxDistance(nodes[node], lower, upper), bound: 0) else { return }
+        while true {
+            let n = nodes[node]
+            if n.end >= 0 {
+                _ = scan(node, p, nearest: false)
+                hint = Int32(node)
+            } else {
+                let a = Int(n.first), b = a + 1
+                let da = GroupWalk.boxDistance(nodes[a], lower, upper), db = GroupWalk.boxDistance(nodes[b], lower, upper)
+                let goA = wanted(a, da, bound: 0), goB = wanted(b, db, bound: 0)
+                if goA {
+                    if goB { stack[top] = SearchStackEntry(node: Int32(b), squaredDistance: db); top += 1 }
+                    node = a; continue
+                }
+                if goB { node = b; continue }
+            }
+            guard top > 0 else { return }
+            top -= 1
+            node = Int(stack[top].node)
+        }
     }
 }

@@ -86,7 +86,7 @@ public enum OuterSurface {
         guard count > 0, triangleCount > 0 else { return result }
         let table = AreaWeightedTriangles(areas: (0..<triangleCount).lazy.map { t in
             let s = Int(surface.slotOfTriangle[t])
-            return 0.5 * length(cross(surface.b[s] - surface.a[s], surface.c[s] - surface.a[s]))
+            return 0.5 * length(cross(surface.corners[s].b - surface.corners[s].a, surface.corners[s].c - surface.corners[s].a))
         })
         guard table.canDraw else { return result }
         let directions = directions(count: directionCount)
@@ -100,7 +100,7 @@ public enum OuterSurface {
             for _ in 0..<batch {
                 let t = table.drawTriangle(&rng)
                 let s = Int(surface.slotOfTriangle[t])
-                let p = AreaWeightedTriangles.drawPoint(surface.a[s], surface.b[s], surface.c[s], &rng)
+                let p = AreaWeightedTriangles.drawPoint(surface.corners[s].a, surface.corners[s].b, surface.corners[s].c, &rng)
                 points.append(p.float); triangles.append(Int32(t))
             }
             var visible = [Sides](repeating: [], count: batch)

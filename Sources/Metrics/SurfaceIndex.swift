@@ -23,8 +23,13 @@ public struct SurfaceIndex: Sendable {
     }
 
     var nodes: [Node] = []
-    /// Triangle vertices in slot (leaf) order, Double, for exact distances.
-    var a: [SIMD3<Double>] = [], b: [SIMD3<Double>] = [], c: [SIMD3<Double>] = []
+    /// Triangle vertices in slot (leaf) order, Double, for exact distances: one record per triangle, so a
+    /// query's triangle is two cache lines.
+    var corners: [Corners] = []
+
+    struct Corners: Sendable {
+        var a, b, c: SIMD3<Double>
+    }
     /// Float copies for ray tests: vertex a and edges b - a, c - a.
     var fa: [SIMD3<Float>] = [], fe1: [SIMD3<Float>] = [], fe2: [SIMD3<Float>] = []
     /// The mesh's triangle index of each slot, and the slot of each mesh triangle.
@@ -96,12 +101,12 @@ public struct SurfaceIndex: Sendable {
         }
         triangleOfSlot = order
         slotOfTriangle = [Int32](repeating: 0, count: n)
-        a.reserveCapacity(n); b.reserveCapacity(n); c.reserveCapacity(n)
+        corners.reserveCapacity(n)
         for (slot, t) in order.enumerated() {
             slotOfTriangle[Int(t)] = Int32(slot)
             let tri = triangles[Int(t)]
             let p = positions[Int(tri.x)], q = positions[Int(tri.y)], r = positions[Int(tri.z)]
-            a.append(p.double); b.append(q.double); c.append(r.double)
+            corners.append(Corners(a: p.double, b: q.double, c: r.double))
             fa.append(p); fe1.append(q - p); fe2.append(r - p)
             triangleLower.append(lesser(lesser(p, q), r) - margin); triangleUpper.append(greater(greater(p, q), r) + margin)
             let normal = cross(q.double - p.double, r.double - p.double), area2 = length(normal)
@@ -206,17 +211,17 @@ public struct SurfaceIndex: Sendable {
 
     /// Calls `body` with raw views of every buffer a query reads (the mesh must not be empty).
     func withQuery<R>(_ body: (Query) -> R) -> R {
-        a.withUnsafeBufferPointer { a in b.withUnsafeBufferPointer { b in c.withUnsafeBufferPointer { c in
+        corners.withUnsafeBufferPointer { corners in
         triangleLower.withUnsafeBufferPointer { lower in triangleUpper.withUnsafeBufferPointer { upper in
         planes.withUnsafeBufferPointer { planes in
         nodes.withUnsafeBufferPointer { nodes in slotOfTriangle.withUnsafeBufferPointer { slotOfTriangle in
         cellStart.withUnsafeBufferPointer { cellStart in cellSlots.withUnsafeBufferPointer { cellSlots in
-            body(Query(triangles: Triangles(a: a.baseAddress!, b: b.baseAddress!, c: c.baseAddress!, lower: lower.baseAddress!, upper: upper.baseAddress!,
+            body(Query(triangles: Triangles(corners: corners.baseAddress!, lower: lower.baseAddress!, upper: upper.baseAddress!,
                                             planes: planes.baseAddress!, slack: 1e-12 * (1 + extent)),
                        nodes: nodes.baseAddress!, slotOfTriangle: slotOfTriangle, cellStart: cellStart.baseAddress!,
                        cellSlots: cellSlots.baseAddress!, gridLower: gridLower, cellSize: cellSize, gridCells: gridCells,
                        margin: Float(1e-6 * (1 + extent))))
-        } } } } } } } } } }
+        } } } } } } } }
     }
 
     /// One query's view of the index (raw pointers; valid inside `withQuery`).
@@ -306,19 +311,20 @@ public struct SurfaceIndex: Sendable {
         let (_, slot) = nearest(to: point)
         guard slot >= 0 else { return nil }
         let s = Int(slot)
-        return Self.closestPoint(point.double, a[s], b[s], c[s])
+        return Self.closestPoint(point.double, corners[s].a, corners[s].b, corners[s].c)
     }
 
     /// The triangles' vertices and boxes in slot order, as raw pointers for the query loops.
     struct Triangles {
-        let a, b, c: UnsafePointer<SIMD3<Double>>
+        let corners: UnsafePointer<Corners>
         let lower, upper: UnsafePointer<SIMD3<Float>>
         let planes: UnsafePointer<SIMD4<Double>>
         /// Absolute slack of a plane distance: 1e-12 (1 + extent), far above Double rounding.
         let slack: Double
 
         @inline(__always) func distance(_ p: SIMD3<Double>, _ s: Int) -> Double {
-            let d = p - SurfaceIndex.closestPoint(p, a[s], b[s], c[s])
+            let t = corners[s]
+            let d = p - SurfaceIndex.closestPoint(p, t.a, t.b, t.c)
             return (d * d).sum()
         }
 
@@ -339,7 +345,8 @@ public struct SurfaceIndex: Sendable {
 
     /// Squared distance from p to the triangle in `slot` (Double).
     func slotDistance(_ p: SIMD3<Double>, _ slot: Int) -> Double {
-        let d = p - Self.closestPoint(p, a[slot], b[slot], c[slot])
+        let t = corners[slot]
+        let d = p - Self.closestPoint(p, t.a, t.b, t.c)
         return (d * d).sum()
     }
 

@@ -135,7 +135,8 @@ final class MetricsSurfaceTests: XCTestCase {
     }
 
     /// The incremental tracker over a mesh's ground truth equals a full recomputation, with or without
-    /// triangle hints (the hints only bound the search).
+    /// triangle hints (with them, stage 1 walks only for the samples' b, the surface query starting from the
+    /// hinted triangle; without, it also finds each point's nearest sample): both give the same b bit for bit.
     func testIncrementalWithMeshEqualsFullRecomputation() {
         let sphere = MeshFixtures.sphere()
         let truth = GroundTruth(positions: sphere.positions, triangles: sphere.triangles, sampleCount: 3000, seed: 2)
@@ -154,6 +155,15 @@ final class MetricsSurfaceTests: XCTestCase {
             plain.add(points: view, from: (direction * 3).float)
             all.append(contentsOf: view)
             XCTAssertEqual(hinted.reconstructionSquaredDistances, plain.reconstructionSquaredDistances, "view \(k)")
+            XCTAssertEqual(hinted.truthSquaredDistances, plain.truthSquaredDistances, "view \(k): b")
+            let treePoints = truth.index.treePoints, b = hinted.truthSquaredDistances
+            for slot in 0..<truth.count {
+                let q = Vec3f(treePoints[3 * slot], treePoints[3 * slot + 1], treePoints[3 * slot + 2])
+                if b[slot] != MetricsFixtures.bruteNearest(q, in: all).squaredDistance {
+                    XCTFail("view \(k): b at slot \(slot) differs from brute force"); return
+                }
+            }
+            XCTAssertEqual(hinted.coverage(), plain.coverage(), "view \(k)")
             XCTAssertEqual(plain.reconstructionSquaredDistances, truth.accuracySquaredDistances(of: all), "view \(k)")
             for options in ChamferOptions.all {
                 let full = ChamferDistance(reconstruction: all, groundTruth: truth, options: options)
