@@ -544,16 +544,17 @@ struct RangeWalk {
         let spread = 16 * radiusSquared
         var i = 0
         while i < n {
-            var x = SIMD4<Float>(repeating: c[3 * i]), y = SIMD4<Float>(repeating: c[3 * i + 1]), z = SIMD4<Float>(repeating: c[3 * i + 2])
+            let fx = c[3 * i], fy = c[3 * i + 1], fz = c[3 * i + 2]
             var count = 1
             while count < 4 && i + count < n {
                 let j = 3 * (i + count)
-                let dx = c[j] - x[0], dy = c[j + 1] - y[0], dz = c[j + 2] - z[0]
+                let dx = c[j] - fx, dy = c[j + 1] - fy, dz = c[j + 2] - fz
                 guard dx * dx + dy * dy + dz * dz <= spread else { break }
-                for lane in count..<4 { x[lane] = c[j]; y[lane] = c[j + 1]; z[lane] = c[j + 2] }
                 count += 1
             }
-            body(x, y, z, i, count)
+            let j1 = 3 * (i + Swift.min(1, count - 1)), j2 = 3 * (i + Swift.min(2, count - 1)), j3 = 3 * (i + count - 1)
+            body(SIMD4(fx, c[j1], c[j2], c[j3]), SIMD4(fy, c[j1 + 1], c[j2 + 1], c[j3 + 1]), SIMD4(fz, c[j1 + 2], c[j2 + 2], c[j3 + 2]),
+                 i, count)
             i += count
         }
     }
