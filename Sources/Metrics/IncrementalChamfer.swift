@@ -179,7 +179,7 @@ public struct IncrementalChamfer: Sendable {
         }
         // Coverage, from the lowered b and the leaves whose b fell (before the refresh clears their marks).
         if let pixels, coverageRule == .pixel {
-            coverageState.cover(pixels: pixels, points: points, truth: groundTruth, radius: coverageRadius)
+            coverageState.cover(pixels: pixels, points: points, truth: groundTruth, best: state.best, radius: coverageRadius)
         } else {
             coverageState.update(truth: groundTruth, best: state.best, changedLeaves: state.changed, radius: coverageRadius,
                                  viewpoint: viewpoint) { newIndex ?? NearestNeighborIndex(points, parallel: false, searchOnly: true) }
