@@ -42,8 +42,8 @@ struct CoverageState: Sendable {
 
     /// The pixel rule's update for a view: covers the samples that face its camera and whose pixel's point
     /// lies within eps (`ViewPixels.cover`).
-    mutating func cover(pixels: ViewPixels, points: PointCloud, truth: GroundTruth, radius eps: Double) {
-        let added = covered.withUnsafeMutableBufferPointer { pixels.cover($0.baseAddress!, truth: truth, points: points, eps: eps) }
+    mutating func cover(pixels: ViewPixels, points: PointCloud, truth: GroundTruth, best: UnsafePointer<Float>, radius eps: Double) {
+        let added = covered.withUnsafeMutableBufferPointer { pixels.cover($0.baseAddress!, best: best, truth: truth, points: points, eps: eps) }
         count += added
     }
 

@@ -179,7 +179,7 @@ public struct IncrementalChamfer: Sendable {
         }
         // Coverage, from the lowered b and the leaves whose b fell (before the refresh clears their marks).
         if let pixels, coverageRule == .pixel {
-            coverageState.cover(pixels: pixels, points: points, truth: groundTruth, radius: coverageRadius)
+            coverageState.cover(pixels: pixels, points: points, truth: groundTruth, best: state.best, radius: coverageRadius)
         } else {
             coverageState.update(truth: groundTruth, best: state.best, changedLeaves: state.changed, radius: coverageRadius,
                                  viewpoint: viewpoint) { newIndex ?? NearestNeighborIndex(points, parallel: false, searchOnly: true) }
@@ -532,8 +532,7 @@ struct RangeWalk {
     /// Stage 1 without the nearest samples (when the P side comes from elsewhere): lowers b where one of
     /// the n points at `c` ([n, 3]) improves it within R, by range walks only (`visitRange`).
     func lowerSamples(near c: UnsafePointer<Float>, count n: Int) {
-        var hint: Int32 = -1
-        forEachGroup(of: c, count: n) { x, y, z, _, _ in visitRange(x, y, z, hint: &hint) }
+        forEachGroup(of: c, count: n) { x, y, z, _, _ in visitRange(x, y, z) }
     }
 
     /// Calls `body(x, y, z, i, count)` for the groups of up to four consecutive points of the n at `c`
@@ -545,16 +544,17 @@ struct RangeWalk {
         let spread = 16 * radiusSquared
         var i = 0
         while i < n {
-            var x = SIMD4<Float>(repeating: c[3 * i]), y = SIMD4<Float>(repeating: c[3 * i + 1]), z = SIMD4<Float>(repeating: c[3 * i + 2])
+            let fx = c[3 * i], fy = c[3 * i + 1], fz = c[3 * i + 2]
             var count = 1
             while count < 4 && i + count < n {
                 let j = 3 * (i + count)
-                let dx = c[j] - x[0], dy = c[j + 1] - y[0], dz = c[j + 2] - z[0]
+                let dx = c[j] - fx, dy = c[j + 1] - fy, dz = c[j + 2] - fz
                 guard dx * dx + dy * dy + dz * dz <= spread else { break }
-                for lane in count..<4 { x[lane] = c[j]; y[lane] = c[j + 1]; z[lane] = c[j + 2] }
                 count += 1
             }
-            body(x, y, z, i, count)
+            let j1 = 3 * (i + Swift.min(1, count - 1)), j2 = 3 * (i + Swift.min(2, count - 1)), j3 = 3 * (i + count - 1)
+            body(SIMD4(fx, c[j1], c[j2], c[j3]), SIMD4(fy, c[j1 + 1], c[j2 + 1], c[j3 + 1]), SIMD4(fz, c[j1 + 2], c[j2 + 2], c[j3 + 2]),
+                 i, count)
             i += count
         }
     }
@@ -681,34 +681,21 @@ struct RangeWalk {
         return nearest
     }
 
-    /// The range part of `visit` alone: a walk that enters a subtree when its box lies within R of the
-    /// group's box and closer than the subtree's largest b, scanning its buckets to lower b. It starts
-    /// at the lowest ancestor of `hint` (a leaf, -1 for none: the root) whose box holds the group's box
-    /// grown by R with a margin (nothing outside it lies within R), and `hint` becomes the last bucket it
-    /// scanned (unchanged if none).
+    /// The range part of `visit` alone, from the root: a walk that enters a subtree when its box lies
+    /// within R of the group's box and closer than the subtree's largest b, scanning its buckets to lower
+    /// b. (Starting at the lowest ancestor of the previous group's last bucket that holds the group's box
+    /// grown by R climbed 8 levels per group on average, more than the descent it saved.)
     @inline(__always)
-    func visitRange(_ px: SIMD4<Float>, _ py: SIMD4<Float>, _ pz: SIMD4<Float>, hint: inout Int32) {
+    func visitRange(_ px: SIMD4<Float>, _ py: SIMD4<Float>, _ pz: SIMD4<Float>) {
         let p = Points(px, py, pz)
         let lower = SIMD3<Float>(smallestLane(px), smallestLane(py), smallestLane(pz))
         let upper = SIMD3<Float>(largestLane(px), largestLane(py), largestLane(pz))
         var node = 0, top = 0
-        if hint >= 0 {
-            var k = Int(hint)
-            while k != 0 {
-                let c = nodes[k]
-                let margin = lesser(lesser(lesser(lower.x - c.lowerX, c.upperX - upper.x), lesser(lower.y - c.lowerY, c.upperY - upper.y)),
-                                    lesser(lower.z - c.lowerZ, c.upperZ - upper.z))
-                if margin > 0 && margin * margin > radiusSquared { break }
-                k = Int(parents[k])
-            }
-            node = k
-        }
         guard wanted(node, GroupWalk.boxDistance(nodes[node], lower, upper), bound: 0) else { return }
         while true {
             let n = nodes[node]
             if n.end >= 0 {
                 _ = scan(node, p, nearest: false)
-                hint = Int32(node)
             } else {
                 let a = Int(n.first), b = a + 1
                 let da = GroupWalk.boxDistance(nodes[a], lower, upper), db = GroupWalk.boxDistance(nodes[b], lower, upper)

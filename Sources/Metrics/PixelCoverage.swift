@@ -37,8 +37,10 @@ public struct ViewPixels: Sendable {
     }
 
     /// Marks covered every slot of `truth` (`covered` per slot of its tree) that faces the camera and
-    /// whose pixel's point in `points` lies within eps; returns how many it newly covered.
-    func cover(_ covered: UnsafeMutablePointer<Bool>, truth: GroundTruth, points: PointCloud, eps: Double) -> Int {
+    /// whose pixel's point in `points` lies within eps; returns how many it newly covered. `best` (optional)
+    /// is b(q) = d(q, P)^2 per slot with these points already in P: a slot with b(q) > eps^2 has no point
+    /// within eps, its pixel's neither (the same Float distance), so it is skipped before its projection.
+    func cover(_ covered: UnsafeMutablePointer<Bool>, best: UnsafePointer<Float>? = nil, truth: GroundTruth, points: PointCloud, eps: Double) -> Int {
         let grid = pointOfPixel(count: points.count)
         let k = camera.intrinsics, rotation = camera.pose.rotation.transposed, centre = camera.pose.translation
         let viewpoint = centre.float, eps2 = eps * eps
@@ -46,7 +48,7 @@ public struct ViewPixels: Sendable {
         truth.slotNormals.withUnsafeBufferPointer { normals in
             truth.index.treePoints.withUnsafeBufferPointer { q in
                 points.coordinates.withUnsafeBufferPointer { p in
-                    for s in 0..<truth.count where !covered[s] && CoverageState.faces(normals.baseAddress!, q.baseAddress!, slot: s, viewpoint: viewpoint) {
+                    for s in 0..<truth.count where !covered[s] && (best == nil || Double(best![s]) <= eps2) && CoverageState.faces(normals.baseAddress!, q.baseAddress!, slot: s, viewpoint: viewpoint) {
                         let x = Vec3f(q[3 * s], q[3 * s + 1], q[3 * s + 2])
                         guard let (u, v, _) = k.project(rotation * (x.double - centre)) else { continue }
                         let pu = (u + 0.5).rounded(.down), pv = (v + 0.5).rounded(.down)
