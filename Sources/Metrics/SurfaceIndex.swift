@@ -247,7 +247,10 @@ public struct SurfaceIndex: Sendable {
             let limit = Swift.min(best, slack)
             if limit.isFinite, let cell = cell(containingBallAround: point, squaredRadius: limit) {
                 for k in Int(cellStart[cell])..<Int(cellStart[cell + 1]) where cellSlots[k] != bestSlot {
-                    triangles.consider(p, point, Int(cellSlots[k]), bound: limit, best: &best, bestSlot: &bestSlot)
+                    // `consider`'s box test first, here: most of a cell's triangles fail it, and the call costs more.
+                    let s = Int(cellSlots[k])
+                    guard triangles.boxIsWithin(point, s, Swift.min(limit, best)) else { continue }
+                    triangles.consider(p, point, s, bound: limit, best: &best, bestSlot: &bestSlot)
                 }
                 if best <= limit { return (Float(best), bestSlot) }
             }
@@ -330,10 +333,15 @@ public struct SurfaceIndex: Sendable {
 
         /// Updates (best, bestSlot) with the triangle in slot s unless its box is farther than `bound`;
         /// ties go to the smaller slot, so the slot found does not depend on the search order.
-        @inline(__always) func consider(_ p: SIMD3<Double>, _ pf: SIMD3<Float>, _ s: Int, bound: Double, best: inout Double, bestSlot: inout Int32) {
+        /// Whether slot s's grown box lies within squared distance `limit` of pf (Float, conservative).
+        @inline(__always) func boxIsWithin(_ pf: SIMD3<Float>, _ s: Int, _ limit: Double) -> Bool {
             let g = greater(greater(lower[s] - pf, pf - upper[s]), SIMD3<Float>(repeating: 0))
+            return Double((g * g).sum()) <= limit
+        }
+
+        @inline(__always) func consider(_ p: SIMD3<Double>, _ pf: SIMD3<Float>, _ s: Int, bound: Double, best: inout Double, bestSlot: inout Int32) {
             let limit = Swift.min(bound, best)
-            guard Double((g * g).sum()) <= limit else { return }
+            guard boxIsWithin(pf, s, limit) else { return }
             let plane = planes[s]
             // The plane's distance bounds the triangle's from below; `slack` covers its rounding.
             let height = greater(abs(plane.x * p.x + plane.y * p.y + plane.z * p.z - plane.w) - slack, 0)
