@@ -4,17 +4,6 @@
 // in this list. Every target declares exactly the modules it imports.
 import PackageDescription
 
-/// Code generation for the environment step's targets (Support to Environment): on x86-64 Linux, for CPUs
-/// with AVX2 (Intel Haswell, 2013, AMD Zen and later), whose wider vectors and rounding instructions the
-/// metric and rendering loops use (docs/PERFORMANCE.md, third round). The flag changes instructions, not
-/// arithmetic: Swift fuses no multiply-add unless asked, so every result keeps its bits. Elsewhere, and
-/// for the learning, wire and test targets, the compiler's default.
-#if arch(x86_64) && os(Linux)
-let codeGeneration: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"])]
-#else
-let codeGeneration: [SwiftSetting] = []
-#endif
-
 let package = Package(
     name: "NBVGym",
     platforms: [.macOS(.v13)],
@@ -37,14 +26,14 @@ let package = Package(
         .systemLibrary(name: "CStb", pkgConfig: "stb", providers: [.apt(["libstb-dev"])]),
 
         // Layers.
-        .target(name: "Support", swiftSettings: codeGeneration),
-        .target(name: "Geometry", dependencies: ["Support"], swiftSettings: codeGeneration),
-        .target(name: "Scenes", dependencies: ["Support", "Geometry", "CAssimp", "CLibPNG", "CStb"], swiftSettings: codeGeneration),
-        .target(name: "Rendering", dependencies: ["Support", "Geometry", "Scenes"], swiftSettings: codeGeneration),
-        .target(name: "Metrics", dependencies: ["Support", "Geometry"], swiftSettings: codeGeneration),
+        .target(name: "Support"),
+        .target(name: "Geometry", dependencies: ["Support"]),
+        .target(name: "Scenes", dependencies: ["Support", "Geometry", "CAssimp", "CLibPNG", "CStb"]),
+        .target(name: "Rendering", dependencies: ["Support", "Geometry", "Scenes"]),
+        .target(name: "Metrics", dependencies: ["Support", "Geometry"]),
         .target(name: "WireFormat", dependencies: ["Support", "CZeroMQ"]),
-        .target(name: "Reconstruction", dependencies: ["Support", "Geometry", "WireFormat"], swiftSettings: codeGeneration),
-        .target(name: "Environment", dependencies: ["Support", "Geometry", "Scenes", "Rendering", "Metrics", "Reconstruction"], swiftSettings: codeGeneration),
+        .target(name: "Reconstruction", dependencies: ["Support", "Geometry", "WireFormat"]),
+        .target(name: "Environment", dependencies: ["Support", "Geometry", "Scenes", "Rendering", "Metrics", "Reconstruction"]),
         .target(name: "Wire", dependencies: ["Support", "Environment", "WireFormat", "CZeroMQ"]),
         .target(name: "Learning", dependencies: ["Support", "COpenBLAS"]),
         .target(name: "Agents", dependencies: ["Support", "Geometry", "Environment", "Learning"], path: "agents/swift"),
