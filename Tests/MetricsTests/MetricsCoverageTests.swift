@@ -78,20 +78,34 @@ final class MetricsCoverageTests: XCTestCase {
         XCTAssertEqual(state.coverage(), coverage(views: [(above, Vec3f(0, 0, 3)), (below, Vec3f(0, 0, -3))], groundTruth: truth, eps: eps))
     }
 
+    /// A mesh with thin parts and inside corners: a U channel (three boxes) under a thin plate, with its
+    /// ground truth (3,000 samples, seed 5).
+    func channelAndPlate() -> (MeshFixtures.Mesh, GroundTruth) {
+        let channel = MeshFixtures.merged(MeshFixtures.merged(MeshFixtures.box(Vec3f(-0.6, -0.6, -0.3), Vec3f(0.6, -0.5, 0.3)),
+                                                              MeshFixtures.box(Vec3f(-0.6, -0.5, -0.3), Vec3f(-0.5, 0.4, 0.3))),
+                                          MeshFixtures.box(Vec3f(0.5, -0.5, -0.3), Vec3f(0.6, 0.4, 0.3)))
+        let mesh = MeshFixtures.merged(channel, MeshFixtures.box(Vec3f(-0.9, 0.5, -0.9), Vec3f(0.9, 0.51, 0.9)))
+        return (mesh, GroundTruth(positions: mesh.positions, triangles: mesh.triangles, sampleCount: 3000, seed: 5))
+    }
+
+    /// The facing rule by brute force, in Double: whether a camera at `camera` is on a side sample i is seen
+    /// from, with the side's normal taken from the sample's triangle's vertices and its sides from `sampleSides`.
+    func bruteFaces(_ i: Int, _ camera: Vec3, _ truth: GroundTruth, _ mesh: MeshFixtures.Mesh) -> Bool {
+        let t = mesh.triangles[Int(truth.sampleTriangles[i])]
+        let a = mesh.positions[Int(t.x)].double, b = mesh.positions[Int(t.y)].double, c = mesh.positions[Int(t.z)].double
+        let normal = cross(b - a, c - a), toCamera = camera - truth.samples[i].double
+        let sides = truth.sampleSides[i]
+        return (sides.contains(.front) && dot(normal, toCamera) >= 0) || (sides.contains(.back) && dot(normal, toCamera) <= 0)
+    }
+
     /// Coverage by brute force, independent of the tree, the slots and `CoverageState`: sample i's side from
     /// its triangle's vertices and `sampleSides`, in Double, and its distance to each view by scanning.
     func bruteCoverage(_ views: [(points: PointCloud, viewpoint: Vec3f)], _ truth: GroundTruth, _ mesh: MeshFixtures.Mesh, eps: Double) -> Double {
         var covered = 0
         for i in 0..<truth.count {
             let q = truth.samples[i]
-            let t = mesh.triangles[Int(truth.sampleTriangles[i])]
-            let a = mesh.positions[Int(t.x)].double, b = mesh.positions[Int(t.y)].double, c = mesh.positions[Int(t.z)].double
-            let normal = cross(b - a, c - a)
-            let sides = truth.sampleSides[i]
             for view in views {
-                let toCamera = view.viewpoint.double - q.double
-                let onSide = (sides.contains(.front) && dot(normal, toCamera) >= 0) || (sides.contains(.back) && dot(normal, toCamera) <= 0)
-                if onSide && Double(MetricsFixtures.bruteNearest(q, in: view.points).squaredDistance) <= eps * eps { covered += 1; break }
+                if bruteFaces(i, view.viewpoint.double, truth, mesh) && Double(MetricsFixtures.bruteNearest(q, in: view.points).squaredDistance) <= eps * eps { covered += 1; break }
             }
         }
         return Double(covered) / Double(truth.count)
@@ -101,11 +115,7 @@ final class MetricsCoverageTests: XCTestCase {
     /// of scattered points from cameras all around: after every view the incremental coverage equals the
     /// full recomputation (`coverage(views:...)`) and the brute force.
     func testIncrementalEqualsFullRecomputationAndBruteForce() {
-        let channel = MeshFixtures.merged(MeshFixtures.merged(MeshFixtures.box(Vec3f(-0.6, -0.6, -0.3), Vec3f(0.6, -0.5, 0.3)),
-                                                              MeshFixtures.box(Vec3f(-0.6, -0.5, -0.3), Vec3f(-0.5, 0.4, 0.3))),
-                                          MeshFixtures.box(Vec3f(0.5, -0.5, -0.3), Vec3f(0.6, 0.4, 0.3)))
-        let mesh = MeshFixtures.merged(channel, MeshFixtures.box(Vec3f(-0.9, 0.5, -0.9), Vec3f(0.9, 0.51, 0.9)))
-        let truth = GroundTruth(positions: mesh.positions, triangles: mesh.triangles, sampleCount: 3000, seed: 5)
+        let (mesh, truth) = channelAndPlate()
         let pool = OuterSurface.sample(truth.surface!, count: 20_000, seed: 7).points
         var rng = SeededGenerator(seed: 6)
         for eps in [0.02, 0.05] {
@@ -163,14 +173,9 @@ final class MetricsCoverageTests: XCTestCase {
         var covered = 0
         for i in 0..<truth.count {
             let q = truth.samples[i]
-            let t = mesh.triangles[Int(truth.sampleTriangles[i])]
-            let a = mesh.positions[Int(t.x)].double, b = mesh.positions[Int(t.y)].double, c = mesh.positions[Int(t.z)].double
-            let normal = cross(b - a, c - a)
-            let sides = truth.sampleSides[i]
             for view in views {
                 let camera = view.pixels.camera, k = camera.intrinsics
-                let toCamera = camera.pose.translation - q.double
-                guard (sides.contains(.front) && dot(normal, toCamera) >= 0) || (sides.contains(.back) && dot(normal, toCamera) <= 0) else { continue }
+                guard bruteFaces(i, camera.pose.translation, truth, mesh) else { continue }
                 let x = camera.worldToCamera(q.double)
                 guard x.z > 0 else { continue }
                 let u = (k.fx * x.x / x.z + k.cx + 0.5).rounded(.down), v = (k.fy * x.y / x.z + k.cy + 0.5).rounded(.down)
@@ -189,11 +194,7 @@ final class MetricsCoverageTests: XCTestCase {
     /// a point of the view lies within eps of it (the nearest rule counts it), and a sample whose pixel has
     /// no point is not covered.
     func testPixelRuleEqualsFullRecomputationAndBruteForce() {
-        let channel = MeshFixtures.merged(MeshFixtures.merged(MeshFixtures.box(Vec3f(-0.6, -0.6, -0.3), Vec3f(0.6, -0.5, 0.3)),
-                                                              MeshFixtures.box(Vec3f(-0.6, -0.5, -0.3), Vec3f(-0.5, 0.4, 0.3))),
-                                          MeshFixtures.box(Vec3f(0.5, -0.5, -0.3), Vec3f(0.6, 0.4, 0.3)))
-        let mesh = MeshFixtures.merged(channel, MeshFixtures.box(Vec3f(-0.9, 0.5, -0.9), Vec3f(0.9, 0.51, 0.9)))
-        let truth = GroundTruth(positions: mesh.positions, triangles: mesh.triangles, sampleCount: 3000, seed: 5)
+        let (mesh, truth) = channelAndPlate()
         let pool = OuterSurface.sample(truth.surface!, count: 30_000, seed: 8).points.points
         var rng = SeededGenerator(seed: 9)
         let intrinsics = Intrinsics(width: 48, height: 40, horizontalFOVDegrees: 50)
