@@ -213,8 +213,9 @@ public final class NBVEnvironment: GymEnvironment {
         }
     }
 
-    /// The mesh triangle each reconstructed point's pixel showed: the exact accuracy queries start from the
-    /// point's distance to it (near 0 without noise), which only speeds them up.
+    /// The mesh triangle each reconstructed point's pixel showed: the accuracy queries start from the point's
+    /// distance to it (near 0 without noise), which is the answer when within `SurfaceIndex.hintTolerance`
+    /// (exact to within it) and otherwise bounds an exact search.
     static func triangleHints(_ out: ReconstructedView, _ view: View) -> [Int32]? {
         guard view.triangles.count == view.width * view.height else { return nil }
         return out.pointPixels.map { view.triangles[Int($0)] }
