@@ -184,7 +184,7 @@ public final class NBVEnvironment: GymEnvironment {
     /// the new view when the backbone reconstructs views independently (`ViewAddition.added`), else all.
     func addView(at position: Vec3, to e: inout Episode) throws {
         let view = renderer.render(mesh: e.scene.renderable, camera: camera(at: position))
-        let input = ReconstructionInput(view: view)
+        let input = ReconstructionInput(view: view, colour: reconstructor.readsColour)
         let addition = try reportingBackboneErrors { try reconstructor.reconstruct(adding: input, to: e.inputs) }
         e.views.append(view)
         e.inputs.append(input)
@@ -390,7 +390,7 @@ public final class NBVEnvironment: GymEnvironment {
         guard let e = episode else { throw EnvironmentError(field: "preview", "no episode under way: call reset first") }
         let view = renderer.render(mesh: e.scene.renderable, camera: camera(at: position))
         reconstructor.seedNoise(e.noiseSeed)
-        let addition = try reportingBackboneErrors { try reconstructor.reconstruct(adding: ReconstructionInput(view: view), to: e.inputs) }
+        let addition = try reportingBackboneErrors { try reconstructor.reconstruct(adding: ReconstructionInput(view: view, colour: reconstructor.readsColour), to: e.inputs) }
         var tracker = e.chamfer
         switch addition {
         case .added(let out, _):
