@@ -191,7 +191,7 @@ public final class NBVEnvironment: GymEnvironment {
     /// A backbone error is thrown before `e` changes.
     func addView(at position: Vec3, to e: inout Episode) throws {
         let view = renderer.render(mesh: e.scene.renderable, camera: camera(at: position))
-        let input = ReconstructionInput(view: view)
+        let input = ReconstructionInput(view: view, colour: reconstructor.readsColour)
         let addition = try reportingBackboneErrors { try reconstructor.reconstruct(adding: input, to: e.inputs) }
         e.views.append(view)
         e.inputs.append(input)
@@ -220,8 +220,9 @@ public final class NBVEnvironment: GymEnvironment {
         }
     }
 
-    /// The mesh triangle each reconstructed point's pixel showed: the exact accuracy queries start from the
-    /// point's distance to it (near 0 without noise), which only speeds them up.
+    /// The mesh triangle each reconstructed point's pixel showed: the accuracy queries start from the point's
+    /// distance to it (near 0 without noise), which is the answer when within `SurfaceIndex.hintTolerance`
+    /// (exact to within it) and otherwise bounds an exact search.
     static func triangleHints(_ out: ReconstructedView, _ view: View) -> [Int32]? {
         guard view.triangles.count == view.width * view.height else { return nil }
         return out.pointPixels.map { view.triangles[Int($0)] }
@@ -396,7 +397,7 @@ public final class NBVEnvironment: GymEnvironment {
         guard let e = episode else { throw EnvironmentError(field: "preview", "no episode under way: call reset first") }
         let view = renderer.render(mesh: e.scene.renderable, camera: camera(at: position))
         reconstructor.seedNoise(e.noiseSeed)
-        let addition = try reportingBackboneErrors { try reconstructor.reconstruct(adding: ReconstructionInput(view: view), to: e.inputs) }
+        let addition = try reportingBackboneErrors { try reconstructor.reconstruct(adding: ReconstructionInput(view: view, colour: reconstructor.readsColour), to: e.inputs) }
         var tracker = e.chamfer
         switch addition {
         case .added(let out, _):

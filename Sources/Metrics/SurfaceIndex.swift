@@ -10,8 +10,9 @@ import Geometry
 /// Boxes are Float, grown by a margin of 1e-6 (1 + extent) so a Float box distance never exceeds the true
 /// distance to a triangle inside it: pruning is conservative and every query is exact. Point-to-triangle
 /// distances are evaluated in Double (closest point by Voronoi regions, Ericson's "Real-Time Collision
-/// Detection" 5.1.5) and returned rounded to Float, so a query gives the same bits whatever bound or hint
-/// it starts from.
+/// Detection" 5.1.5) and returned rounded to Float, so a query gives the same bits whatever bound it starts
+/// from, and whatever hint, save for one documented tolerance: a hinted triangle within `hintTolerance`
+/// of the point is taken as the answer (`nearest`).
 public struct SurfaceIndex: Sendable {
     struct Node: Sendable {
         var lower: SIMD3<Float>
@@ -50,6 +51,18 @@ public struct SurfaceIndex: Sendable {
     var cellStart: [Int32] = [], cellSlots: [Int32] = []
 
     public static let leafSize = 4
+
+    /// delta / extent: see `hintTolerance`.
+    public static let hintToleranceRelative = 1e-6
+
+    /// delta = 1e-6 x `extent`: a hinted query whose hinted triangle lies within delta of the point returns that
+    /// triangle's distance without searching for a closer one. The answer d_hint then satisfies
+    /// d <= d_hint <= delta for the exact distance d, so it is exact to within delta, and its square to within
+    /// delta^2 = 1e-12 extent^2. A point reconstructed from a noise-free rendered pixel lies about 1e-9 to 1e-7
+    /// extents off the triangle its pixel showed (the Float rounding of depth and coordinates), so its query
+    /// skips the search (docs/EVALUATION.md, "Accuracy"). Hints farther than delta (noisy depth, wrong hints)
+    /// and queries without a hint are exact.
+    public var hintTolerance: Double { Self.hintToleranceRelative * extent }
 
     /// Builds the hierarchy over `triangles` (vertex indices into `positions`). Triangles with an index out
     /// of range are a programming error (loaders validate meshes).
@@ -186,18 +199,20 @@ public struct SurfaceIndex: Sendable {
     }
 
     /// min over triangles of |p - x|^2 for x on the triangle, and the slot that attains it (-1 for an empty
-    /// mesh). `hint` (a mesh triangle index, or -1) is evaluated first and `upperBound` (a squared distance
-    /// the answer cannot exceed, e.g. to a surface sample) prunes the search; neither changes the result.
-    /// When the ball of the current bound around p lies inside one grid cell, only that cell's triangles
-    /// are scanned (a point on the surface with its pixel's triangle as the hint: a few triangles);
-    /// otherwise the hierarchy is walked.
+    /// mesh). `hint` (a mesh triangle index, or -1) is evaluated first: when its squared distance is at most
+    /// delta^2 (`hintTolerance`) it is the answer (exact to within delta^2), else it bounds the search.
+    /// `upperBound` (a squared distance the answer cannot exceed, e.g. to a surface sample) prunes the search
+    /// and never changes the result. When the ball of the current bound around p lies inside one grid cell,
+    /// only that cell's triangles are scanned (a point near its hinted triangle: a few triangles); otherwise
+    /// the hierarchy is walked.
     public func nearest(to point: SIMD3<Float>, hint: Int32 = -1, upperBound: Float = .infinity) -> (squaredDistance: Float, slot: Int32) {
         guard !nodes.isEmpty else { return (.infinity, -1) }
         return withQuery { $0.nearest(point, hint: hint, upperBound: upperBound) }
     }
 
     /// For each i in 0..<count, bounds[i] <- d(p_i, S)^2 for the point p_i at coordinates[3i...3i+2]: the
-    /// batch form of `nearest` (bounds[i] is its upper bound on entry, `hints[i]` its hint when given).
+    /// batch form of `nearest` (bounds[i] is its upper bound on entry, `hints[i]` its hint when given: a hinted
+    /// triangle within `hintTolerance` of its point is the answer).
     public func squaredDistances(coordinates: UnsafePointer<Float>, count: Int, hints: [Int32]?, bounds: UnsafeMutablePointer<Float>) {
         guard !nodes.isEmpty else { for i in 0..<count { bounds[i] = .infinity }; return }
         withQuery { query in
@@ -220,7 +235,7 @@ public struct SurfaceIndex: Sendable {
                                             planes: planes.baseAddress!, slack: 1e-12 * (1 + extent)),
                        nodes: nodes.baseAddress!, slotOfTriangle: slotOfTriangle, cellStart: cellStart.baseAddress!,
                        cellSlots: cellSlots.baseAddress!, gridLower: gridLower, cellSize: cellSize, gridCells: gridCells,
-                       margin: Float(1e-6 * (1 + extent))))
+                       margin: Float(1e-6 * (1 + extent)), hintToleranceSquared: hintTolerance * hintTolerance))
         } } } } } } } }
     }
 
@@ -232,6 +247,8 @@ public struct SurfaceIndex: Sendable {
         let cellStart: UnsafePointer<Int32>, cellSlots: UnsafePointer<Int32>
         let gridLower: SIMD3<Float>, cellSize: Float, gridCells: SIMD3<Int32>
         let margin: Float
+        /// delta^2 of `hintTolerance`.
+        let hintToleranceSquared: Double
 
         @inline(__always) func nearest(_ point: SIMD3<Float>, hint: Int32, upperBound: Float) -> (squaredDistance: Float, slot: Int32) {
             let p = point.double
@@ -239,6 +256,7 @@ public struct SurfaceIndex: Sendable {
             if hint >= 0 && Int(hint) < slotOfTriangle.count {
                 bestSlot = slotOfTriangle[Int(hint)]
                 best = triangles.distance(p, Int(bestSlot))
+                if best <= hintToleranceSquared { return (Float(best), bestSlot) }
             }
             // The bound holds in exact arithmetic; a small slack covers the Float rounding of samples (a
             // sample may sit a rounding error off its triangle). Every triangle within `limit` is found, so

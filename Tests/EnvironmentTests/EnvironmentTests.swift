@@ -1,7 +1,7 @@
 import XCTest
 import Geometry
 import Scenes
-import Rendering
+@testable import Rendering
 import Reconstruction
 @testable import Environment
 import Metrics
@@ -104,6 +104,21 @@ final class EnvironmentTests: XCTestCase {
         XCTAssertFalse(r.terminated)
         XCTAssertEqual(r.info["mesh"], .string("blob-3"))
         XCTAssertThrowsError(try env.step(action: [0, 0, 0])) { XCTAssertTrue("\($0)".contains("ended")) }
+    }
+
+    /// With the geometric backbone (no colour read) steps never shade their renders; the views' colour,
+    /// read afterwards (`renderLastView`, `takenViews`), is that of a fresh render of the same camera.
+    func testStepsLeaveColourUnshadedUntilRead() throws {
+        let env = try NBVEnvironment(definition: try smallDefinition())
+        _ = try env.reset(seed: 3, options: ResetOptions())
+        _ = try env.step(action: actions[0])
+        let e = try XCTUnwrap(env.episode)
+        XCTAssertTrue(e.views.allSatisfy { !$0.appearance.isComputed })
+        XCTAssertTrue(e.inputs.allSatisfy(\.rgb.isEmpty))
+        let last = try XCTUnwrap(env.renderLastView())
+        let fresh = e.views.map { Renderer().render(mesh: e.scene.renderable, camera: $0.camera) }
+        XCTAssertEqual(last.rgb, ArrayValue(uint8: fresh.last!.rgb.pixels, shape: [fresh.last!.height, fresh.last!.width, 3]))
+        XCTAssertEqual(env.takenViews, fresh)
     }
 
     func testIncrementalChamferEqualsFullRecomputation() throws {
