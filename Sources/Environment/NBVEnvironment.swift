@@ -144,7 +144,13 @@ public final class NBVEnvironment: GymEnvironment {
         let position = mapping.position(for: a, view0: e.view0)
         let before = chamfer(e.chamfer), coverageBefore = e.coverageHistory.last ?? 0
         reconstructor.seedNoise(e.noiseSeed)
-        try addView(at: position, to: &e)
+        // `e` alone holds the episode while the view is added, so that the update changes its buffers (the
+        // Chamfer state, histories) in place instead of copying them first. Adding a view fails only before
+        // it changes anything, so on error the episode goes back as it was. (With the action gradient, whose
+        // error must also leave the episode unchanged, `episode` keeps its copy.)
+        let handOver = !definition.actionGradient
+        if handOver { episode = nil }
+        do { try addView(at: position, to: &e) } catch { if handOver { episode = e }; throw error }
         let after = chamfer(e.chamfer)
         let coverage = e.coverageHistory.last ?? 0
         let reward = definition.reward == .coverageGain ? coverage - coverageBefore
@@ -182,6 +188,7 @@ public final class NBVEnvironment: GymEnvironment {
 
     /// Renders the view at `position`, reconstructs it and updates the Chamfer tracker and tokens: only
     /// the new view when the backbone reconstructs views independently (`ViewAddition.added`), else all.
+    /// A backbone error is thrown before `e` changes.
     func addView(at position: Vec3, to e: inout Episode) throws {
         let view = renderer.render(mesh: e.scene.renderable, camera: camera(at: position))
         let input = ReconstructionInput(view: view, colour: reconstructor.readsColour)
