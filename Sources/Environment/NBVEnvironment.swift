@@ -48,6 +48,8 @@ public final class NBVEnvironment: GymEnvironment {
         var reconstruction: [ReconstructedView] = []
         /// [patches * width] tokens of each view.
         var patchTokens: [[Float]] = []
+        /// [width] each view's tokens averaged over its patches (`pooled`): the `tokens` observation's rows.
+        var pooledTokens: [[Float]] = []
         var chamfer: IncrementalChamfer
         var chamferInitial = Double.infinity
         var coverageHistory: [Double] = []
@@ -199,11 +201,13 @@ public final class NBVEnvironment: GymEnvironment {
         case .added(let out, let tokens):
             e.reconstruction.append(out)
             e.patchTokens.append(tokens)
+            e.pooledTokens.append(Self.pooled(tokens, width: tokenWidth))
             e.chamfer.add(points: out.points.transformed(by: e.view0), from: view.camera.pose.translation.float,
                           triangleHints: Self.triangleHints(out, view), pixels: ViewPixels(camera: view.camera, pixels: out.pointPixels))
         case .all(let r):
             e.reconstruction = r.views
             e.patchTokens = r.tokens.perView
+            e.pooledTokens = e.patchTokens.map { Self.pooled($0, width: tokenWidth) }
             Self.replaceAll(&e.chamfer, with: r, views: e.views, view0: e.view0)
         }
         e.coverageHistory.append(e.chamfer.coverage())
@@ -276,6 +280,17 @@ public final class NBVEnvironment: GymEnvironment {
 
     // MARK: observation and info
 
+    /// [width]: the mean over patches of a view's [patches * width] tokens, (1 / P) sum_p tokens[p],
+    /// summed in patch order (computed once per view, when it is added).
+    static func pooled(_ tokens: [Float], width: Int) -> [Float] {
+        var row = [Float](repeating: 0, count: width)
+        let patches = tokens.count / width
+        for p in 0..<patches { for c in 0..<width { row[c] += tokens[p * width + c] } }
+        let scale = 1 / Float(max(patches, 1))
+        for c in 0..<width { row[c] *= scale }
+        return row
+    }
+
     func observation(_ e: Episode) -> [String: ArrayValue] {
         var out: [String: ArrayValue] = [:]
         let width = tokenWidth, n = e.views.count
@@ -283,13 +298,7 @@ public final class NBVEnvironment: GymEnvironment {
             switch key {
             case "tokens":
                 var t = [Float](repeating: 0, count: budget * width)
-                for v in 0..<n {
-                    let tokens = e.patchTokens[v]
-                    let patches = tokens.count / width
-                    for p in 0..<patches { for c in 0..<width { t[v * width + c] += tokens[p * width + c] } }
-                    let scale = 1 / Float(max(patches, 1))
-                    for c in 0..<width { t[v * width + c] *= scale }
-                }
+                for v in 0..<n { t.replaceSubrange((v * width)..<((v + 1) * width), with: e.pooledTokens[v]) }
                 out[key] = ArrayValue(float32: t, shape: [budget, width])
             case "positions":
                 var p = [Float](repeating: 0, count: budget * 3)

@@ -215,14 +215,29 @@ public struct SurfaceIndex: Sendable {
     /// triangle within `hintTolerance` of its point is the answer).
     public func squaredDistances(coordinates: UnsafePointer<Float>, count: Int, hints: [Int32]?, bounds: UnsafeMutablePointer<Float>) {
         guard !nodes.isEmpty else { for i in 0..<count { bounds[i] = .infinity }; return }
+        let block = Self.gatherBlock
         withQuery { query in
-            for i in 0..<count {
-                let p = SIMD3<Float>(coordinates[3 * i], coordinates[3 * i + 1], coordinates[3 * i + 2])
-                let hint = hints.map { i < $0.count ? $0[i] : -1 } ?? -1
-                bounds[i] = query.nearest(p, hint: hint, upperBound: bounds[i]).squaredDistance
+            withUnsafeTemporaryAllocation(of: (slot: Int32, corners: Corners).self, capacity: block) { hinted in
+                for start in stride(from: 0, to: count, by: block) {
+                    let end = Swift.min(count, start + block)
+                    // The block's hinted triangles first: independent loads, many in flight, instead of one
+                    // cache miss per point behind the previous point's arithmetic.
+                    for i in start..<end {
+                        let slot = query.slot(ofHint: hints.map { i < $0.count ? $0[i] : -1 } ?? -1)
+                        hinted[i - start] = (slot, slot >= 0 ? query.triangles.corners[Int(slot)] : Corners(a: .zero, b: .zero, c: .zero))
+                    }
+                    for i in start..<end {
+                        let p = SIMD3<Float>(coordinates[3 * i], coordinates[3 * i + 1], coordinates[3 * i + 2])
+                        let (slot, corners) = hinted[i - start]
+                        bounds[i] = query.nearest(p, hintSlot: slot, hintCorners: corners, upperBound: bounds[i]).squaredDistance
+                    }
+                }
             }
         }
     }
+
+    /// Points per block of `squaredDistances`, whose hinted triangles are read before any is used.
+    static let gatherBlock = 32
 
     /// Calls `body` with raw views of every buffer a query reads (the mesh must not be empty).
     func withQuery<R>(_ body: (Query) -> R) -> R {
@@ -250,12 +265,24 @@ public struct SurfaceIndex: Sendable {
         /// delta^2 of `hintTolerance`.
         let hintToleranceSquared: Double
 
+        /// The slot of mesh triangle `hint`, -1 for none (a negative or out-of-range hint).
+        @inline(__always) func slot(ofHint hint: Int32) -> Int32 {
+            hint >= 0 && Int(hint) < slotOfTriangle.count ? slotOfTriangle[Int(hint)] : -1
+        }
+
         @inline(__always) func nearest(_ point: SIMD3<Float>, hint: Int32, upperBound: Float) -> (squaredDistance: Float, slot: Int32) {
+            let slot = slot(ofHint: hint)
+            return nearest(point, hintSlot: slot, hintCorners: slot >= 0 ? triangles.corners[Int(slot)] : Corners(a: .zero, b: .zero, c: .zero),
+                           upperBound: upperBound)
+        }
+
+        /// `nearest` with the hinted triangle's slot (-1 for none) and vertices already read.
+        @inline(__always) func nearest(_ point: SIMD3<Float>, hintSlot: Int32, hintCorners: Corners, upperBound: Float) -> (squaredDistance: Float, slot: Int32) {
             let p = point.double
             var best = Double.infinity, bestSlot: Int32 = -1
-            if hint >= 0 && Int(hint) < slotOfTriangle.count {
-                bestSlot = slotOfTriangle[Int(hint)]
-                best = triangles.distance(p, Int(bestSlot))
+            if hintSlot >= 0 {
+                bestSlot = hintSlot
+                best = Triangles.distance(p, hintCorners)
                 if best <= hintToleranceSquared { return (Float(best), bestSlot) }
             }
             // The bound holds in exact arithmetic; a small slack covers the Float rounding of samples (a
@@ -343,8 +370,10 @@ public struct SurfaceIndex: Sendable {
         /// Absolute slack of a plane distance: 1e-12 (1 + extent), far above Double rounding.
         let slack: Double
 
-        @inline(__always) func distance(_ p: SIMD3<Double>, _ s: Int) -> Double {
-            let t = corners[s]
+        @inline(__always) func distance(_ p: SIMD3<Double>, _ s: Int) -> Double { Self.distance(p, corners[s]) }
+
+        /// Squared distance from p to the triangle with vertices `t`.
+        @inline(__always) static func distance(_ p: SIMD3<Double>, _ t: Corners) -> Double {
             let d = p - SurfaceIndex.closestPoint(p, t.a, t.b, t.c)
             return (d * d).sum()
         }

@@ -64,6 +64,20 @@ final class EnvironmentTests: XCTestCase {
         XCTAssertEqual(obs["view_mask"]!.floats, [1, 1, 0, 0, 0, 0])
         XCTAssertEqual(obs["tokens"]!.shape, [6, 64])
         XCTAssertEqual(obs["patch_tokens"]!.shape, [6, 16, 64])     // ceil(48/14)^2 patches
+        // tokens: each taken view's patch tokens averaged over its 16 patches (summed in patch order), zero
+        // rows for the views not taken; after a step too.
+        let step = try env.step(action: actions[0]).observation
+        for o in [obs, step] {
+            let patches = o["patch_tokens"]!.floats, tokens = o["tokens"]!.floats
+            for v in 0..<6 {
+                for c in 0..<64 {
+                    var sum: Float = 0
+                    for q in 0..<16 { sum += patches[(v * 16 + q) * 64 + c] }
+                    XCTAssertEqual(tokens[v * 64 + c], sum * (1 / Float(16)), "view \(v) channel \(c)")
+                }
+            }
+        }
+        XCTAssertNotEqual(step["tokens"]!.floats[2 * 64..<3 * 64].max(), 0, "the step's view")
         XCTAssertEqual(obs["cloud_mask"]!.floats.filter { $0 == 1 }.count, 300)
         // Positions of taken views lie on the shell (radius 2.5 = max radius: norm 1 after scaling).
         let p = obs["positions"]!.floats
