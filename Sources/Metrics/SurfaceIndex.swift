@@ -60,8 +60,8 @@ public struct SurfaceIndex: Sendable {
     /// d <= d_hint <= delta for the exact distance d, so it is exact to within delta, and its square to within
     /// delta^2 = 1e-12 extent^2. A point reconstructed from a noise-free rendered pixel lies about 1e-9 to 1e-7
     /// extents off the triangle its pixel showed (the Float rounding of depth and coordinates), so its query
-    /// skips the search (docs/EVALUATION.md, "Accuracy"). Hints farther than delta (noisy depth, wrong hints)
-    /// and queries without a hint are exact.
+    /// skips the search (docs/EVALUATION.md, "Chamfer distance"). Hints farther than delta (noisy depth, wrong
+    /// hints) and queries without a hint are exact.
     public var hintTolerance: Double { Self.hintToleranceRelative * extent }
 
     /// Builds the hierarchy over `triangles` (vertex indices into `positions`). Triangles with an index out
