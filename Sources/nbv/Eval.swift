@@ -41,7 +41,7 @@ struct Eval: ParsableCommand {
     func validate() throws {
         guard !policyNames.isEmpty else { throw ValidationError("--policy: expected at least one policy") }
         for name in policyNames where baselinePolicy(named: name) == nil && !TrainedPolicy.isRun(name) {
-            throw ValidationError("--policy: unknown policy \"\(name)\"; expected \(baselineNames.joined(separator: ", ")) or a run folder (with config.json)")
+            throw ValidationError("--policy: unknown policy \"\(name)\"; expected \(baselineNames.joined(separator: ", ")) or a run folder (with config.json) or one of its checkpoints (RUN/checkpoints/step-N.safetensors)")
         }
     }
 
