@@ -48,6 +48,8 @@ public final class NBVEnvironment: GymEnvironment {
         var reconstruction: [ReconstructedView] = []
         /// [patches * width] tokens of each view.
         var patchTokens: [[Float]] = []
+        /// [width] each view's tokens averaged over its patches (`pooled`): the `tokens` observation's rows.
+        var pooledTokens: [[Float]] = []
         var chamfer: IncrementalChamfer
         var chamferInitial = Double.infinity
         var coverageHistory: [Double] = []
@@ -144,7 +146,13 @@ public final class NBVEnvironment: GymEnvironment {
         let position = mapping.position(for: a, view0: e.view0)
         let before = chamfer(e.chamfer), coverageBefore = e.coverageHistory.last ?? 0
         reconstructor.seedNoise(e.noiseSeed)
-        try addView(at: position, to: &e)
+        // `e` alone holds the episode while the view is added, so that the update changes its buffers (the
+        // Chamfer state, histories) in place instead of copying them first. Adding a view fails only before
+        // it changes anything, so on error the episode goes back as it was. (With the action gradient, whose
+        // error must also leave the episode unchanged, `episode` keeps its copy.)
+        let handOver = !definition.actionGradient
+        if handOver { episode = nil }
+        do { try addView(at: position, to: &e) } catch { if handOver { episode = e }; throw error }
         let after = chamfer(e.chamfer)
         let coverage = e.coverageHistory.last ?? 0
         let reward = definition.reward == .coverageGain ? coverage - coverageBefore
@@ -182,9 +190,10 @@ public final class NBVEnvironment: GymEnvironment {
 
     /// Renders the view at `position`, reconstructs it and updates the Chamfer tracker and tokens: only
     /// the new view when the backbone reconstructs views independently (`ViewAddition.added`), else all.
+    /// A backbone error is thrown before `e` changes.
     func addView(at position: Vec3, to e: inout Episode) throws {
         let view = renderer.render(mesh: e.scene.renderable, camera: camera(at: position))
-        let input = ReconstructionInput(view: view)
+        let input = ReconstructionInput(view: view, colour: reconstructor.readsColour)
         let addition = try reportingBackboneErrors { try reconstructor.reconstruct(adding: input, to: e.inputs) }
         e.views.append(view)
         e.inputs.append(input)
@@ -192,11 +201,13 @@ public final class NBVEnvironment: GymEnvironment {
         case .added(let out, let tokens):
             e.reconstruction.append(out)
             e.patchTokens.append(tokens)
+            e.pooledTokens.append(Self.pooled(tokens, width: tokenWidth))
             e.chamfer.add(points: out.points.transformed(by: e.view0), from: view.camera.pose.translation.float,
                           triangleHints: Self.triangleHints(out, view), pixels: ViewPixels(camera: view.camera, pixels: out.pointPixels))
         case .all(let r):
             e.reconstruction = r.views
             e.patchTokens = r.tokens.perView
+            e.pooledTokens = e.patchTokens.map { Self.pooled($0, width: tokenWidth) }
             Self.replaceAll(&e.chamfer, with: r, views: e.views, view0: e.view0)
         }
         e.coverageHistory.append(e.chamfer.coverage())
@@ -213,8 +224,9 @@ public final class NBVEnvironment: GymEnvironment {
         }
     }
 
-    /// The mesh triangle each reconstructed point's pixel showed: the exact accuracy queries start from the
-    /// point's distance to it (near 0 without noise), which only speeds them up.
+    /// The mesh triangle each reconstructed point's pixel showed: the accuracy queries start from the point's
+    /// distance to it (near 0 without noise), which is the answer when within `SurfaceIndex.hintTolerance`
+    /// (exact to within it) and otherwise bounds an exact search.
     static func triangleHints(_ out: ReconstructedView, _ view: View) -> [Int32]? {
         guard view.triangles.count == view.width * view.height else { return nil }
         return out.pointPixels.map { view.triangles[Int($0)] }
@@ -268,6 +280,17 @@ public final class NBVEnvironment: GymEnvironment {
 
     // MARK: observation and info
 
+    /// [width]: the mean over patches of a view's [patches * width] tokens, (1 / P) sum_p tokens[p],
+    /// summed in patch order (computed once per view, when it is added).
+    static func pooled(_ tokens: [Float], width: Int) -> [Float] {
+        var row = [Float](repeating: 0, count: width)
+        let patches = tokens.count / width
+        for p in 0..<patches { for c in 0..<width { row[c] += tokens[p * width + c] } }
+        let scale = 1 / Float(max(patches, 1))
+        for c in 0..<width { row[c] *= scale }
+        return row
+    }
+
     func observation(_ e: Episode) -> [String: ArrayValue] {
         var out: [String: ArrayValue] = [:]
         let width = tokenWidth, n = e.views.count
@@ -275,13 +298,7 @@ public final class NBVEnvironment: GymEnvironment {
             switch key {
             case "tokens":
                 var t = [Float](repeating: 0, count: budget * width)
-                for v in 0..<n {
-                    let tokens = e.patchTokens[v]
-                    let patches = tokens.count / width
-                    for p in 0..<patches { for c in 0..<width { t[v * width + c] += tokens[p * width + c] } }
-                    let scale = 1 / Float(max(patches, 1))
-                    for c in 0..<width { t[v * width + c] *= scale }
-                }
+                for v in 0..<n { t.replaceSubrange((v * width)..<((v + 1) * width), with: e.pooledTokens[v]) }
                 out[key] = ArrayValue(float32: t, shape: [budget, width])
             case "positions":
                 var p = [Float](repeating: 0, count: budget * 3)
@@ -389,7 +406,7 @@ public final class NBVEnvironment: GymEnvironment {
         guard let e = episode else { throw EnvironmentError(field: "preview", "no episode under way: call reset first") }
         let view = renderer.render(mesh: e.scene.renderable, camera: camera(at: position))
         reconstructor.seedNoise(e.noiseSeed)
-        let addition = try reportingBackboneErrors { try reconstructor.reconstruct(adding: ReconstructionInput(view: view), to: e.inputs) }
+        let addition = try reportingBackboneErrors { try reconstructor.reconstruct(adding: ReconstructionInput(view: view, colour: reconstructor.readsColour), to: e.inputs) }
         var tracker = e.chamfer
         switch addition {
         case .added(let out, _):

@@ -85,8 +85,9 @@ public struct GroundTruth: Sendable {
 
     /// d(p, S)^2 for every p of `points` ([n]): the exact squared distance to the surface S, or to the
     /// nearest sample for a point-cloud ground truth. `nearestSample` (each point's squared distance to its
-    /// nearest sample, an upper bound) and `triangleHints` (a mesh triangle per point, e.g. the one its
-    /// pixel showed, -1 for none) only speed the search up.
+    /// nearest sample, an upper bound) only speeds the search up; `triangleHints` (a mesh triangle per point,
+    /// e.g. the one its pixel showed, -1 for none) too, except that a hinted triangle within
+    /// `SurfaceIndex.hintTolerance` of its point is taken as the answer (exact to within that tolerance).
     public func accuracySquaredDistances(of points: PointCloud, nearestSample: [Float]? = nil,
                                          triangleHints: [Int32]? = nil, parallel: Bool = true) -> [Float] {
         let bounds = nearestSample ?? index.nearestNeighbors(of: points).squaredDistances

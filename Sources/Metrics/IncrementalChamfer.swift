@@ -380,27 +380,30 @@ public struct IncrementalChamfer: Sendable {
     }
 
     /// b(q) <- min(b(q), d(q, N)^2) for the ground-truth slots `slots[0..<count]` (ascending), N being
-    /// `newPoints`' cloud. Slots under one parent of Q's leaves (two sibling buckets, about twenty
-    /// neighbouring samples; one bucket was 20% slower on a first view) are searched together: one walk of
-    /// N's tree per group enters a subtree when the distance between its box and the group's box is below
-    /// the group's largest b, and scans a leaf for each q of the group whose b exceeds the q-to-box
-    /// distance. The walk's descent is shared by the group (far samples all have long searches).
+    /// `newPoints`' cloud. Slots under one parent of Q's leaves (two sibling buckets, up to 32 neighbouring
+    /// samples; one bucket was 20% slower on a first view) are searched together (`GroupWalk`): the walk's
+    /// descent is shared by the group (far samples all have long searches).
     static func forwardUpdate(_ truth: NearestNeighborIndex, state: TruthState,
                               slots: UnsafePointer<Int32>, count: Int, against newPoints: NearestNeighborIndex, parallel: Bool) {
         let ranges = chunkRanges(count: count, parallel: parallel, minimumChunk: 2048)
+        // A group holds at most the slots under one parent: two leaves.
+        let laneCapacity = 4 * GroupWalk.chunks(2 * truth.leafSize)
         truth.withSearcher { tree in
             newPoints.withSearcher { searcher in
                 let shared = TruthUpdateBuffers(truth: tree.points!, best: state.best, slots: slots,
                                                 leafOfSlot: tree.leafOfSlot!, parents: tree.parents!)
                 parallelForEach(ranges.count) { c in
                     withUnsafeTemporaryAllocation(of: SearchStackEntry.self, capacity: searchStackCapacity) { stack in
-                        var k = ranges[c].lowerBound
-                        while k < ranges[c].upperBound {
-                            var end = k + 1
-                            let group = shared.group(ofSlot: shared.slots[k])
-                            while end < ranges[c].upperBound && shared.group(ofSlot: shared.slots[end]) == group { end += 1 }
-                            GroupWalk(searcher: searcher, shared: shared, stack: stack.baseAddress!).update(k..<end)
-                            k = end
+                        withUnsafeTemporaryAllocation(of: SIMD4<Float>.self, capacity: laneCapacity) { lanes in
+                            let walk = GroupWalk(searcher: searcher, shared: shared, stack: stack.baseAddress!, lanes: lanes.baseAddress!)
+                            var k = ranges[c].lowerBound
+                            while k < ranges[c].upperBound {
+                                var end = k + 1
+                                let group = shared.group(ofSlot: shared.slots[k])
+                                while end < ranges[c].upperBound && shared.group(ofSlot: shared.slots[end]) == group { end += 1 }
+                                walk.update(k..<end)
+                                k = end
+                            }
                         }
                     }
                 }
@@ -409,11 +412,22 @@ public struct IncrementalChamfer: Sendable {
     }
 }
 
-/// One group's walk of N's tree in `IncrementalChamfer.forwardUpdate`.
+/// One group's walk of N's tree in `IncrementalChamfer.forwardUpdate`: a depth-first walk (nearer child
+/// first) that enters a subtree when the squared distance between its box and the group's box is below
+/// the group's largest b. At a leaf, the group's samples are taken four at a time in lanes
+/// (structure of arrays: x, y, z and b of samples 4c..4c+3 in `lanes[4c..<4c + 4]`); a chunk with some
+/// sample closer to the leaf's box than its b,  sum_axis max(lower - q, 0, q - upper)^2 < b(q),  scans
+/// the leaf's points,  b(q) <- min(b(q), |q - p|^2)  in every lane (a minimum over more points than needed
+/// is still the minimum, the same Float). The lanes are written back to b at the end.
 struct GroupWalk {
     let searcher: Searcher
     let shared: TruthUpdateBuffers
     let stack: UnsafeMutablePointer<SearchStackEntry>
+    /// Scratch for 4 * chunks(group size) lanes.
+    let lanes: UnsafeMutablePointer<SIMD4<Float>>
+
+    /// Chunks of four lanes for n samples: ceil(n / 4).
+    static func chunks(_ n: Int) -> Int { (n + 3) / 4 }
 
     /// Squared distance between two boxes: sum_axis max(lowerA - upperB, lowerB - upperA, 0)^2.
     @inline(__always) static func boxDistance(_ n: NearestNeighborIndex.Node, _ lower: SIMD3<Float>, _ upper: SIMD3<Float>) -> Float {
@@ -425,50 +439,68 @@ struct GroupWalk {
 
     @inline(__always) func update(_ group: Range<Int>) {
         guard let nodes = searcher.nodes, let points = searcher.points else { return }
+        // Lanes past the group's end repeat its last sample with b = 0: never scanned, never the bound.
+        let chunkCount = Self.chunks(group.count)
         var lower = SIMD3<Float>(repeating: .infinity), upper = SIMD3<Float>(repeating: -.infinity)
         var bound: Float = 0
-        for k in group {
+        for j in 0..<(4 * chunkCount) {
+            let k = group.lowerBound + Swift.min(j, group.count - 1)
             let s = Int(shared.slots[k]), q = shared.truth + 3 * s
+            let b: Float = j < group.count ? shared.best[s] : 0
+            let c = lanes + 4 * (j / 4), lane = j % 4
+            c[0][lane] = q[0]; c[1][lane] = q[1]; c[2][lane] = q[2]; c[3][lane] = b
             let v = SIMD3<Float>(q[0], q[1], q[2])
             lower = lesser(lower, v); upper = greater(upper, v)
-            bound = greater(bound, shared.best[s])
+            bound = greater(bound, b)
         }
-        if !(Self.boxDistance(nodes[0], lower, upper) < bound) { return }
-        var node = 0, top = 0
-        while true {
-            let n = nodes[node]
-            if n.end >= 0 {
-                bound = 0
-                for k in group {
-                    let s = Int(shared.slots[k]), q = shared.truth + 3 * s
-                    let qx = q[0], qy = q[1], qz = q[2]
-                    var b = shared.best[s]
-                    if Searcher.boxDistance(n, qx, qy, qz) < b {
-                        var x = points + 3 * Int(n.first)
-                        for _ in n.first..<n.end {
-                            let dx = qx - x[0], dy = qy - x[1], dz = qz - x[2]
-                            let d = dx * dx + dy * dy + dz * dz
-                            if d < b { b = d }
-                            x += 3
-                        }
-                        shared.best[s] = b
-                    }
-                    bound = greater(bound, b)
+        if Self.boxDistance(nodes[0], lower, upper) < bound {
+            var node = 0, top = 0
+            walk: while true {
+                let n = nodes[node]
+                if n.end >= 0 {
+                    bound = scan(n, points: points, chunks: chunkCount)
+                } else {
+                    let a = Int(n.first), b = a + 1
+                    let da = Self.boxDistance(nodes[a], lower, upper), db = Self.boxDistance(nodes[b], lower, upper)
+                    let (near, nearDistance, far, farDistance) = da <= db ? (a, da, b, db) : (b, db, a, da)
+                    if farDistance < bound { stack[top] = SearchStackEntry(node: Int32(far), squaredDistance: farDistance); top += 1 }
+                    if nearDistance < bound { node = near; continue }
                 }
-            } else {
-                let a = Int(n.first), b = a + 1
-                let da = Self.boxDistance(nodes[a], lower, upper), db = Self.boxDistance(nodes[b], lower, upper)
-                let (near, nearDistance, far, farDistance) = da <= db ? (a, da, b, db) : (b, db, a, da)
-                if farDistance < bound { stack[top] = SearchStackEntry(node: Int32(far), squaredDistance: farDistance); top += 1 }
-                if nearDistance < bound { node = near; continue }
+                while top > 0 {
+                    top -= 1
+                    if stack[top].squaredDistance < bound { node = Int(stack[top].node); continue walk }
+                }
+                break
             }
-            var resumed = false
-            while top > 0 {
-                top -= 1
-                if stack[top].squaredDistance < bound { node = Int(stack[top].node); resumed = true; break }
-            }
-            if !resumed { return }
         }
+        for j in 0..<group.count { shared.best[Int(shared.slots[group.lowerBound + j])] = lanes[4 * (j / 4) + 3][j % 4] }
+    }
+
+    /// Scans leaf `n` for the chunks of the group (see the type's comment); returns the group's largest b.
+    @inline(__always) func scan(_ n: NearestNeighborIndex.Node, points: UnsafePointer<Float>, chunks: Int) -> Float {
+        let lowerX = SIMD4<Float>(repeating: n.lowerX), lowerY = SIMD4<Float>(repeating: n.lowerY), lowerZ = SIMD4<Float>(repeating: n.lowerZ)
+        let upperX = SIMD4<Float>(repeating: n.upperX), upperY = SIMD4<Float>(repeating: n.upperY), upperZ = SIMD4<Float>(repeating: n.upperZ)
+        let zero = SIMD4<Float>(repeating: 0)
+        var largest = zero
+        for c in 0..<chunks {
+            let chunk = lanes + 4 * c
+            let qx = chunk[0], qy = chunk[1], qz = chunk[2]
+            var b = chunk[3]
+            let ex = greater(greater(lowerX - qx, qx - upperX), zero)
+            let ey = greater(greater(lowerY - qy, qy - upperY), zero)
+            let ez = greater(greater(lowerZ - qz, qz - upperZ), zero)
+            if any(ex * ex + ey * ey + ez * ez .< b) {
+                var x = points + 3 * Int(n.first)
+                for _ in n.first..<n.end {
+                    let dx = qx - x[0], dy = qy - x[1], dz = qz - x[2]
+                    b = lesser(b, dx * dx + dy * dy + dz * dz)
+                    x += 3
+                }
+                chunk[3] = b
+            }
+            largest = greater(largest, b)
+        }
+        return largestLane(largest)
     }
 }
 

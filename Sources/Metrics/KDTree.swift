@@ -179,16 +179,18 @@ public struct NearestNeighborIndex: Sendable {
             nodes[node].end = -1
             let leftSize = NearestNeighborIndex.nodeCount(count / 2, leafSize: leafSize) - 1
             let leftFree = nextFree + 2, rightFree = leftFree + leftSize
-            let buildLeft: @Sendable () -> Void = {
-                build(node: left, start: start, end: middle, lower: leftLow, upper: leftHigh, nextFree: leftFree, parallelDepth: parallelDepth - 1)
-            }
-            let buildRight: @Sendable () -> Void = {
-                build(node: left + 1, start: middle, end: end, lower: rightLow, upper: rightHigh, nextFree: rightFree, parallelDepth: parallelDepth - 1)
-            }
+            // Closures only for the parallel case: a small tree's build would allocate two per inner node.
             if parallelDepth > 0 {
-                parallelForEach(2) { half in if half == 0 { buildLeft() } else { buildRight() } }
+                parallelForEach(2) { half in
+                    if half == 0 {
+                        build(node: left, start: start, end: middle, lower: leftLow, upper: leftHigh, nextFree: leftFree, parallelDepth: parallelDepth - 1)
+                    } else {
+                        build(node: left + 1, start: middle, end: end, lower: rightLow, upper: rightHigh, nextFree: rightFree, parallelDepth: parallelDepth - 1)
+                    }
+                }
             } else {
-                buildLeft(); buildRight()
+                build(node: left, start: start, end: middle, lower: leftLow, upper: leftHigh, nextFree: leftFree, parallelDepth: 0)
+                build(node: left + 1, start: middle, end: end, lower: rightLow, upper: rightHigh, nextFree: rightFree, parallelDepth: 0)
             }
         }
 

@@ -10,8 +10,9 @@ import Geometry
 /// Boxes are Float, grown by a margin of 1e-6 (1 + extent) so a Float box distance never exceeds the true
 /// distance to a triangle inside it: pruning is conservative and every query is exact. Point-to-triangle
 /// distances are evaluated in Double (closest point by Voronoi regions, Ericson's "Real-Time Collision
-/// Detection" 5.1.5) and returned rounded to Float, so a query gives the same bits whatever bound or hint
-/// it starts from.
+/// Detection" 5.1.5) and returned rounded to Float, so a query gives the same bits whatever bound it starts
+/// from, and whatever hint, save for one documented tolerance: a hinted triangle within `hintTolerance`
+/// of the point is taken as the answer (`nearest`).
 public struct SurfaceIndex: Sendable {
     struct Node: Sendable {
         var lower: SIMD3<Float>
@@ -50,6 +51,18 @@ public struct SurfaceIndex: Sendable {
     var cellStart: [Int32] = [], cellSlots: [Int32] = []
 
     public static let leafSize = 4
+
+    /// delta / extent: see `hintTolerance`.
+    public static let hintToleranceRelative = 1e-6
+
+    /// delta = 1e-6 x `extent`: a hinted query whose hinted triangle lies within delta of the point returns that
+    /// triangle's distance without searching for a closer one. The answer d_hint then satisfies
+    /// d <= d_hint <= delta for the exact distance d, so it is exact to within delta, and its square to within
+    /// delta^2 = 1e-12 extent^2. A point reconstructed from a noise-free rendered pixel lies about 1e-9 to 1e-7
+    /// extents off the triangle its pixel showed (the Float rounding of depth and coordinates), so its query
+    /// skips the search (docs/EVALUATION.md, "Accuracy"). Hints farther than delta (noisy depth, wrong hints)
+    /// and queries without a hint are exact.
+    public var hintTolerance: Double { Self.hintToleranceRelative * extent }
 
     /// Builds the hierarchy over `triangles` (vertex indices into `positions`). Triangles with an index out
     /// of range are a programming error (loaders validate meshes).
@@ -186,28 +199,45 @@ public struct SurfaceIndex: Sendable {
     }
 
     /// min over triangles of |p - x|^2 for x on the triangle, and the slot that attains it (-1 for an empty
-    /// mesh). `hint` (a mesh triangle index, or -1) is evaluated first and `upperBound` (a squared distance
-    /// the answer cannot exceed, e.g. to a surface sample) prunes the search; neither changes the result.
-    /// When the ball of the current bound around p lies inside one grid cell, only that cell's triangles
-    /// are scanned (a point on the surface with its pixel's triangle as the hint: a few triangles);
-    /// otherwise the hierarchy is walked.
+    /// mesh). `hint` (a mesh triangle index, or -1) is evaluated first: when its squared distance is at most
+    /// delta^2 (`hintTolerance`) it is the answer (exact to within delta^2), else it bounds the search.
+    /// `upperBound` (a squared distance the answer cannot exceed, e.g. to a surface sample) prunes the search
+    /// and never changes the result. When the ball of the current bound around p lies inside one grid cell,
+    /// only that cell's triangles are scanned (a point near its hinted triangle: a few triangles); otherwise
+    /// the hierarchy is walked.
     public func nearest(to point: SIMD3<Float>, hint: Int32 = -1, upperBound: Float = .infinity) -> (squaredDistance: Float, slot: Int32) {
         guard !nodes.isEmpty else { return (.infinity, -1) }
         return withQuery { $0.nearest(point, hint: hint, upperBound: upperBound) }
     }
 
     /// For each i in 0..<count, bounds[i] <- d(p_i, S)^2 for the point p_i at coordinates[3i...3i+2]: the
-    /// batch form of `nearest` (bounds[i] is its upper bound on entry, `hints[i]` its hint when given).
+    /// batch form of `nearest` (bounds[i] is its upper bound on entry, `hints[i]` its hint when given: a hinted
+    /// triangle within `hintTolerance` of its point is the answer).
     public func squaredDistances(coordinates: UnsafePointer<Float>, count: Int, hints: [Int32]?, bounds: UnsafeMutablePointer<Float>) {
         guard !nodes.isEmpty else { for i in 0..<count { bounds[i] = .infinity }; return }
+        let block = Self.gatherBlock
         withQuery { query in
-            for i in 0..<count {
-                let p = SIMD3<Float>(coordinates[3 * i], coordinates[3 * i + 1], coordinates[3 * i + 2])
-                let hint = hints.map { i < $0.count ? $0[i] : -1 } ?? -1
-                bounds[i] = query.nearest(p, hint: hint, upperBound: bounds[i]).squaredDistance
+            withUnsafeTemporaryAllocation(of: (slot: Int32, corners: Corners).self, capacity: block) { hinted in
+                for start in stride(from: 0, to: count, by: block) {
+                    let end = Swift.min(count, start + block)
+                    // The block's hinted triangles first: independent loads, many in flight, instead of one
+                    // cache miss per point behind the previous point's arithmetic.
+                    for i in start..<end {
+                        let slot = query.slot(ofHint: hints.map { i < $0.count ? $0[i] : -1 } ?? -1)
+                        hinted[i - start] = (slot, slot >= 0 ? query.triangles.corners[Int(slot)] : Corners(a: .zero, b: .zero, c: .zero))
+                    }
+                    for i in start..<end {
+                        let p = SIMD3<Float>(coordinates[3 * i], coordinates[3 * i + 1], coordinates[3 * i + 2])
+                        let (slot, corners) = hinted[i - start]
+                        bounds[i] = query.nearest(p, hintSlot: slot, hintCorners: corners, upperBound: bounds[i]).squaredDistance
+                    }
+                }
             }
         }
     }
+
+    /// Points per block of `squaredDistances`, whose hinted triangles are read before any is used.
+    static let gatherBlock = 32
 
     /// Calls `body` with raw views of every buffer a query reads (the mesh must not be empty).
     func withQuery<R>(_ body: (Query) -> R) -> R {
@@ -220,7 +250,7 @@ public struct SurfaceIndex: Sendable {
                                             planes: planes.baseAddress!, slack: 1e-12 * (1 + extent)),
                        nodes: nodes.baseAddress!, slotOfTriangle: slotOfTriangle, cellStart: cellStart.baseAddress!,
                        cellSlots: cellSlots.baseAddress!, gridLower: gridLower, cellSize: cellSize, gridCells: gridCells,
-                       margin: Float(1e-6 * (1 + extent))))
+                       margin: Float(1e-6 * (1 + extent)), hintToleranceSquared: hintTolerance * hintTolerance))
         } } } } } } } }
     }
 
@@ -232,13 +262,28 @@ public struct SurfaceIndex: Sendable {
         let cellStart: UnsafePointer<Int32>, cellSlots: UnsafePointer<Int32>
         let gridLower: SIMD3<Float>, cellSize: Float, gridCells: SIMD3<Int32>
         let margin: Float
+        /// delta^2 of `hintTolerance`.
+        let hintToleranceSquared: Double
+
+        /// The slot of mesh triangle `hint`, -1 for none (a negative or out-of-range hint).
+        @inline(__always) func slot(ofHint hint: Int32) -> Int32 {
+            hint >= 0 && Int(hint) < slotOfTriangle.count ? slotOfTriangle[Int(hint)] : -1
+        }
 
         @inline(__always) func nearest(_ point: SIMD3<Float>, hint: Int32, upperBound: Float) -> (squaredDistance: Float, slot: Int32) {
+            let slot = slot(ofHint: hint)
+            return nearest(point, hintSlot: slot, hintCorners: slot >= 0 ? triangles.corners[Int(slot)] : Corners(a: .zero, b: .zero, c: .zero),
+                           upperBound: upperBound)
+        }
+
+        /// `nearest` with the hinted triangle's slot (-1 for none) and vertices already read.
+        @inline(__always) func nearest(_ point: SIMD3<Float>, hintSlot: Int32, hintCorners: Corners, upperBound: Float) -> (squaredDistance: Float, slot: Int32) {
             let p = point.double
             var best = Double.infinity, bestSlot: Int32 = -1
-            if hint >= 0 && Int(hint) < slotOfTriangle.count {
-                bestSlot = slotOfTriangle[Int(hint)]
-                best = triangles.distance(p, Int(bestSlot))
+            if hintSlot >= 0 {
+                bestSlot = hintSlot
+                best = Triangles.distance(p, hintCorners)
+                if best <= hintToleranceSquared { return (Float(best), bestSlot) }
             }
             // The bound holds in exact arithmetic; a small slack covers the Float rounding of samples (a
             // sample may sit a rounding error off its triangle). Every triangle within `limit` is found, so
@@ -325,8 +370,10 @@ public struct SurfaceIndex: Sendable {
         /// Absolute slack of a plane distance: 1e-12 (1 + extent), far above Double rounding.
         let slack: Double
 
-        @inline(__always) func distance(_ p: SIMD3<Double>, _ s: Int) -> Double {
-            let t = corners[s]
+        @inline(__always) func distance(_ p: SIMD3<Double>, _ s: Int) -> Double { Self.distance(p, corners[s]) }
+
+        /// Squared distance from p to the triangle with vertices `t`.
+        @inline(__always) static func distance(_ p: SIMD3<Double>, _ t: Corners) -> Double {
             let d = p - SurfaceIndex.closestPoint(p, t.a, t.b, t.c)
             return (d * d).sum()
         }

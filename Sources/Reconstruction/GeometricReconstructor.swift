@@ -50,6 +50,8 @@ public final class GeometricReconstructor: Reconstructor {
     public var tokenWidth: Int { options.tokenWidth }
     /// Tokens are lifted through a bounded activation (`PatchFeatureMap`): every entry is in [-1, 1].
     public var tokenBound: Float { 1 }
+    /// Geometry only: views may come without colour (empty `rgb`).
+    public var readsColour: Bool { false }
     /// Seed of the sensor and pose noise; the environment sets it once per episode (`seedNoise`).
     public var noiseSeed: UInt64 = 0
     let featureMap: PatchFeatureMap
@@ -103,8 +105,8 @@ public final class GeometricReconstructor: Reconstructor {
             guard v.width == first.width, v.height == first.height else {
                 throw ReconstructionError("views[\(i)]: expected \(first.width)x\(first.height) like view 0, got \(v.width)x\(v.height)")
             }
-            guard v.rgb.count == v.width * v.height * 3 else {
-                throw ReconstructionError("views[\(i)].rgb: expected \(v.width * v.height * 3) bytes ([H, W, 3]), got \(v.rgb.count)")
+            guard v.rgb.isEmpty || v.rgb.count == v.width * v.height * 3 else {
+                throw ReconstructionError("views[\(i)].rgb: expected \(v.width * v.height * 3) bytes ([H, W, 3]) or none, got \(v.rgb.count)")
             }
             guard let k = v.intrinsics else { throw ReconstructionError("views[\(i)].intrinsics: the geometric backbone needs intrinsics") }
             guard k.width == v.width, k.height == v.height, k.fx > 0, k.fy > 0 else {

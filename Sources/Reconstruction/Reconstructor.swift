@@ -3,7 +3,8 @@ import Geometry
 /// One view as a reconstruction backbone receives it: MapAnything's per-view inputs (docs/MAPANYTHING.md).
 /// Only the image is required; every geometric input is optional.
 public struct ReconstructionInput: Sendable {
-    /// [height, width, 3] RGB bytes (all views of one call have the same size).
+    /// [height, width, 3] RGB bytes (all views of one call have the same size); may be empty for a
+    /// backbone that reads no colour (`Reconstructor.readsColour`).
     public var rgb: [UInt8]
     public var width: Int
     public var height: Int
@@ -141,7 +142,7 @@ public enum ViewAddition: Sendable {
 /// `MapAnythingReconstructor` (the MapAnything worker over ZeroMQ). Besides `reconstruct` and `poseVJP`,
 /// the environment asks every backbone for what it can do cheaper or knows about itself; the defaults
 /// (in the extension below) fit a backbone that reconstructs all views jointly, has no randomness of its
-/// own and unbounded tokens, as MapAnything.
+/// own, unbounded tokens and reads colour, as MapAnything.
 public protocol Reconstructor: AnyObject {
     /// Human-readable backend name, e.g. "geometric".
     var name: String { get }
@@ -149,6 +150,9 @@ public protocol Reconstructor: AnyObject {
     var tokenWidth: Int { get }
     /// Tokens lie in [-tokenBound, tokenBound] (the observation space's bound); +inf when unbounded.
     var tokenBound: Float { get }
+    /// Whether the backbone reads the views' colour images; when it does not, the environment passes views
+    /// without them and never shades its renders.
+    var readsColour: Bool { get }
     /// Patches per view for `width` x `height` images (the `patch_tokens` observation's second axis).
     func patchCount(width: Int, height: Int) -> Int
 
@@ -173,6 +177,8 @@ public protocol Reconstructor: AnyObject {
 
 extension Reconstructor {
     public var tokenBound: Float { .infinity }
+
+    public var readsColour: Bool { true }
 
     /// ceil(width / 14) x ceil(height / 14): MapAnything's 14-pixel patches.
     public func patchCount(width: Int, height: Int) -> Int { ((width + 13) / 14) * ((height + 13) / 14) }

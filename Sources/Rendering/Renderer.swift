@@ -7,12 +7,14 @@ import Support
 /// z-depth, camera-frame normals, coverage mask).
 ///
 /// Both faces of every triangle are drawn (meshes are often open); triangles crossing the near plane
-/// z = `near` are clipped in the camera frame. Rendering is two passes over contiguous buffers:
+/// z = `near` are clipped in the camera frame. Rendering is passes over contiguous buffers:
 /// 1. visibility: each triangle is projected (u = fx X/Z + cx, v = fy Y/Z + cy) and rasterised with
 ///    edge functions at pixel centres, keeping per pixel the nearest triangle (largest 1/z);
-/// 2. shading: each covered pixel intersects its ray d = ((u - cx)/fx, (v - cy)/fy, 1) with the plane of
+/// 2. depth: each covered pixel intersects its ray d = ((u - cx)/fx, (v - cy)/fy, 1) with the plane of
 ///    its triangle, which gives the exact z-depth and the perspective-correct barycentric coordinates
-///    (b0, b1, b2) of the surface point, then
+///    (b0, b1, b2) of the surface point (`PixelSurface`);
+/// 3. shading, when the view's `rgb` or `normals` is first read (`appearance`): the same intersection,
+///    then
 ///
 ///        colour = albedo(b) * (ambient + diffuse * |n . d| / |d|)      (headlight: light from the camera)
 ///
@@ -41,6 +43,7 @@ public struct Renderer: Sendable {
         // written before use, and a screen point is read only for vertices in front of the near plane,
         // which are the ones written.
         let cameraPoints = UnsafeMutablePointer<Vec3>.allocate(capacity: max(mesh.vertexCount, 1))
+        // (Pass 3 computes its own camera points: same expression, same bits.)
         let screenPoints = UnsafeMutablePointer<ScreenVertex>.allocate(capacity: max(mesh.vertexCount, 1))
         let inverseDepth = UnsafeMutablePointer<Float>.allocate(capacity: max(pixelCount, 1))
         let triangleIndex = UnsafeMutablePointer<Int32>.allocate(capacity: max(pixelCount, 1))
@@ -51,7 +54,13 @@ public struct Renderer: Sendable {
             rasterize(mesh: mesh, camera: camera, cameraPoints: cameraPoints, screenPoints: screenPoints,
                       inverseDepth: inverseDepth, triangleIndex: triangleIndex)
         }
-        return shade(mesh: mesh, camera: camera, inverseDepth: inverseDepth, triangleIndex: triangleIndex, cameraPoints: cameraPoints)
+        return measure(mesh: mesh, camera: camera, inverseDepth: inverseDepth, triangleIndex: triangleIndex, cameraPoints: cameraPoints)
+    }
+
+    /// The camera-frame position R^T (x - t) of world point x, for camera rotation R and centre t.
+    @inline(__always) static func cameraPoint(_ x: Vec3f, rotation r: Matrix3, centre t: Vec3) -> Vec3 {
+        let d = x.double - t
+        return Vec3(dot(r.c0, d), dot(r.c1, d), dot(r.c2, d))
     }
 
     /// Renders `mesh` from every camera, in parallel over the cameras (each render single-threaded).
@@ -78,8 +87,7 @@ public struct Renderer: Sendable {
         let range = VisibilityRasterizer.fixedPointRange
         let positions = mesh.positions.base
         for i in 0..<mesh.vertexCount {
-            let d = positions[i].double - t
-            let p = Vec3(dot(r.c0, d), dot(r.c1, d), dot(r.c2, d))
+            let p = Self.cameraPoint(positions[i], rotation: r, centre: t)
             cameraPoints[i] = p
             if p.z >= near {
                 let s = project(p)
@@ -106,94 +114,94 @@ public struct Renderer: Sendable {
         }
     }
 
-    /// Pass 2: per covered pixel, ray-plane intersection with its triangle, then depth, normal, colour
-    /// (`PixelShader`).
-    private func shade(mesh: RenderableMesh, camera: Camera, inverseDepth: UnsafePointer<Float>,
-                       triangleIndex: UnsafePointer<Int32>, cameraPoints: UnsafePointer<Vec3>) -> View {
+    /// Pass 2: per covered pixel, the ray-plane intersection with its triangle gives the depth; the view's
+    /// colour and normals are left to `appearance`, on first read.
+    private func measure(mesh: RenderableMesh, camera: Camera, inverseDepth: UnsafePointer<Float>,
+                         triangleIndex: UnsafePointer<Int32>, cameraPoints: UnsafePointer<Vec3>) -> View {
+        let k = camera.intrinsics
+        let width = max(k.width, 0), height = max(k.height, 0)
+        let pixelCount = width * height
+        var depth = [Float](repeating: 0, count: pixelCount)
+        var mask = [UInt8](repeating: 0, count: pixelCount)
+        if pixelCount > 0 {
+            depth.withUnsafeMutableBufferPointer { depth in
+                mask.withUnsafeMutableBufferPointer { mask in
+                    let surface = PixelSurface(mesh: mesh, camera: camera, cameraPoints: cameraPoints)
+                    for v in 0..<height {
+                        for u in 0..<width {
+                            let pixel = v &* width &+ u
+                            let id = Int(triangleIndex[pixel])
+                            guard id >= 0 else { continue }
+                            var z = surface.hit(u: u, v: v, triangle: id).z
+                            if !(z > 0 && z.isFinite) { z = 1 / Double(inverseDepth[pixel]) }
+                            depth[pixel] = Float(z)
+                            mask[pixel] = 1
+                        }
+                    }
+                }
+            }
+        }
+        let triangles = Array(UnsafeBufferPointer(start: triangleIndex, count: pixelCount))
+        let shading = self
+        return View(camera: camera, depth: depth, mask: mask, triangles: triangles,
+                    appearance: ViewAppearance { shading.appearance(mesh: mesh, camera: camera, triangles: triangles) })
+    }
+
+    /// Pass 3: the colour image and normal map of the view whose pixels show `triangles` (-1: background),
+    /// per covered pixel from the same intersection as pass 2 (`PixelShader`).
+    func appearance(mesh: RenderableMesh, camera: Camera, triangles: [Int32]) -> ViewAppearance.Images {
         let k = camera.intrinsics
         let width = max(k.width, 0), height = max(k.height, 0)
         let pixelCount = width * height
         var rgb = [UInt8](repeating: 0, count: pixelCount * 3)
-        var depth = [Float](repeating: 0, count: pixelCount)
         var normals = [Float](repeating: 0, count: pixelCount * 3)
-        var mask = [UInt8](repeating: 0, count: pixelCount)
         if pixelCount > 0 {
-            rgb.withUnsafeMutableBufferPointer { rgb in
-                depth.withUnsafeMutableBufferPointer { depth in
+            let cameraPoints = UnsafeMutablePointer<Vec3>.allocate(capacity: max(mesh.vertexCount, 1))
+            defer { cameraPoints.deallocate() }
+            let positions = mesh.positions.base, r = camera.pose.rotation, t = camera.pose.translation
+            for i in 0..<mesh.vertexCount { cameraPoints[i] = Self.cameraPoint(positions[i], rotation: r, centre: t) }
+            triangles.withUnsafeBufferPointer { triangleIndex in
+                rgb.withUnsafeMutableBufferPointer { rgb in
                     normals.withUnsafeMutableBufferPointer { normals in
-                        mask.withUnsafeMutableBufferPointer { mask in
-                            let shader = PixelShader(
-                                mesh: mesh, camera: camera, ambient: ambient, diffuse: diffuse, cameraPoints: cameraPoints,
-                                inverseDepth: inverseDepth, triangleIndex: triangleIndex,
-                                rgb: rgb.baseAddress!, depth: depth.baseAddress!, normals: normals.baseAddress!, mask: mask.baseAddress!)
-                            if background != .zero {    // the buffer starts black
-                                for pixel in 0..<pixelCount where triangleIndex[pixel] < 0 { shader.fill(pixel, with: background) }
-                            }
-                            for v in 0..<height {
-                                for u in 0..<width where triangleIndex[v &* width &+ u] >= 0 { shader.shade(u: u, v: v) }
+                        let shader = PixelShader(
+                            surface: PixelSurface(mesh: mesh, camera: camera, cameraPoints: cameraPoints), mesh: mesh, camera: camera,
+                            ambient: ambient, diffuse: diffuse, rgb: rgb.baseAddress!, normals: normals.baseAddress!)
+                        if background != .zero {    // the buffer starts black
+                            for pixel in 0..<pixelCount where triangleIndex[pixel] < 0 { shader.fill(pixel, with: background) }
+                        }
+                        for v in 0..<height {
+                            for u in 0..<width {
+                                let id = Int(triangleIndex[v &* width &+ u])
+                                if id >= 0 { shader.shade(u: u, v: v, triangle: id) }
                             }
                         }
                     }
                 }
             }
         }
-        return View(camera: camera, rgb: RGBImage(width: width, height: height, pixels: rgb),
-                    depth: depth, normals: normals, mask: mask, triangles: Array(UnsafeBufferPointer(start: triangleIndex, count: pixelCount)))
+        return (RGBImage(width: width, height: height, pixels: rgb), normals)
     }
 }
 
-/// Pass 2 of `Renderer` for one image: every buffer it reads and writes as a base pointer, taken once
-/// per render, so that `shade(u:v:)` reads as the shading formula of `Renderer`'s doc comment.
-private struct PixelShader {
+/// Where pixel (u, v)'s ray meets the plane of the triangle the pixel shows, in the camera frame: the
+/// ray-plane intersection of passes 2 and 3 of `Renderer`, written once so both get the same bits.
+private struct PixelSurface {
     let intrinsics: Intrinsics
     /// 1 / fx and 1 / fy: a pixel's ray is ((u - cx) / fx, (v - cy) / fy, 1).
     let inverseFx: Double, inverseFy: Double
-    /// Camera-to-world rotation: a world normal n maps to R^T n in the camera frame.
-    let rotation: Matrix3
-    let ambient: Float, diffuse: Float
-    // Pass 1's outputs.
     let cameraPoints: UnsafePointer<Vec3>
-    let inverseDepth: UnsafePointer<Float>
-    let triangleIndex: UnsafePointer<Int32>
-    // The mesh.
     let triangles: UnsafePointer<SIMD3<UInt32>>
-    let faceNormals: UnsafePointer<Vec3f>
-    let colorSources: UnsafePointer<Int32>
-    let flatColors: UnsafePointer<Vec3f>
-    let vertexColors: UnsafePointer<Vec3f>
-    let uvs: UnsafePointer<SIMD2<Float>>
-    let texels: UnsafePointer<UInt8>
-    let layouts: [(offset: Int, width: Int, height: Int)]
-    let encode: UnsafePointer<UInt8>, decode: UnsafePointer<Float>
-    // The images.
-    let rgb: UnsafeMutablePointer<UInt8>
-    let depth: UnsafeMutablePointer<Float>
-    let normals: UnsafeMutablePointer<Float>
-    let mask: UnsafeMutablePointer<UInt8>
 
-    init(mesh: RenderableMesh, camera: Camera, ambient: Float, diffuse: Float, cameraPoints: UnsafePointer<Vec3>,
-         inverseDepth: UnsafePointer<Float>, triangleIndex: UnsafePointer<Int32>, rgb: UnsafeMutablePointer<UInt8>,
-         depth: UnsafeMutablePointer<Float>, normals: UnsafeMutablePointer<Float>, mask: UnsafeMutablePointer<UInt8>) {
-        intrinsics = camera.intrinsics; rotation = camera.pose.rotation
+    init(mesh: RenderableMesh, camera: Camera, cameraPoints: UnsafePointer<Vec3>) {
+        intrinsics = camera.intrinsics
         inverseFx = 1 / camera.intrinsics.fx; inverseFy = 1 / camera.intrinsics.fy
-        self.ambient = ambient; self.diffuse = diffuse
-        self.cameraPoints = cameraPoints; self.inverseDepth = inverseDepth; self.triangleIndex = triangleIndex
-        triangles = mesh.triangles.base; faceNormals = mesh.faceNormals.base; colorSources = mesh.colorSources.base
-        flatColors = mesh.flatColors.base; vertexColors = mesh.vertexColors.base; uvs = mesh.textureCoordinates.base
-        texels = mesh.textures.texels.base; layouts = mesh.textures.layouts
-        encode = SRGB.encodeTable.base; decode = SRGB.decodeTable.base
-        self.rgb = rgb; self.depth = depth; self.normals = normals; self.mask = mask
+        self.cameraPoints = cameraPoints; triangles = mesh.triangles.base
     }
 
-    @inline(__always) func fill(_ pixel: Int, with colour: SIMD3<UInt8>) {
-        rgb[3 * pixel] = colour.x; rgb[3 * pixel + 1] = colour.y; rgb[3 * pixel + 2] = colour.z
-    }
-
-    /// Pixel (u, v), covered by triangle `triangleIndex[pixel]`.
-    @inline(__always) func shade(u: Int, v: Int) {
+    /// The ray d, the z-depth (its parameter; may be non-finite for a triangle seen edge-on) and the
+    /// barycentric coordinates (b0, b1, b2), clamped into the triangle, of the surface point.
+    @inline(__always) func hit(u: Int, v: Int, triangle id: Int) -> (ray: Vec3, z: Double, b0: Double, b1: Double, b2: Double) {
         let k = intrinsics
-        let pixel = v &* k.width &+ u
-        let id = Int(triangleIndex[pixel])
         let ray = Vec3((Double(u) - k.cx) * inverseFx, (Double(v) - k.cy) * inverseFy, 1)
         let tri = triangles[id]
         let p0 = cameraPoints[Int(tri.x)], p1 = cameraPoints[Int(tri.y)], p2 = cameraPoints[Int(tri.z)]
@@ -207,13 +215,55 @@ private struct PixelShader {
         let toOrigin = -p0
         let qvec = cross(toOrigin, e1)
         var b1 = dot(toOrigin, pvec) * inverseDet, b2 = dot(ray, qvec) * inverseDet
-        var z = dot(e2, qvec) * inverseDet
-        if !(z > 0 && z.isFinite) { z = 1 / Double(inverseDepth[pixel]) }
+        let z = dot(e2, qvec) * inverseDet
         // Pixels drawn by the fill rule sit on the triangle's edge; keep b inside the triangle.
         if !(b1 >= 0) { b1 = 0 }
         if !(b2 >= 0) { b2 = 0 }
         if b1 + b2 > 1 { let s = b1 + b2; b1 /= s; b2 /= s }
-        let b0 = 1 - b1 - b2
+        return (ray, z, 1 - b1 - b2, b1, b2)
+    }
+}
+
+/// Pass 3 of `Renderer` for one image: every buffer it reads and writes as a base pointer, taken once
+/// per view, so that `shade(u:v:triangle:)` reads as the shading formula of `Renderer`'s doc comment.
+private struct PixelShader {
+    let surface: PixelSurface
+    /// Camera-to-world rotation: a world normal n maps to R^T n in the camera frame.
+    let rotation: Matrix3
+    let ambient: Float, diffuse: Float
+    // The mesh.
+    let triangles: UnsafePointer<SIMD3<UInt32>>
+    let faceNormals: UnsafePointer<Vec3f>
+    let colorSources: UnsafePointer<Int32>
+    let flatColors: UnsafePointer<Vec3f>
+    let vertexColors: UnsafePointer<Vec3f>
+    let uvs: UnsafePointer<SIMD2<Float>>
+    let texels: UnsafePointer<UInt8>
+    let layouts: [(offset: Int, width: Int, height: Int)]
+    let encode: UnsafePointer<UInt8>, decode: UnsafePointer<Float>
+    // The images.
+    let rgb: UnsafeMutablePointer<UInt8>
+    let normals: UnsafeMutablePointer<Float>
+
+    init(surface: PixelSurface, mesh: RenderableMesh, camera: Camera, ambient: Float, diffuse: Float,
+         rgb: UnsafeMutablePointer<UInt8>, normals: UnsafeMutablePointer<Float>) {
+        self.surface = surface; rotation = camera.pose.rotation
+        self.ambient = ambient; self.diffuse = diffuse
+        triangles = mesh.triangles.base; faceNormals = mesh.faceNormals.base; colorSources = mesh.colorSources.base
+        flatColors = mesh.flatColors.base; vertexColors = mesh.vertexColors.base; uvs = mesh.textureCoordinates.base
+        texels = mesh.textures.texels.base; layouts = mesh.textures.layouts
+        encode = SRGB.encodeTable.base; decode = SRGB.decodeTable.base
+        self.rgb = rgb; self.normals = normals
+    }
+
+    @inline(__always) func fill(_ pixel: Int, with colour: SIMD3<UInt8>) {
+        rgb[3 * pixel] = colour.x; rgb[3 * pixel + 1] = colour.y; rgb[3 * pixel + 2] = colour.z
+    }
+
+    /// Pixel (u, v), covered by triangle `id`.
+    @inline(__always) func shade(u: Int, v: Int, triangle id: Int) {
+        let pixel = v &* surface.intrinsics.width &+ u
+        let (ray, _, b0, b1, b2) = surface.hit(u: u, v: v, triangle: id)
 
         // Face normal in the camera frame (R^T n), turned to face the camera (n . ray < 0).
         let r = rotation, nw = faceNormals[id].double
@@ -223,13 +273,11 @@ private struct PixelShader {
         let lambert = Float(abs(facing) / length(ray))
 
         // colour = albedo(b) * (ambient + diffuse * |n . d| / |d|)
-        let colour = albedo(triangle: id, vertices: tri, b0: Float(b0), b1: Float(b1), b2: Float(b2)) * (ambient + diffuse * lambert)
+        let colour = albedo(triangle: id, vertices: triangles[id], b0: Float(b0), b1: Float(b1), b2: Float(b2)) * (ambient + diffuse * lambert)
         rgb[3 * pixel] = SRGB.encodeByte(colour.x, table: encode)
         rgb[3 * pixel + 1] = SRGB.encodeByte(colour.y, table: encode)
         rgb[3 * pixel + 2] = SRGB.encodeByte(colour.z, table: encode)
-        depth[pixel] = Float(z)
         normals[3 * pixel] = Float(n.x); normals[3 * pixel + 1] = Float(n.y); normals[3 * pixel + 2] = Float(n.z)
-        mask[pixel] = 1
     }
 
     /// Linear RGB albedo at barycentric coordinates (b0, b1, b2) of triangle `id`: its texture at the

@@ -1,7 +1,7 @@
 import XCTest
 import Geometry
 import Scenes
-import Rendering
+@testable import Rendering
 import Reconstruction
 @testable import Environment
 import Metrics
@@ -64,6 +64,20 @@ final class EnvironmentTests: XCTestCase {
         XCTAssertEqual(obs["view_mask"]!.floats, [1, 1, 0, 0, 0, 0])
         XCTAssertEqual(obs["tokens"]!.shape, [6, 64])
         XCTAssertEqual(obs["patch_tokens"]!.shape, [6, 16, 64])     // ceil(48/14)^2 patches
+        // tokens: each taken view's patch tokens averaged over its 16 patches (summed in patch order), zero
+        // rows for the views not taken; after a step too.
+        let step = try env.step(action: actions[0]).observation
+        for o in [obs, step] {
+            let patches = o["patch_tokens"]!.floats, tokens = o["tokens"]!.floats
+            for v in 0..<6 {
+                for c in 0..<64 {
+                    var sum: Float = 0
+                    for q in 0..<16 { sum += patches[(v * 16 + q) * 64 + c] }
+                    XCTAssertEqual(tokens[v * 64 + c], sum * (1 / Float(16)), "view \(v) channel \(c)")
+                }
+            }
+        }
+        XCTAssertNotEqual(step["tokens"]!.floats[2 * 64..<3 * 64].max(), 0, "the step's view")
         XCTAssertEqual(obs["cloud_mask"]!.floats.filter { $0 == 1 }.count, 300)
         // Positions of taken views lie on the shell (radius 2.5 = max radius: norm 1 after scaling).
         let p = obs["positions"]!.floats
@@ -104,6 +118,21 @@ final class EnvironmentTests: XCTestCase {
         XCTAssertFalse(r.terminated)
         XCTAssertEqual(r.info["mesh"], .string("blob-3"))
         XCTAssertThrowsError(try env.step(action: [0, 0, 0])) { XCTAssertTrue("\($0)".contains("ended")) }
+    }
+
+    /// With the geometric backbone (no colour read) steps never shade their renders; the views' colour,
+    /// read afterwards (`renderLastView`, `takenViews`), is that of a fresh render of the same camera.
+    func testStepsLeaveColourUnshadedUntilRead() throws {
+        let env = try NBVEnvironment(definition: try smallDefinition())
+        _ = try env.reset(seed: 3, options: ResetOptions())
+        _ = try env.step(action: actions[0])
+        let e = try XCTUnwrap(env.episode)
+        XCTAssertTrue(e.views.allSatisfy { !$0.appearance.isComputed })
+        XCTAssertTrue(e.inputs.allSatisfy(\.rgb.isEmpty))
+        let last = try XCTUnwrap(env.renderLastView())
+        let fresh = e.views.map { Renderer().render(mesh: e.scene.renderable, camera: $0.camera) }
+        XCTAssertEqual(last.rgb, ArrayValue(uint8: fresh.last!.rgb.pixels, shape: [fresh.last!.height, fresh.last!.width, 3]))
+        XCTAssertEqual(env.takenViews, fresh)
     }
 
     func testIncrementalChamferEqualsFullRecomputation() throws {

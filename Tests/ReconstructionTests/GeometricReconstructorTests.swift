@@ -132,6 +132,21 @@ final class GeometricReconstructorTests: XCTestCase {
         XCTAssertGreaterThan(ra.views[1].pose.rotation.distance(to: try GeometricReconstructor().reconstruct(inputs).views[1].pose.rotation), 1e-4)
     }
 
+    /// The geometric backbone reads no colour: views without it reconstruct to the same points and tokens;
+    /// a colour image of the wrong size is still an error.
+    func testViewsWithoutColourReconstructTheSame() throws {
+        let backbone = try GeometricReconstructor()
+        XCTAssertFalse(backbone.readsColour)
+        let inputs = makeInputs()
+        var colourless = inputs
+        for i in colourless.indices { colourless[i].rgb = [] }
+        let with = try backbone.reconstruct(inputs), without = try backbone.reconstruct(colourless)
+        XCTAssertEqual(without.fusedPoints, with.fusedPoints)
+        XCTAssertEqual(without.tokens, with.tokens)
+        colourless[1].rgb = [1, 2, 3]
+        XCTAssertThrowsError(try backbone.reconstruct(colourless)) { XCTAssertTrue("\($0)".contains("views[1].rgb")) }
+    }
+
     func testMissingInputsAreNamed() throws {
         let backbone = try GeometricReconstructor()
         var inputs = makeInputs()

@@ -1,5 +1,5 @@
 import Geometry
-import Rendering
+@testable import Rendering
 import Scenes
 import XCTest
 
@@ -168,6 +168,29 @@ final class AppearanceTests: XCTestCase {
         XCTAssertEqual(batch.count, cameras.count)
         XCTAssertEqual(batch, sequential)
         XCTAssertEqual(renderer.renderBatch(mesh: mesh, cameras: []), [])
+    }
+
+    /// A render shades on the first read of `rgb` or `normals`, once for the view and its copies, and a
+    /// view whose colour is set keeps it: the values are those of every other read and render.
+    func testColourAndNormalsAreShadedOnFirstRead() {
+        let mesh = RenderableMesh(TestScenes.uvSphere(stacks: 12, slices: 24))
+        let camera = Camera(intrinsics: intrinsics, pose: lookAtPose(eye: Vec3(0.3, 0.5, 2.5)))
+        let view = Renderer(background: SIMD3(10, 20, 30)).render(mesh: mesh, camera: camera)
+        let copy = view
+        XCTAssertFalse(view.appearance.isComputed)
+        let normals = copy.normals
+        XCTAssertTrue(view.appearance.isComputed, "copies share one computation")
+        XCTAssertEqual(normals.count, 3 * view.width * view.height)
+        XCTAssertEqual(view.rgb.pixels[0..<3], [10, 20, 30])
+        let again = Renderer(background: SIMD3(10, 20, 30)).render(mesh: mesh, camera: camera)
+        XCTAssertEqual(again.rgb, view.rgb)
+        XCTAssertEqual(again.normals, normals)
+        var painted = view
+        painted.rgb = RGBImage(width: view.width, height: view.height, fill: 7)
+        XCTAssertEqual(painted.rgb.pixels.max(), 7)
+        XCTAssertEqual(painted.normals, normals)
+        XCTAssertNotEqual(painted, view)
+        XCTAssertEqual(view.rgb, again.rgb, "the original keeps its colour")
     }
 
     func testEmptyMeshAndValidation() {
