@@ -39,24 +39,48 @@ public struct ViewPixels: Sendable {
     /// Marks covered every slot of `truth` (`covered` per slot of its tree) that faces the camera and
     /// whose pixel's point in `points` lies within eps; returns how many it newly covered. `best` (optional)
     /// is b(q) = d(q, P)^2 per slot with these points already in P: a slot with b(q) > eps^2 has no point
-    /// within eps, its pixel's neither (the same Float distance), so it is skipped before its projection.
+    /// within eps, its pixel's neither (the same Float distance), so it is skipped before its projection;
+    /// with it, slots are first tested four at a time (all covered, or every b above eps^2: skipped).
+    /// A slot's pixel is (floor(u + 1/2), floor(v + 1/2)); inside the image u + 1/2 >= 0, where the
+    /// truncation `Int(_:)` is that floor.
     func cover(_ covered: UnsafeMutablePointer<Bool>, best: UnsafePointer<Float>? = nil, truth: GroundTruth, points: PointCloud, eps: Double) -> Int {
         let grid = pointOfPixel(count: points.count)
         let k = camera.intrinsics, rotation = camera.pose.rotation.transposed, centre = camera.pose.translation
         let viewpoint = centre.float, eps2 = eps * eps
+        let width = Double(k.width), height = Double(k.height)
         var added = 0
         truth.slotNormals.withUnsafeBufferPointer { normals in
             truth.index.treePoints.withUnsafeBufferPointer { q in
                 points.coordinates.withUnsafeBufferPointer { p in
-                    for s in 0..<truth.count where !covered[s] && (best == nil || Double(best![s]) <= eps2) && CoverageState.faces(normals.baseAddress!, q.baseAddress!, slot: s, viewpoint: viewpoint) {
-                        let x = Vec3f(q[3 * s], q[3 * s + 1], q[3 * s + 2])
-                        guard let (u, v, _) = k.project(rotation * (x.double - centre)) else { continue }
-                        let pu = (u + 0.5).rounded(.down), pv = (v + 0.5).rounded(.down)
-                        guard pu >= 0, pu < Double(k.width), pv >= 0, pv < Double(k.height) else { continue }
-                        let i = Int(grid[Int(pv) * k.width + Int(pu)])
-                        guard i >= 0 else { continue }
-                        let dx = p[3 * i] - x.x, dy = p[3 * i + 1] - x.y, dz = p[3 * i + 2] - x.z
-                        if Double(dx * dx + dy * dy + dz * dz) <= eps2 { covered[s] = true; added += 1 }
+                    grid.withUnsafeBufferPointer { grid in
+                        @inline(__always) func consider(_ s: Int) {
+                            guard !covered[s] && (best == nil || Double(best![s]) <= eps2)
+                                    && CoverageState.faces(normals.baseAddress!, q.baseAddress!, slot: s, viewpoint: viewpoint) else { return }
+                            let x = Vec3f(q[3 * s], q[3 * s + 1], q[3 * s + 2])
+                            guard let (u, v, _) = k.project(rotation * (x.double - centre)) else { return }
+                            let su = u + 0.5, sv = v + 0.5
+                            guard su >= 0, su < width, sv >= 0, sv < height else { return }
+                            let i = Int(grid[Int(sv) * k.width + Int(su)])
+                            guard i >= 0 else { return }
+                            let dx = p[3 * i] - x.x, dy = p[3 * i + 1] - x.y, dz = p[3 * i + 2] - x.z
+                            if Double(dx * dx + dy * dy + dz * dz) <= eps2 { covered[s] = true; added += 1 }
+                        }
+                        var s = 0
+                        if let best {
+                            // The largest Float t with Double(t) <= eps^2: b <= t exactly when Double(b) <= eps^2.
+                            var t = Float(eps2)
+                            if Double(t) > eps2 { t = t.nextDown }
+                            let threshold = SIMD4<Float>(repeating: t), allCovered = UInt32(0x0101_0101)
+                            while s + 4 <= truth.count {
+                                let b = UnsafeRawPointer(best + s).loadUnaligned(as: SIMD4<Float>.self)
+                                let c = UnsafeRawPointer(covered + s).loadUnaligned(as: UInt32.self)
+                                if c != allCovered && any(b .<= threshold) {
+                                    consider(s); consider(s + 1); consider(s + 2); consider(s + 3)
+                                }
+                                s += 4
+                            }
+                        }
+                        while s < truth.count { consider(s); s += 1 }
                     }
                 }
             }

@@ -30,6 +30,8 @@ public struct SurfaceIndex: Sendable {
 
     struct Corners: Sendable {
         var a, b, c: SIMD3<Double>
+        /// Stands in for the corners of no triangle (a query without a hint).
+        static let none = Corners(a: .zero, b: .zero, c: .zero)
     }
     /// Float copies for ray tests: vertex a and edges b - a, c - a.
     var fa: [SIMD3<Float>] = [], fe1: [SIMD3<Float>] = [], fe2: [SIMD3<Float>] = []
@@ -60,8 +62,8 @@ public struct SurfaceIndex: Sendable {
     /// d <= d_hint <= delta for the exact distance d, so it is exact to within delta, and its square to within
     /// delta^2 = 1e-12 extent^2. A point reconstructed from a noise-free rendered pixel lies about 1e-9 to 1e-7
     /// extents off the triangle its pixel showed (the Float rounding of depth and coordinates), so its query
-    /// skips the search (docs/EVALUATION.md, "Accuracy"). Hints farther than delta (noisy depth, wrong hints)
-    /// and queries without a hint are exact.
+    /// skips the search (docs/EVALUATION.md, "Chamfer distance"). Hints farther than delta (noisy depth, wrong
+    /// hints) and queries without a hint are exact.
     public var hintTolerance: Double { Self.hintToleranceRelative * extent }
 
     /// Builds the hierarchy over `triangles` (vertex indices into `positions`). Triangles with an index out
@@ -224,7 +226,7 @@ public struct SurfaceIndex: Sendable {
                     // cache miss per point behind the previous point's arithmetic.
                     for i in start..<end {
                         let slot = query.slot(ofHint: hints.map { i < $0.count ? $0[i] : -1 } ?? -1)
-                        hinted[i - start] = (slot, slot >= 0 ? query.triangles.corners[Int(slot)] : Corners(a: .zero, b: .zero, c: .zero))
+                        hinted[i - start] = (slot, slot >= 0 ? query.triangles.corners[Int(slot)] : .none)
                     }
                     for i in start..<end {
                         let p = SIMD3<Float>(coordinates[3 * i], coordinates[3 * i + 1], coordinates[3 * i + 2])
@@ -272,7 +274,7 @@ public struct SurfaceIndex: Sendable {
 
         @inline(__always) func nearest(_ point: SIMD3<Float>, hint: Int32, upperBound: Float) -> (squaredDistance: Float, slot: Int32) {
             let slot = slot(ofHint: hint)
-            return nearest(point, hintSlot: slot, hintCorners: slot >= 0 ? triangles.corners[Int(slot)] : Corners(a: .zero, b: .zero, c: .zero),
+            return nearest(point, hintSlot: slot, hintCorners: slot >= 0 ? triangles.corners[Int(slot)] : .none,
                            upperBound: upperBound)
         }
 
