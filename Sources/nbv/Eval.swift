@@ -20,7 +20,8 @@ struct Eval: ParsableCommand {
         --oracle-candidates candidates, reading the ground truth: upper
         references, not policies), or a run folder made by `nbv train` (its
         newest checkpoint, deterministic mean action, observation statistics
-        frozen).
+        frozen), or one checkpoint of a run, RUN/checkpoints/step-N.safetensors
+        (named RUN@N; `nbv train --keep-checkpoints 0` keeps every one).
 
         Example:
           nbv eval --env objects-v0 --protocol p10 table-few-views --episodes 30
@@ -28,7 +29,7 @@ struct Eval: ParsableCommand {
 
     @OptionGroup var environment: EnvironmentOptions
     @OptionGroup var evaluation: EvaluationOptions
-    @Option(help: "Comma-separated policies: random, uniform, chamfer-oracle, coverage-oracle, or run folders (runs/NAME).")
+    @Option(help: "Comma-separated policies: random, uniform, chamfer-oracle, coverage-oracle, run folders (runs/NAME) or run checkpoints (runs/NAME/checkpoints/step-N.safetensors).")
     var policy: String = "random,uniform,coverage-oracle"
     @Option(help: ArgumentHelp("Also write the report (every cell's statistics and every episode) as JSON to FILE (atomically).", valueName: "FILE"))
     var json: String?
@@ -41,7 +42,7 @@ struct Eval: ParsableCommand {
     func validate() throws {
         guard !policyNames.isEmpty else { throw ValidationError("--policy: expected at least one policy") }
         for name in policyNames where baselinePolicy(named: name) == nil && !TrainedPolicy.isRun(name) {
-            throw ValidationError("--policy: unknown policy \"\(name)\"; expected \(baselineNames.joined(separator: ", ")) or a run folder (with config.json)")
+            throw ValidationError("--policy: unknown policy \"\(name)\"; expected \(baselineNames.joined(separator: ", ")) or a run folder (with config.json) or one of its checkpoints (RUN/checkpoints/step-N.safetensors)")
         }
     }
 

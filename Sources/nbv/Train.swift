@@ -21,7 +21,7 @@ struct Train: ParsableCommand {
         per second). Checkpoints RUN/checkpoints/step-N.safetensors + .json
         (parameters, optimiser moments, random state, observation and reward
         normalisation, curriculum, the episodes in progress) are written
-        atomically; the newest two are kept.
+        atomically; the newest two are kept (--keep-checkpoints).
 
         STOPPING AND RESUMING
         SIGINT (Ctrl-C) or SIGTERM finishes the current update, writes a
@@ -92,11 +92,13 @@ struct Train: ParsableCommand {
     @Flag(help: "Continue the run in --out from its newest checkpoint. The other options must be the run's (checked against its config.json); --steps may change.") var resume = false
     @Option(help: "Seed of the parameters, episodes and sampling.") var seed: UInt64 = 0
     @Option(help: ArgumentHelp("Write a checkpoint every M environment steps (and at the end and on SIGINT/SIGTERM).", valueName: "M")) var checkpointEvery: Int = 2000
+    @Option(help: ArgumentHelp("Keep the newest K checkpoints; 0 keeps every one (to evaluate or select among them: nbv eval --policy RUN/checkpoints/step-N.safetensors).", valueName: "K")) var keepCheckpoints: Int = 2
     @Option(name: .customLong("arg"), help: ArgumentHelp("Algorithm argument KEY=VALUE (snake_case, as in config.json; listed below). Repeatable.", valueName: "KEY=VALUE")) var arguments: [String] = []
 
     func validate() throws {
         guard steps >= 1 else { throw ValidationError("--steps: expected >= 1, got \(steps)") }
         guard checkpointEvery >= 1 else { throw ValidationError("--checkpoint-every: expected >= 1, got \(checkpointEvery)") }
+        guard keepCheckpoints >= 0 else { throw ValidationError("--keep-checkpoints: expected >= 0 (0 keeps every one), got \(keepCheckpoints)") }
         guard hidden >= 1, layers >= 0, heads >= 1, hidden % heads == 0 else { throw ValidationError("--hidden must be a positive multiple of --heads") }
         do { _ = try Curriculum(parsing: curriculum) } catch { throw ValidationError("\(error)") }
     }
@@ -126,7 +128,7 @@ struct Train: ParsableCommand {
         let progress = Progress("train", total: steps, doneBefore: start)
         var last = start
         let end = try Agents.train(trainer, run: run, totalSteps: steps, checkpointEvery: checkpointEvery,
-                                   shouldStop: { signals.flag.isRaised }) { record in
+                                   keepCheckpoints: keepCheckpoints, shouldStop: { signals.flag.isRaised }) { record in
             let step = Int(record["step"] ?? 0)
             let metric = record["episode_return"].flatMap { $0.isFinite ? String(format: "return %.3f", $0) : nil } ?? ""
             let coverage = record["coverage_auc"].flatMap { $0.isFinite ? String(format: " cov-AUC %.3f", $0) : nil } ?? ""

@@ -114,6 +114,30 @@ final class SupervisedVariantTests: XCTestCase {
         }
     }
 
+    /// With `anneal_lr` the update starting at environment step t uses (1 - t / T) learning_rate (T = --steps),
+    /// logged as `learning_rate`; without it Adam keeps learning_rate and the log has no such field.
+    func testAnnealedLearningRateDecaysLinearlyWithTheSteps() throws {
+        let run = temporaryRun("supervised-anneal")
+        let config = try tinyConfig(.supervised, steps: 12, arguments: ["anneal_lr=true", "learning_rate=0.002"])
+        guard let supervised = try openRun(run, config: config, resume: false) as? SupervisedTrainer else { return XCTFail("not a SupervisedTrainer") }
+        var rates: [Double] = []
+        while supervised.state.step < 12 {
+            let start = Double(supervised.state.step)
+            let record = try supervised.iterate()
+            let rate = try XCTUnwrap(record["learning_rate"])
+            XCTAssertEqual(rate, (1 - start / 12) * 0.002, accuracy: 1e-8)
+            XCTAssertEqual(Double(supervised.optimizer.learningRate), rate, accuracy: 1e-8)
+            rates.append(rate)
+        }
+        XCTAssertGreaterThan(rates.count, 1, "more than one update")
+        XCTAssertEqual(rates, rates.sorted(by: >), "decreasing")
+
+        let constant = try openRun(temporaryRun("supervised-constant-lr"), config: try tinyConfig(.supervised, steps: 12, arguments: ["learning_rate=0.002"]), resume: false)
+        guard let plain = constant as? SupervisedTrainer else { return XCTFail("not a SupervisedTrainer") }
+        XCTAssertNil(try plain.iterate()["learning_rate"])
+        XCTAssertEqual(plain.optimizer.learningRate, 0.002)
+    }
+
     /// A negative exploration σ is refused by name.
     func testNegativeExplorationStdIsRefused() throws {
         let config = try tinyConfig(.supervised, steps: 4, arguments: ["exploration_std=-0.1"])

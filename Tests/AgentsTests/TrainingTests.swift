@@ -119,6 +119,45 @@ final class TrainingTests: XCTestCase {
         XCTAssertThrowsError(try TrainedPolicy(runPath: "/nonexistent/run")) { XCTAssertTrue("\($0)".contains("config")) }
     }
 
+    /// With keepCheckpoints 0 every checkpoint stays (the default keeps the newest two), and each loads as a
+    /// policy by its path, named RUN@STEP, acting as that step's parameters: the run resumed from the
+    /// first checkpoint to the second ends with the second's actions, and the newest equals the run folder's.
+    func testEveryCheckpointKeptLoadsAsAPolicyByItsPath() throws {
+        let run = temporaryRun("keep-all")
+        let config = try tinyConfig(.reinforce, steps: 36)
+        try train(try openRun(run, config: config, resume: false), run: run, totalSteps: 36, checkpointEvery: 1, keepCheckpoints: 0)
+        // One checkpoint per update (checkpointEvery 1), every one kept.
+        let steps = try run.readLog().map { Int($0["step"]!) }
+        XCTAssertGreaterThanOrEqual(steps.count, 3)
+        XCTAssertEqual(run.checkpoints().map(\.lastPathComponent), steps.reversed().map { String(format: "step-%010d.safetensors", $0) })
+        let env = try NBVEnvironment(definition: try config.definition(), seed: 0)
+        let (observation, _) = try env.reset(seed: 5, options: ResetOptions(initialViews: 1))
+        let byStep = try Dictionary(uniqueKeysWithValues: run.checkpoints().map { url -> (Int, TrainedPolicy) in
+            XCTAssertTrue(TrainedPolicy.isRun(url.path))
+            let p = try XCTUnwrap(try policy(named: url.path) as? TrainedPolicy)
+            return (p.step, p)
+        })
+        XCTAssertEqual(Set(byStep.keys), Set(steps))
+        let first = steps[0], second = steps[1], last = steps.last!
+        XCTAssertEqual(byStep[second]?.name, "\(run.url.lastPathComponent)@\(second)")
+        XCTAssertEqual(try byStep[last]!.act(observation: observation), try TrainedPolicy(runPath: run.url.path).act(observation: observation))
+        XCTAssertNotEqual(try byStep[first]!.act(observation: observation), try byStep[last]!.act(observation: observation))
+        // The run resumed from the first checkpoint to the second step acts as the second checkpoint.
+        let resumed = temporaryRun("keep-all-resumed")
+        try FileManager.default.createDirectory(at: resumed.checkpointsURL, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: run.configURL, to: resumed.configURL)
+        let url = run.checkpointURL(step: first), copy = resumed.checkpointsURL.appendingPathComponent(url.lastPathComponent)
+        try FileManager.default.copyItem(at: url, to: copy)
+        try FileManager.default.copyItem(at: Checkpoint.sidecarURL(for: url), to: Checkpoint.sidecarURL(for: copy))
+        try train(try openRun(resumed, config: config, resume: true), run: resumed, totalSteps: second, checkpointEvery: 1000)
+        XCTAssertEqual(try TrainedPolicy(runPath: resumed.url.path).act(observation: observation), try byStep[second]!.act(observation: observation))
+        // A file that is not a run's checkpoint is not a policy; the default keeps two.
+        XCTAssertFalse(TrainedPolicy.isRun(run.configURL.path))
+        let two = temporaryRun("keep-two")
+        try train(try openRun(two, config: config, resume: false), run: two, totalSteps: 36, checkpointEvery: 1)
+        XCTAssertEqual(two.checkpoints().count, 2)
+    }
+
     /// The supervised update moves the actor only (the environment's gradient reaches it) and the
     /// critic and log-std stay as initialised.
     func testSupervisedUpdateReachesTheActorOnly() throws {

@@ -168,12 +168,13 @@ def test_bad_input_names_what_is_wrong(args, expected):
 def test_train_manual_lists_values_defaults_arguments_and_examples():
     out = " ".join(nbv("train", "--help").stdout.split())
     for option in ("--agent", "--env", "--meshes", "--set", "--curriculum", "--policy-net", "--hidden", "--layers", "--heads",
-                   "--steps", "--out", "--resume", "--seed", "--checkpoint-every", "--arg"):
+                   "--steps", "--out", "--resume", "--seed", "--checkpoint-every", "--keep-checkpoints", "--arg"):
         assert option in out, option
     assert "values: supervised, reinforce, ppo" in out
     assert "values: attention, mlp" in out
     assert "(default: fixed:1)" in out and "(default: 2000)" in out
-    for line in ("clip_coef (default 0.2)", "num_steps (default 32)", "episodes_per_update (default 8)", "mode (default \"single_step\")"):
+    for line in ("clip_coef (default 0.2)", "num_steps (default 32)", "episodes_per_update (default 8)", "mode (default \"single_step\")",
+                 "anneal_lr (default false)"):
         assert line in out, line
     assert "SIGINT" in out and "--resume" in out and "EXAMPLES" in out
 
@@ -190,3 +191,28 @@ def test_train_refuses_bad_values(tmp_path, args, expected):
     assert expected in result.stderr, result.stderr
     if expected == "--agent":
         assert "ppo" in result.stderr
+
+
+def test_select_checkpoint_picks_the_kept_checkpoint_best_against_uniform(tmp_path):
+    small = ["--set", "image.width=32", "--set", "image.height=32", "--set", "episode.budget=4"]
+    run_dir = tmp_path / "run"
+    nbv("train", "--agent", "supervised", "--env", "procedural-v0", *small, "--arg", "episodes_per_update=2",
+        "--steps", "18", "--checkpoint-every", "6", "--keep-checkpoints", "0", "--out", str(run_dir))
+    kept = sorted(p.name for p in (run_dir / "checkpoints").glob("step-*.safetensors"))
+    assert kept == ["step-0000000006.safetensors", "step-0000000012.safetensors", "step-0000000018.safetensors"]
+    out = tmp_path / "validation"
+    result = subprocess.run([str(ROOT / "scripts" / "select-checkpoint"), str(run_dir), str(out), "--env", "procedural-v0", *small,
+                             "--protocol", "few-views", "--episodes", "3", "--seed", "50", "--jobs", "1"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=600, env={**os.environ, "NBV": NBV})
+    assert result.returncode == 0, result.stderr
+    chosen = result.stdout.strip().splitlines()[-1]
+    assert (out / "selected.txt").read_text().strip() == chosen and Path(chosen).is_file()
+    # Independently: the highest coverage-AUC difference to uniform among the run's checkpoints, earliest on a tie.
+    import csv
+    rows = [r for r in csv.DictReader(open(out / "comparisons.csv")) if r["category"] == "all" and r["policy"].startswith("run@")]
+    assert sorted(int(r["policy"][4:]) for r in rows) == [6, 12, 18]
+    best = max(float(r["coverage_auc_vs_uniform"]) for r in rows)
+    step = min(int(r["policy"][4:]) for r in rows if float(r["coverage_auc_vs_uniform"]) == best)
+    assert chosen == str(run_dir / "checkpoints" / f"step-{step:010d}.safetensors")
+    missing = subprocess.run([str(ROOT / "scripts" / "select-checkpoint"), str(tmp_path), str(out)], capture_output=True, text=True)
+    assert missing.returncode == 2 and "not a run folder" in missing.stderr

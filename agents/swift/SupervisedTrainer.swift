@@ -22,6 +22,8 @@ import Support
 /// action in the same state, so its cotangent adds λ (tanh(actor(x)) - a_u): a pull towards uniform's choice (the
 /// lowest ring, away from the views taken) that the Chamfer gradient moves the policy away from where it pays.
 /// The policy stays tanh(actor(x)) and acts without uniform at evaluation.
+/// With `anneal_lr` the learning rate of the update that starts at environment step t of T = --steps is
+/// (1 - t / T) learning_rate (linear decay to 0, as PPO's `anneal_lr`).
 public struct SupervisedArgs: Codable, Equatable, Sendable {
     public enum Mode: String, Codable, Sendable {
         /// N initial views, one chosen view, then a new episode.
@@ -60,6 +62,8 @@ public struct SupervisedArgs: Codable, Equatable, Sendable {
     /// Episodes per update (a multiple of num_envs).
     public var episodesPerUpdate = 8
     public var learningRate: Float = 1e-3
+    /// Decay the learning rate linearly to 0 over the run's steps (false: constant).
+    public var annealLr = false
     public var maxGradNorm: Float = 1
     public var normalizeObservations = true
     /// Gain of the actor's last layer at initialisation (small gains start every action near the zero
@@ -67,7 +71,8 @@ public struct SupervisedArgs: Codable, Equatable, Sendable {
     public var actorOutputGain: Float = 1
     public init() {}
 
-    /// Decodes a run's arguments; the arguments added later (cotangent, prior, prior_scale, exploration_std, uniform_weight) take their
+    /// Decodes a run's arguments; the arguments added later (cotangent, prior, prior_scale, exploration_std, uniform_weight,
+    /// anneal_lr) take their
     /// defaults when absent, so that older runs still load.
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -81,6 +86,7 @@ public struct SupervisedArgs: Codable, Equatable, Sendable {
         numEnvs = try c.decode(Int.self, forKey: .numEnvs)
         episodesPerUpdate = try c.decode(Int.self, forKey: .episodesPerUpdate)
         learningRate = try c.decode(Float.self, forKey: .learningRate)
+        annealLr = try c.decodeIfPresent(Bool.self, forKey: .annealLr) ?? defaults.annealLr
         maxGradNorm = try c.decode(Float.self, forKey: .maxGradNorm)
         normalizeObservations = try c.decode(Bool.self, forKey: .normalizeObservations)
         actorOutputGain = try c.decode(Float.self, forKey: .actorOutputGain)
@@ -113,6 +119,7 @@ public struct SupervisedArgs: Codable, Equatable, Sendable {
         "num_envs": "episodes run together (one per core)",
         "episodes_per_update": "episodes per update (a multiple of num_envs)",
         "learning_rate": "Adam's step size",
+        "anneal_lr": "decay the learning rate linearly to 0 over --steps: the update starting at step t uses (1 - t / steps) learning_rate; false (default) keeps it constant",
         "max_grad_norm": "global gradient-norm clip",
         "normalize_observations": "normalise observations by running statistics",
         "actor_output_gain": "orthogonal-initialisation gain of the actor's last layer",
@@ -163,6 +170,9 @@ public final class SupervisedTrainer: Trainer {
 
     public func iterate() throws -> LogRecord {
         let width = storage.actionWidth
+        if args.annealLr {
+            optimizer.learningRate = max(0, 1 - Float(state.step) / Float(max(1, state.config.totalSteps))) * args.learningRate
+        }
         // Rollout: waves of num_envs episodes (or single steps) with the deterministic action tanh(actor(x))
         // (corrected from uniform's with a prior). Each step's loss is CD_after / CD_before; the environment
         // returns its gradient g with respect to the action, so the step's cotangent is g / CD_before (or
@@ -233,6 +243,7 @@ public final class SupervisedTrainer: Trainer {
 
         var record: LogRecord = ["loss": average(losses), "rri": 1 - average(losses), "action_gradient_norm": average(gradientNorms),
                                  "grad_norm": Double(norm)]
+        if args.annealLr { record["learning_rate"] = Double(optimizer.learningRate) }
         if args.uniformWeight > 0 { record["uniform_distance"] = average(uniformDistances) }
         record.merge(episodes.statistics()) { $1 }
         return record

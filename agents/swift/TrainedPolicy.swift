@@ -15,21 +15,43 @@ public final class TrainedPolicy: NBVPolicy {
     public let step: Int
     public let checkpoint: URL
 
-    /// Loads `path` (a run folder); `name` defaults to the folder's name.
+    /// Loads `path`: a run folder (its newest loadable checkpoint; `name` defaults to the folder's name) or
+    /// one checkpoint of a run, `RUN/checkpoints/step-N.safetensors` (`name` defaults to `RUN@N`).
     public init(runPath path: String, name: String? = nil) throws {
-        let run = RunDirectory(path)
+        let checkpointFile = Self.checkpointRun(path)
+        let run = checkpointFile ?? RunDirectory(path)
         config = try run.readConfig()
         model = ActorCritic(actor: config.network, seed: config.seed)
-        let (state, url) = try run.loadLatest(into: model, optimizer: nil)
-        encoder = state.encoder
-        step = state.step
-        checkpoint = url
-        self.name = name ?? run.url.lastPathComponent
+        if checkpointFile != nil {
+            let url = URL(fileURLWithPath: path).standardizedFileURL
+            let state = try Checkpoint.load(TrainerState.self, into: model, optimizer: nil, from: url)
+            encoder = state.encoder
+            step = state.step
+            checkpoint = url
+            self.name = name ?? "\(run.url.lastPathComponent)@\(state.step)"
+        } else {
+            let (state, url) = try run.loadLatest(into: model, optimizer: nil)
+            encoder = state.encoder
+            step = state.step
+            checkpoint = url
+            self.name = name ?? run.url.lastPathComponent
+        }
     }
 
-    /// Whether `path` looks like a run folder (has config.json).
+    /// Whether `path` looks like a run folder (has config.json) or a checkpoint of one
+    /// (`RUN/checkpoints/step-N.safetensors` with `RUN/config.json`).
     public static func isRun(_ path: String) -> Bool {
-        FileManager.default.fileExists(atPath: RunDirectory(path).configURL.path)
+        FileManager.default.fileExists(atPath: RunDirectory(path).configURL.path) || checkpointRun(path) != nil
+    }
+
+    /// The run a checkpoint file `RUN/checkpoints/step-N.safetensors` belongs to, or nil for any other path.
+    static func checkpointRun(_ path: String) -> RunDirectory? {
+        let url = URL(fileURLWithPath: path).standardizedFileURL
+        guard url.lastPathComponent.hasPrefix("step-"), url.pathExtension == "safetensors",
+              url.deletingLastPathComponent().lastPathComponent == "checkpoints",
+              FileManager.default.fileExists(atPath: url.path) else { return nil }
+        let run = RunDirectory(url.deletingLastPathComponent().deletingLastPathComponent().path)
+        return FileManager.default.fileExists(atPath: run.configURL.path) ? run : nil
     }
 
     public func beginEpisode(seed: UInt64) {}
@@ -57,9 +79,9 @@ public final class TrainedPolicy: NBVPolicy {
     }
 }
 
-/// A policy by name: a baseline (`baselineNames`) or a run folder.
+/// A policy by name: a baseline (`baselineNames`), a run folder or a run's checkpoint file.
 public func policy(named name: String, oracleCandidates: Int = 128) throws -> NBVPolicy {
     if let baseline = baselinePolicy(named: name, oracleCandidates: oracleCandidates) { return baseline }
     if TrainedPolicy.isRun(name) { return try TrainedPolicy(runPath: name) }
-    throw AgentError("policy \"\(name)\": expected \(baselineNames.joined(separator: ", ")) or a run folder made by nbv train (with config.json)")
+    throw AgentError("policy \"\(name)\": expected \(baselineNames.joined(separator: ", ")) or a run folder made by nbv train (with config.json) or one of its checkpoints (RUN/checkpoints/step-N.safetensors)")
 }

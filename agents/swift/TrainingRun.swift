@@ -203,11 +203,11 @@ public struct RunDirectory: Sendable {
         throw AgentError("\(url.path): no loadable checkpoint" + (problems.isEmpty ? " (none written yet)" : ": " + problems.joined(separator: "; ")))
     }
 
-    /// Saves a checkpoint of the trainer and keeps only the newest `keep`.
+    /// Saves a checkpoint of the trainer and keeps only the newest `keep` (0: every one).
     public func save(_ trainer: Trainer, keep: Int = 2) throws {
         try FileManager.default.createDirectory(at: checkpointsURL, withIntermediateDirectories: true)
         try Checkpoint.save(module: trainer.model, optimizer: trainer.optimizer, state: trainer.state, to: checkpointURL(step: trainer.state.step))
-        for old in checkpoints().dropFirst(keep) {
+        for old in checkpoints().dropFirst(keep) where keep > 0 {
             try? FileManager.default.removeItem(at: old)
             try? FileManager.default.removeItem(at: Checkpoint.sidecarURL(for: old))
         }
@@ -271,10 +271,10 @@ public enum TrainingEnd: Equatable, Sendable {
 /// Runs `trainer` until `totalSteps` environment steps: one log line per iteration, a checkpoint
 /// whenever the step count crosses a multiple of `checkpointEvery` and at the end. After each update
 /// `shouldStop` is asked whether to stop early (a signal): then a checkpoint of that step is written and
-/// `.stopped` returned. `onIteration` sees each record (progress bars). Wall-clock fields
+/// `.stopped` returned. The newest `keepCheckpoints` checkpoints are kept (0: every one). `onIteration` sees each record (progress bars). Wall-clock fields
 /// (`elapsed_s`, `sps`, counting this call's steps only) are the only non-deterministic entries of the log.
 @discardableResult
-public func train(_ trainer: Trainer, run: RunDirectory, totalSteps: Int, checkpointEvery: Int,
+public func train(_ trainer: Trainer, run: RunDirectory, totalSteps: Int, checkpointEvery: Int, keepCheckpoints: Int = 2,
                   shouldStop: () -> Bool = { false }, onIteration: ((LogRecord) -> Void)? = nil) throws -> TrainingEnd {
     let log = try JSONLLog(run.logURL)
     let start = Date()
@@ -291,13 +291,13 @@ public func train(_ trainer: Trainer, run: RunDirectory, totalSteps: Int, checkp
         record["sps"] = (Double(trainer.state.step - startStep) / max(elapsed, 1e-9)).rounded()
         log.append(record)
         onIteration?(record)
-        if checkpointEvery > 0 && trainer.state.step / checkpointEvery > before / checkpointEvery { try run.save(trainer) }
+        if checkpointEvery > 0 && trainer.state.step / checkpointEvery > before / checkpointEvery { try run.save(trainer, keep: keepCheckpoints) }
         if trainer.state.step < totalSteps && shouldStop() {
-            if run.checkpoints().first != run.checkpointURL(step: trainer.state.step) { try run.save(trainer) }
+            if run.checkpoints().first != run.checkpointURL(step: trainer.state.step) { try run.save(trainer, keep: keepCheckpoints) }
             return .stopped
         }
     }
-    if run.checkpoints().first != run.checkpointURL(step: trainer.state.step) { try run.save(trainer) }
+    if run.checkpoints().first != run.checkpointURL(step: trainer.state.step) { try run.save(trainer, keep: keepCheckpoints) }
     return .finished
 }
 
