@@ -4,18 +4,20 @@ import XCTest
 import Support
 
 /// Cross-checks the safetensors files with Python's reference `safetensors` package (and PyTorch
-/// when it is installed). The interpreter is `$NBV_PYTHON`, else the package's `.venv/bin/python`,
-/// else `python3`. A missing package fails the test unless `NBV_SKIP_PYTHON_PEERS=1`.
+/// when it is installed). The interpreter is `$NBV_PYTHON`, else the venv scripts/setup makes (`$NBV_VENV`,
+/// default ~/.cache/nbvgym/venv), else `python3`. A missing package fails the test unless `NBV_SKIP_PYTHON_PEERS=1`.
 final class PythonPeerTests: XCTestCase {
     var folder: URL!
 
     override func setUpWithError() throws { folder = try temporaryFolder("nbv-peers") }
 
     static var python: String {
-        if let configured = ProcessInfo.processInfo.environment["NBV_PYTHON"], !configured.isEmpty { return configured }
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let venv = root.appendingPathComponent(".venv/bin/python").path
-        return FileManager.default.isExecutableFile(atPath: venv) ? venv : "python3"
+        let environment = ProcessInfo.processInfo.environment
+        if let configured = environment["NBV_PYTHON"], !configured.isEmpty { return configured }
+        let venv = environment["NBV_VENV"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/nbvgym/venv").path
+        let interpreter = venv + "/bin/python"
+        return FileManager.default.isExecutableFile(atPath: interpreter) ? interpreter : "python3"
     }
 
     /// Runs `python -c code arguments...`; returns (exit status, stdout, stderr).

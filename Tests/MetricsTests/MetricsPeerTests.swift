@@ -3,8 +3,8 @@ import Geometry
 import XCTest
 @testable import Metrics
 
-/// Runs a peer of scripts/peers (chamfer_peer.py: scipy's cKDTree by default) and parses its JSON. Python is `$NBV_PYTHON` or
-/// `python3`. A missing interpreter or scipy fails the test with the reason, unless NBV_SKIP_PYTHON_PEERS=1
+/// Runs a peer of scripts/peers (chamfer_peer.py: scipy's cKDTree by default) and parses its JSON. Python is `$NBV_PYTHON`,
+/// else the venv scripts/setup makes (`$NBV_VENV`, default ~/.cache/nbvgym/venv), else `python3`. A missing interpreter or scipy fails the test with the reason, unless NBV_SKIP_PYTHON_PEERS=1
 /// (then the test is skipped with that reason).
 enum ChamferPeer {
     struct Unavailable: Error, CustomStringConvertible { let description: String }
@@ -14,11 +14,20 @@ enum ChamferPeer {
             .appendingPathComponent("scripts/peers/\(name)")
     }
 
+    /// `$NBV_PYTHON`, else scripts/setup's venv (`$NBV_VENV`, default ~/.cache/nbvgym/venv) when it exists, else `python3`.
+    static func python(_ environment: [String: String]) -> String {
+        if let configured = environment["NBV_PYTHON"], !configured.isEmpty { return configured }
+        let venv = environment["NBV_VENV"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/nbvgym/venv").path
+        let interpreter = venv + "/bin/python"
+        return FileManager.default.isExecutableFile(atPath: interpreter) ? interpreter : "python3"
+    }
+
     /// Runs scripts/peers/`name` (chamfer_peer.py by default) with `arguments`.
     static func run(script name: String = "chamfer_peer.py", _ arguments: [String]) throws -> [String: Any] {
         let scriptURL = Self.script(name)
         let environment = ProcessInfo.processInfo.environment
-        let python = environment["NBV_PYTHON"].flatMap { $0.isEmpty ? nil : $0 } ?? "python3"
+        let python = Self.python(environment)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = [python, scriptURL.path] + arguments
