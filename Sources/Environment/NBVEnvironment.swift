@@ -193,7 +193,7 @@ public final class NBVEnvironment: GymEnvironment {
     /// A backbone error is thrown before `e` changes.
     func addView(at position: Vec3, to e: inout Episode) throws {
         let view = renderer.render(mesh: e.scene.renderable, camera: camera(at: position))
-        let input = ReconstructionInput(view: view, colour: reconstructor.readsColour)
+        let input = backboneInput(view)
         let addition = try reportingBackboneErrors { try reconstructor.reconstruct(adding: input, to: e.inputs) }
         e.views.append(view)
         e.inputs.append(input)
@@ -223,6 +223,10 @@ public final class NBVEnvironment: GymEnvironment {
                         pixels: ViewPixels(camera: view.camera, pixels: out.pointPixels))
         }
     }
+
+    /// `view` as the backbone's input, with its colour image only for a backbone that reads colour (so the
+    /// geometric backbone's views are never shaded).
+    func backboneInput(_ view: View) -> ReconstructionInput { ReconstructionInput(view: view, colour: reconstructor.readsColour) }
 
     /// The mesh triangle each reconstructed point's pixel showed: the accuracy queries start from the point's
     /// distance to it (near 0 without noise), which is the answer when within `SurfaceIndex.hintTolerance`
@@ -406,7 +410,7 @@ public final class NBVEnvironment: GymEnvironment {
         guard let e = episode else { throw EnvironmentError(field: "preview", "no episode under way: call reset first") }
         let view = renderer.render(mesh: e.scene.renderable, camera: camera(at: position))
         reconstructor.seedNoise(e.noiseSeed)
-        let addition = try reportingBackboneErrors { try reconstructor.reconstruct(adding: ReconstructionInput(view: view, colour: reconstructor.readsColour), to: e.inputs) }
+        let addition = try reportingBackboneErrors { try reconstructor.reconstruct(adding: backboneInput(view), to: e.inputs) }
         var tracker = e.chamfer
         switch addition {
         case .added(let out, _):
