@@ -22,20 +22,17 @@ public final class TrainedPolicy: NBVPolicy {
         let run = checkpointFile ?? RunDirectory(path)
         config = try run.readConfig()
         model = ActorCritic(actor: config.network, seed: config.seed)
+        let (state, url): (TrainerState, URL)
         if checkpointFile != nil {
-            let url = URL(fileURLWithPath: path).standardizedFileURL
-            let state = try Checkpoint.load(TrainerState.self, into: model, optimizer: nil, from: url)
-            encoder = state.encoder
-            step = state.step
-            checkpoint = url
-            self.name = name ?? "\(run.url.lastPathComponent)@\(state.step)"
+            url = URL(fileURLWithPath: path).standardizedFileURL
+            state = try Checkpoint.load(TrainerState.self, into: model, optimizer: nil, from: url)
         } else {
-            let (state, url) = try run.loadLatest(into: model, optimizer: nil)
-            encoder = state.encoder
-            step = state.step
-            checkpoint = url
-            self.name = name ?? run.url.lastPathComponent
+            (state, url) = try run.loadLatest(into: model, optimizer: nil)
         }
+        encoder = state.encoder
+        step = state.step
+        checkpoint = url
+        self.name = name ?? (checkpointFile != nil ? "\(run.url.lastPathComponent)@\(state.step)" : run.url.lastPathComponent)
     }
 
     /// Whether `path` looks like a run folder (has config.json) or a checkpoint of one
